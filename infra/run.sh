@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# `make run`: bring up the whole system locally without Docker.
+#
+#   1. PostgreSQL (install/start) and the service databases
+#   2. the Kafka-compatible broker (tansu; installs once, ~20 min)
+#   3. release builds of the services, started in the background
+#   4. demo data (the `seed` binary of services/users, if it exists)
+#
+# Processes keep running after this script exits; `make stop` stops them.
+# Logs: .run/logs/<service>.log   pids: .run/pids/<service>.pid
+# Environment: TUAN_TELEMETRY__LOG_FORMAT (default pretty here), RUST_LOG, and any
+# TUAN_* setting the services read (see shared/runtime/src/config.rs).
+set -euo pipefail
+
+# Services in start order. A service is skipped while services/<name> does not exist.
+SERVICES="users circles groupbuy payments gateway"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+RUN_DIR="$ROOT/.run"
+LOG_DIR="$RUN_DIR/logs"
+PID_DIR="$RUN_DIR/pids"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+START_TIMEOUT_S="${TUAN_START_TIMEOUT_S:-60}"
+
+export TUAN_TELEMETRY__LOG_FORMAT="${TUAN_TELEMETRY__LOG_FORMAT:-pretty}"
+
+log() { echo "[run] $*" >&2; }
+
+grpc_port() {
+    case "$1" in
+        gateway) echo 50050 ;;
+        users) echo 50051 ;;
+        circles) echo 50052 ;;
+        groupbuy) echo 50053 ;;
+        payments) echo 50054 ;;
+        *) log "unknown service $1"; exit 1 ;;
+    esac
+}
+
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+has_seed_bin() {
+    [[ -f services/users/src/bin/seed.rs || -f services/users/src/bin/seed/main.rs ]] ||
+        grep -Eq '^[[:space:]]*name[[:space:]]*=[[:space:]]*"seed"' services/users/Cargo.toml 2>/dev/null
+}
+
+# --- 1. infrastructure -----------------------------------------------------------
+infra/postgres.sh ensure
+infra/postgres.sh create-dbs
+infra/broker.sh install
+infra/broker.sh start
+
+# --- 2. build ----------------------------------------------------------------------
+present=()
+for svc in $SERVICES; do
+    if [[ -d "services/$svc" ]]; then
+        present+=("$svc")
+    else
+        log "services/$svc does not exist yet; skipping"
+    fi
+done
+if [[ ${#present[@]} -eq 0 ]]; then
+    log "no services to run"
+    exit 1
+fi
+
+bin_args=()
+for svc in "${present[@]}"; do bin_args+=(--bin "$svc"); done
+log "cargo build --release ${bin_args[*]}"
+cargo build --release "${bin_args[@]}"
+
+# --- 3. start ----------------------------------------------------------------------
+mkdir -p "$LOG_DIR" "$PID_DIR"
+for svc in "${present[@]}"; do
+    port="$(grpc_port "$svc")"
+    pid_file="$PID_DIR/$svc.pid"
+    log_file="$LOG_DIR/$svc.log"
+    if [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+        log "$svc already running (pid $(cat "$pid_file")); restarting it with the new build"
+        kill "$(cat "$pid_file")" 2>/dev/null || true
+        for ((i = 0; i < 20; i++)); do
+            kill -0 "$(cat "$pid_file")" 2>/dev/null || break
+            sleep 0.5
+        done
+        rm -f "$pid_file"
+    fi
+    if port_open "$port"; then
+        log "ERROR: port $port for $svc is taken by a process this script did not start"
+        exit 1
+    fi
+    log "starting $svc on 127.0.0.1:$port (log $log_file)"
+    echo "=== $(date -Is) start ===" >>"$log_file"
+    nohup "$TARGET_DIR/release/$svc" >>"$log_file" 2>&1 </dev/null &
+    echo $! >"$pid_file"
+done
+
+for svc in "${present[@]}"; do
+    port="$(grpc_port "$svc")"
+    pid="$(cat "$PID_DIR/$svc.pid")"
+    deadline=$((SECONDS + START_TIMEOUT_S))
+    until port_open "$port"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "ERROR: $svc (pid $pid) exited during start-up; last lines of $LOG_DIR/$svc.log:"
+            tail -n 40 "$LOG_DIR/$svc.log" >&2 || true
+            exit 1
+        fi
+        if ((SECONDS >= deadline)); then
+            log "ERROR: $svc did not listen on $port within ${START_TIMEOUT_S}s; last lines of its log:"
+            tail -n 40 "$LOG_DIR/$svc.log" >&2 || true
+            exit 1
+        fi
+        sleep 0.3
+    done
+    log "$svc is up on 127.0.0.1:$port"
+done
+
+# --- 4. demo data ------------------------------------------------------------------
+if has_seed_bin; then
+    log "seeding demo data: cargo run --release --bin seed"
+    cargo run --release --bin seed
+else
+    log "no seed binary in services/users yet; skipping demo data"
+fi
+
+# --- 5. summary --------------------------------------------------------------------
+example_port="$(grpc_port "${present[0]}")"
+for svc in "${present[@]}"; do
+    [[ "$svc" == gateway ]] && example_port=50050
+done
+row() { printf '  %-10s  %-16s  %s\n' "$@"; }
+echo
+echo "tuan is running."
+echo
+row service address log
+for svc in "${present[@]}"; do
+    row "$svc" "127.0.0.1:$(grpc_port "$svc")" ".run/logs/$svc.log"
+done
+row broker "127.0.0.1:${TUAN_BROKER_PORT:-9092}" ".run/tansu/tansu.log"
+row postgres "127.0.0.1:5432" "databases tuan_users, tuan_circles, tuan_groupbuy, tuan_payments"
+cat <<SUMMARY
+
+Try (services expose gRPC reflection):
+  grpcurl -plaintext 127.0.0.1:$example_port list
+  grpcurl -plaintext 127.0.0.1:$example_port grpc.health.v1.Health/Check
+
+Stop everything with: make stop
+SUMMARY

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make test`: PostgreSQL + broker up, then the whole workspace's tests.
+# Tests create their own databases (shared/testkit), so no create-dbs here.
+# Extra arguments are passed to `cargo test` before the `--`, e.g.
+#   infra/test.sh -p tuan-eventstore
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+start=$SECONDS
+
+infra/postgres.sh ensure
+infra/broker.sh install
+infra/broker.sh start
+
+export TUAN_TEST_BROKERS="127.0.0.1:${TUAN_BROKER_PORT:-9092}"
+
+locked=()
+[[ -f Cargo.lock ]] && locked=(--locked)
+
+cmd=(cargo test --workspace "${locked[@]}" "$@" -- --test-threads=4)
+echo "[test] ${cmd[*]}" >&2
+set +e
+"${cmd[@]}"
+status=$?
+set -e
+
+elapsed=$((SECONDS - start))
+printf '[test] finished with status %d in %dm%02ds\n' "$status" $((elapsed / 60)) $((elapsed % 60)) >&2
+exit "$status"

@@ -1,0 +1,233 @@
+//! The gRPC face of the users service: parse requests, call the use case, shape the reply.
+
+mod convert;
+
+use tonic::{Request, Response, Status};
+use tuan_proto::users::v1::{self as pb, users_service_server::UsersService};
+use tuan_runtime::{
+    ApiError,
+    auth::caller,
+    grpc::{event_meta, parse_uuid},
+    paging::{Page, bad_cursor},
+};
+
+use crate::{
+    app::UsersApp,
+    domain::{
+        friendship::{FriendAction, RequestMessage},
+        merchant::BusinessDetails,
+        profile::{AvatarUrl, DisplayName, MarketplaceAccountId, ProfilePatch, Region},
+    },
+};
+
+pub use tuan_proto::users::v1::users_service_server::UsersServiceServer;
+
+/// The users gRPC service.
+#[derive(Clone)]
+pub struct UsersApi {
+    app: UsersApp,
+}
+
+impl UsersApi {
+    pub fn new(app: UsersApp) -> Self {
+        Self { app }
+    }
+
+    async fn friend_action(&self, request: Request<pb::FriendTarget>, action: FriendAction) -> Result<Response<pb::FriendshipResponse>, Status> {
+        let caller = caller(&request)?;
+        let meta = event_meta(&request);
+        let other = parse_uuid("user_id", &request.get_ref().user_id)?;
+        let relation = self.app.befriend(&meta, &caller, other, action).await?;
+        Ok(Response::new(pb::FriendshipResponse { user_id: other.to_string(), state: convert::relation(relation) as i32 }))
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl UsersService for UsersApi {
+    async fn sign_up(&self, request: Request<pb::SignUpRequest>) -> Reply<pb::AuthTokens> {
+        let meta = event_meta(&request);
+        let r = request.into_inner();
+        let tokens = self.app.sign_up(&meta, &r.phone, r.password, &r.display_name, &r.region).await?;
+        Ok(Response::new(convert::tokens(tokens)))
+    }
+
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Reply<pb::AuthTokens> {
+        let meta = event_meta(&request);
+        let r = request.into_inner();
+        Ok(Response::new(convert::tokens(self.app.login(&meta, &r.phone, r.password).await?)))
+    }
+
+    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Reply<pb::AuthTokens> {
+        let meta = event_meta(&request);
+        Ok(Response::new(convert::tokens(self.app.refresh(&meta, &request.get_ref().refresh_token).await?)))
+    }
+
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Reply<pb::LogoutResponse> {
+        let meta = event_meta(&request);
+        self.app.logout(&meta, &request.get_ref().refresh_token).await?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+
+    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Reply<pb::User> {
+        let caller = caller(&request)?;
+        Ok(Response::new(convert::user(self.app.me(&caller).await?)))
+    }
+
+    async fn get_profiles(&self, request: Request<pb::GetProfilesRequest>) -> Reply<pb::GetProfilesResponse> {
+        caller(&request)?;
+        let ids = request
+            .get_ref()
+            .user_ids
+            .iter()
+            .map(|id| parse_uuid("user_ids", id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let profiles = self.app.profiles(&ids).await?.into_iter().map(convert::profile).collect();
+        Ok(Response::new(pb::GetProfilesResponse { profiles }))
+    }
+
+    async fn update_profile(&self, request: Request<pb::UpdateProfileRequest>) -> Reply<pb::User> {
+        let caller = caller(&request)?;
+        let meta = event_meta(&request);
+        let r = request.into_inner();
+        let patch = ProfilePatch {
+            display_name: r.display_name.as_deref().map(DisplayName::parse).transpose().map_err(ApiError::from)?,
+            avatar_url: r.avatar_url.as_deref().map(AvatarUrl::parse).transpose().map_err(ApiError::from)?,
+            region: r.region.as_deref().map(Region::parse).transpose().map_err(ApiError::from)?,
+            marketplace_account_id: r.marketplace_account_id.as_deref().map(MarketplaceAccountId::parse).transpose().map_err(ApiError::from)?,
+        };
+        Ok(Response::new(convert::user(self.app.update_profile(&meta, &caller, patch).await?)))
+    }
+
+    async fn send_friend_request(&self, request: Request<pb::SendFriendRequestRequest>) -> Reply<pb::FriendshipResponse> {
+        let message = RequestMessage::parse(&request.get_ref().message).map_err(ApiError::from)?;
+        let user_id = request.get_ref().user_id.clone();
+        let (metadata, extensions, _) = request.into_parts();
+        let target = Request::from_parts(metadata, extensions, pb::FriendTarget { user_id });
+        self.friend_action(target, FriendAction::Request(message)).await
+    }
+
+    async fn cancel_friend_request(&self, request: Request<pb::FriendTarget>) -> Reply<pb::FriendshipResponse> {
+        self.friend_action(request, FriendAction::Cancel).await
+    }
+
+    async fn accept_friend_request(&self, request: Request<pb::FriendTarget>) -> Reply<pb::FriendshipResponse> {
+        self.friend_action(request, FriendAction::Accept).await
+    }
+
+    async fn decline_friend_request(&self, request: Request<pb::FriendTarget>) -> Reply<pb::FriendshipResponse> {
+        self.friend_action(request, FriendAction::Decline).await
+    }
+
+    async fn remove_friend(&self, request: Request<pb::FriendTarget>) -> Reply<pb::FriendshipResponse> {
+        self.friend_action(request, FriendAction::Remove).await
+    }
+
+    async fn block_user(&self, request: Request<pb::FriendTarget>) -> Reply<pb::FriendshipResponse> {
+        self.friend_action(request, FriendAction::Block).await
+    }
+
+    async fn unblock_user(&self, request: Request<pb::FriendTarget>) -> Reply<pb::FriendshipResponse> {
+        self.friend_action(request, FriendAction::Unblock).await
+    }
+
+    async fn list_friends(&self, request: Request<pb::ListFriendsRequest>) -> Reply<pb::ListFriendsResponse> {
+        let caller = caller(&request)?;
+        let page = Page::parse(request.get_ref().page.as_ref())?;
+        let after = page.cursor.as_deref().map(|c| parse_uuid("cursor", c).map_err(|_| bad_cursor())).transpose()?;
+        let mut rows = self.app.friends(&caller, after, page.fetch_limit()).await?;
+        let next_cursor = page.finish(&mut rows, |r| r.profile.user_id.to_string());
+        let friends = rows
+            .into_iter()
+            .map(|r| pb::Friend { since_micros: r.since.timestamp_micros(), profile: Some(convert::profile(r.profile)) })
+            .collect();
+        Ok(Response::new(pb::ListFriendsResponse { friends, next_cursor }))
+    }
+
+    async fn list_friend_requests(&self, request: Request<pb::ListFriendRequestsRequest>) -> Reply<pb::ListFriendRequestsResponse> {
+        use pb::list_friend_requests_request::Direction;
+        let caller = caller(&request)?;
+        let incoming = match request.get_ref().direction() {
+            Direction::Incoming | Direction::Unspecified => true,
+            Direction::Outgoing => false,
+        };
+        let rows = self.app.friend_requests(&caller, incoming).await?;
+        let mut ids: Vec<_> = rows.iter().flat_map(|r| [r.from_id, r.to_id]).collect();
+        ids.sort();
+        ids.dedup();
+        let profiles = self.app.profiles(&ids).await?;
+        let find = |id| profiles.iter().find(|p| p.user_id == id).cloned().map(convert::profile);
+        let requests = rows
+            .into_iter()
+            .map(|r| pb::FriendRequest {
+                from: find(r.from_id),
+                to: find(r.to_id),
+                message: r.message,
+                requested_at_micros: r.requested_at.timestamp_micros(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListFriendRequestsResponse { requests }))
+    }
+
+    async fn get_discovery_salt(&self, _request: Request<pb::GetDiscoverySaltRequest>) -> Reply<pb::GetDiscoverySaltResponse> {
+        Ok(Response::new(pb::GetDiscoverySaltResponse { salt: self.app.discovery_salt().to_string() }))
+    }
+
+    async fn discover_friends(&self, request: Request<pb::DiscoverFriendsRequest>) -> Reply<pb::DiscoverFriendsResponse> {
+        let caller = caller(&request)?;
+        let found = self.app.discover(&caller, request.into_inner().phone_hashes).await?;
+        let matches = found
+            .into_iter()
+            .map(|(row, relation)| pb::DiscoveredUser {
+                phone_hash: row.phone_hash,
+                profile: Some(convert::profile(row.profile)),
+                state: convert::relation(relation) as i32,
+            })
+            .collect();
+        Ok(Response::new(pb::DiscoverFriendsResponse { matches }))
+    }
+
+    async fn apply_merchant(&self, request: Request<pb::ApplyMerchantRequest>) -> Reply<pb::MerchantApplication> {
+        let caller = caller(&request)?;
+        let meta = event_meta(&request);
+        let r = request.get_ref();
+        let details = BusinessDetails::parse(&r.business_name, &r.license_number, &r.contact_phone, &r.category).map_err(ApiError::from)?;
+        Ok(Response::new(convert::application(self.app.apply_merchant(&meta, &caller, details).await?)))
+    }
+
+    async fn get_merchant_application(&self, request: Request<pb::GetMerchantApplicationRequest>) -> Reply<pb::MerchantApplication> {
+        let caller = caller(&request)?;
+        let user_id = &request.get_ref().user_id;
+        let user = (!user_id.is_empty()).then(|| parse_uuid("user_id", user_id)).transpose()?;
+        Ok(Response::new(convert::application(self.app.application(&caller, user).await?)))
+    }
+
+    async fn list_merchant_applications(&self, request: Request<pb::ListMerchantApplicationsRequest>) -> Reply<pb::ListMerchantApplicationsResponse> {
+        let caller = caller(&request)?;
+        let page = Page::parse(request.get_ref().page.as_ref())?;
+        let status = convert::status_filter(request.get_ref().status())?;
+        let after = page.cursor.as_deref().map(convert::parse_application_cursor).transpose()?;
+        let mut rows = self.app.applications(&caller, status, after, page.fetch_limit()).await?;
+        let next_cursor = page.finish(&mut rows, convert::application_cursor);
+        Ok(Response::new(pb::ListMerchantApplicationsResponse {
+            applications: rows.into_iter().map(convert::application).collect(),
+            next_cursor,
+        }))
+    }
+
+    async fn verify_merchant(&self, request: Request<pb::VerifyMerchantRequest>) -> Reply<pb::MerchantApplication> {
+        let caller = caller(&request)?;
+        let meta = event_meta(&request);
+        let user = parse_uuid("user_id", &request.get_ref().user_id)?;
+        Ok(Response::new(convert::application(self.app.decide_merchant(&meta, &caller, user, None).await?)))
+    }
+
+    async fn reject_merchant(&self, request: Request<pb::RejectMerchantRequest>) -> Reply<pb::MerchantApplication> {
+        let caller = caller(&request)?;
+        let meta = event_meta(&request);
+        let user = parse_uuid("user_id", &request.get_ref().user_id)?;
+        let reason = request.get_ref().reason.clone();
+        Ok(Response::new(convert::application(self.app.decide_merchant(&meta, &caller, user, Some(reason)).await?)))
+    }
+}

@@ -1,0 +1,265 @@
+//! Sign-up, login, sessions and profiles.
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tuan_eventstore::{Aggregate as _, CommandError, EventMeta, StoreError};
+use tuan_runtime::{
+    ApiError,
+    auth::{Caller, ROLE_MERCHANT, ROLE_OPERATOR},
+};
+use uuid::Uuid;
+
+use super::UsersApp;
+use crate::{
+    domain::{
+        UserError,
+        password::Password,
+        phone::PhoneNumber,
+        profile::{DisplayName, ProfilePatch, Region},
+        session::SessionCommand,
+        user::UserCommand,
+    },
+    store::queries::{self, UserRow},
+};
+
+/// What a successful sign-up, login or refresh returns.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub user_id: Uuid,
+    pub access_token: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+/// A refresh token is `<session id>.<secret>`: the session is found without a lookup table,
+/// and only the token's hash is stored.
+struct RefreshToken {
+    session_id: Uuid,
+    token: String,
+}
+
+impl RefreshToken {
+    fn generate(session_id: Uuid) -> Self {
+        let mut secret = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut secret);
+        Self { session_id, token: format!("{session_id}.{}", hex::encode(secret)) }
+    }
+
+    fn parse(token: &str) -> Result<Self, ApiError> {
+        let (id, secret) = token.split_once('.').ok_or_else(|| ApiError::unauthenticated("refresh token is malformed"))?;
+        let session_id = Uuid::parse_str(id).map_err(|_| ApiError::unauthenticated("refresh token is malformed"))?;
+        if secret.len() != 64 {
+            return Err(ApiError::unauthenticated("refresh token is malformed"));
+        }
+        Ok(Self { session_id, token: token.to_string() })
+    }
+
+    fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.token.as_bytes()))
+    }
+}
+
+async fn hash_password(password: Password) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.expose().as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
+}
+
+/// Checks `password` against `hash`; with no hash (unknown phone) it still spends the same
+/// time, so response times do not tell which part was wrong.
+async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0mhUMgrMeUEkRPu7kpfyT6Z/fEcJ8VSdgqX84tlLzHc";
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let stored = hash.unwrap_or_else(|| DUMMY.to_string());
+        let parsed = PasswordHash::new(&stored).map_err(ApiError::internal)?;
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && known)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+fn roles_of(user: &UserRow) -> Vec<String> {
+    let mut roles = user.roles.clone();
+    if user.merchant_status == "verified" && !roles.iter().any(|r| r == ROLE_MERCHANT) {
+        roles.push(ROLE_MERCHANT.to_string());
+    }
+    roles
+}
+
+impl UsersApp {
+    pub async fn sign_up(
+        &self,
+        meta: &EventMeta,
+        phone: &str,
+        password: String,
+        display_name: &str,
+        region: &str,
+    ) -> Result<Tokens, ApiError> {
+        let phone = PhoneNumber::parse(phone)?;
+        let display_name = DisplayName::parse(display_name)?;
+        let region = Region::parse(region)?;
+        let password = Password::parse(password)?;
+        // Fail fast (and skip the slow hash) for a known number; the unique index decides races.
+        if queries::user_by_phone(&self.pool, phone.as_str()).await?.is_some() {
+            return Err(UserError::PhoneTaken.into());
+        }
+        let password_hash = hash_password(password).await?;
+        let user_id = Uuid::now_v7();
+        let operator = self.settings.operator_phones.iter().any(|p| p == phone.as_str());
+        let phone_hash = phone.discovery_hash(&self.settings.discovery_salt);
+        let (session_id, now) = (Uuid::now_v7(), Utc::now());
+        let refresh = RefreshToken::generate(session_id);
+        let refresh_expires = now + self.settings.refresh_ttl;
+
+        let mut tx = self.pool.begin().await?;
+        let signed_up = self
+            .users
+            .execute_in(&mut tx, &user_id.to_string(), meta, |user| {
+                user.handle(UserCommand::SignUp {
+                    user_id,
+                    phone: phone.clone(),
+                    password_hash: password_hash.clone(),
+                    display_name: display_name.clone(),
+                    region: region.clone(),
+                    phone_hash: phone_hash.clone(),
+                    operator,
+                })
+            })
+            .await;
+        let (user, _) = match signed_up {
+            Err(CommandError::Store(StoreError::UniqueViolation { .. })) => return Err(UserError::PhoneTaken.into()),
+            other => other?,
+        };
+        self.start_session(&mut tx, meta, session_id, user_id, &refresh, refresh_expires).await?;
+        tx.commit().await?;
+        let roles = user.roles.iter().cloned().collect();
+        self.tokens(user_id, session_id, roles, refresh, refresh_expires, now)
+    }
+
+    pub async fn login(&self, meta: &EventMeta, phone: &str, password: String) -> Result<Tokens, ApiError> {
+        // Any malformed input is just "wrong credentials": no hint which part was wrong.
+        let phone = PhoneNumber::parse(phone).map_err(|_| UserError::BadCredentials)?;
+        let user = queries::user_by_phone(&self.pool, phone.as_str()).await?;
+        let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let user = match user {
+            Some(user) if ok => user,
+            _ => return Err(UserError::BadCredentials.into()),
+        };
+        let mut roles = roles_of(&user);
+        if self.settings.operator_phones.iter().any(|p| p == phone.as_str()) && !roles.iter().any(|r| r == ROLE_OPERATOR) {
+            self.users
+                .execute(&user.user_id.to_string(), meta, |u| {
+                    u.handle(UserCommand::GrantRole { role: ROLE_OPERATOR.into(), granted_by: "bootstrap".into() })
+                })
+                .await?;
+            roles.push(ROLE_OPERATOR.to_string());
+        }
+        let (session_id, now) = (Uuid::now_v7(), Utc::now());
+        let refresh = RefreshToken::generate(session_id);
+        let refresh_expires = now + self.settings.refresh_ttl;
+        let mut tx = self.pool.begin().await?;
+        self.start_session(&mut tx, meta, session_id, user.user_id, &refresh, refresh_expires).await?;
+        tx.commit().await?;
+        self.tokens(user.user_id, session_id, roles, refresh, refresh_expires, now)
+    }
+
+    async fn start_session(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        meta: &EventMeta,
+        session_id: Uuid,
+        user_id: Uuid,
+        refresh: &RefreshToken,
+        expires: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let hash = refresh.hash();
+        self.sessions
+            .execute_in(conn, &session_id.to_string(), meta, |s| {
+                s.handle(SessionCommand::Start {
+                    session_id,
+                    user_id,
+                    refresh_token_hash: hash.clone(),
+                    expires_at_micros: expires.timestamp_micros(),
+                })
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn tokens(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        roles: Vec<String>,
+        refresh: RefreshToken,
+        refresh_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Tokens, ApiError> {
+        let caller = Caller { user_id, session_id, roles };
+        let ttl = chrono::Duration::from_std(self.settings.access_ttl).map_err(ApiError::internal)?;
+        let (access_token, access_expires_at) = self.keys.issue(&caller, now, ttl)?;
+        Ok(Tokens { user_id, access_token, access_expires_at, refresh_token: refresh.token, refresh_expires_at })
+    }
+
+    /// Trades a refresh token for new tokens; the old refresh token stops working.
+    pub async fn refresh(&self, meta: &EventMeta, token: &str) -> Result<Tokens, ApiError> {
+        let presented = RefreshToken::parse(token)?;
+        let now = Utc::now();
+        let next = RefreshToken::generate(presented.session_id);
+        let expires = now + self.settings.refresh_ttl;
+        let (session, _) = self
+            .sessions
+            .execute(&presented.session_id.to_string(), meta, |s| {
+                s.handle(SessionCommand::Refresh {
+                    presented_hash: presented.hash(),
+                    new_hash: next.hash(),
+                    new_expires_at_micros: expires.timestamp_micros(),
+                    now_micros: now.timestamp_micros(),
+                })
+            })
+            .await?;
+        let user_id = session.user_id.ok_or(UserError::SessionInvalid)?;
+        let user = queries::user_by_id(&self.pool, user_id).await?.ok_or(UserError::SessionInvalid)?;
+        self.tokens(user_id, presented.session_id, roles_of(&user), next, expires, now)
+    }
+
+    /// Ends the session of `token`. Access tokens already issued expire on their own (short TTL).
+    pub async fn logout(&self, meta: &EventMeta, token: &str) -> Result<(), ApiError> {
+        let presented = RefreshToken::parse(token)?;
+        self.sessions
+            .execute(&presented.session_id.to_string(), meta, |s| {
+                s.handle(SessionCommand::End { presented_hash: presented.hash() })
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub async fn me(&self, caller: &Caller) -> Result<UserRow, ApiError> {
+        Ok(queries::user_by_id(&self.pool, caller.user_id).await?.ok_or(UserError::UserNotFound)?)
+    }
+
+    pub async fn update_profile(&self, meta: &EventMeta, caller: &Caller, patch: ProfilePatch) -> Result<UserRow, ApiError> {
+        self.users
+            .execute(&caller.user_id.to_string(), meta, |u| u.handle(UserCommand::UpdateProfile(patch.clone())))
+            .await?;
+        self.me(caller).await
+    }
+
+    pub async fn profiles(&self, ids: &[Uuid]) -> Result<Vec<queries::ProfileRow>, ApiError> {
+        if ids.len() > 500 {
+            return Err(ApiError::invalid("at most 500 user ids per call"));
+        }
+        Ok(queries::profiles(&self.pool, ids).await?)
+    }
+}

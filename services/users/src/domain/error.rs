@@ -1,0 +1,59 @@
+use thiserror::Error;
+use tuan_runtime::error::{Classify, ErrorKind};
+
+/// Every way a users command can be refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum UserError {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("phone number is already registered")]
+    PhoneTaken,
+    #[error("user already exists")]
+    UserExists,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("phone number or password is wrong")]
+    BadCredentials,
+    #[error("session expired or signed out; log in again")]
+    SessionInvalid,
+    #[error("you cannot befriend yourself")]
+    SelfFriendship,
+    #[error("you are already friends")]
+    AlreadyFriends,
+    #[error("a friend request to this user is already pending")]
+    RequestAlreadySent,
+    #[error("no pending friend request from this user")]
+    NoSuchRequest,
+    #[error("you are not friends with this user")]
+    NotFriends,
+    #[error("this user does not accept friend requests from you")]
+    BlockedByOther,
+    #[error("you have blocked this user; unblock them first")]
+    BlockedByYou,
+    #[error("a merchant application is already {0}")]
+    ApplicationExists(&'static str),
+    #[error("no merchant application is pending for this user")]
+    NoPendingApplication,
+    #[error("only an operator may do this")]
+    NotOperator,
+}
+
+impl Classify for UserError {
+    fn kind(&self) -> ErrorKind {
+        use UserError::*;
+        match self {
+            InvalidInput(_) | SelfFriendship => ErrorKind::InvalidArgument,
+            PhoneTaken | UserExists | AlreadyFriends | RequestAlreadySent | ApplicationExists(_) => {
+                ErrorKind::AlreadyExists
+            }
+            UserNotFound | NoSuchRequest | NotFriends => ErrorKind::NotFound,
+            BadCredentials | SessionInvalid => ErrorKind::Unauthenticated,
+            BlockedByOther | NotOperator => ErrorKind::PermissionDenied,
+            BlockedByYou | NoPendingApplication => ErrorKind::FailedPrecondition,
+        }
+    }
+}
+
+pub(crate) fn invalid(message: impl Into<String>) -> UserError {
+    UserError::InvalidInput(message.into())
+}

@@ -1,0 +1,271 @@
+//! Read models of the users service, kept inline with every append and rebuildable.
+
+use chrono::{DateTime, Utc};
+use futures::{FutureExt, future::BoxFuture};
+use sqlx::PgConnection;
+use tuan_eventstore::{EventPayload, Projection, RecordedEvent, StoreError};
+use uuid::Uuid;
+
+use crate::domain::{
+    friendship::FriendshipEvent, merchant::MerchantEvent, session::SessionEvent, user::UserEvent,
+};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS users (
+    user_id                UUID PRIMARY KEY,
+    phone_e164             TEXT NOT NULL,
+    phone_hash             TEXT NOT NULL,
+    password_hash          TEXT NOT NULL,
+    display_name           TEXT NOT NULL,
+    avatar_url             TEXT NOT NULL DEFAULT '',
+    region                 TEXT NOT NULL DEFAULT '',
+    marketplace_account_id TEXT NOT NULL DEFAULT '',
+    roles                  TEXT[] NOT NULL DEFAULT '{}',
+    merchant_status        TEXT NOT NULL DEFAULT 'none',
+    created_at             TIMESTAMPTZ NOT NULL,
+    CONSTRAINT users_phone_unique UNIQUE (phone_e164)
+);
+CREATE INDEX IF NOT EXISTS users_phone_hash ON users (phone_hash);
+
+-- One row per direction, so "my friends" is one index range.
+CREATE TABLE IF NOT EXISTS friends (
+    user_id   UUID NOT NULL,
+    friend_id UUID NOT NULL,
+    since     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (user_id, friend_id)
+);
+
+CREATE TABLE IF NOT EXISTS friend_requests (
+    from_id      UUID NOT NULL,
+    to_id        UUID NOT NULL,
+    message      TEXT NOT NULL,
+    requested_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (from_id, to_id)
+);
+CREATE INDEX IF NOT EXISTS friend_requests_to ON friend_requests (to_id);
+
+CREATE TABLE IF NOT EXISTS blocks (
+    blocker_id UUID NOT NULL,
+    blocked_id UUID NOT NULL,
+    since      TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id)
+);
+
+CREATE TABLE IF NOT EXISTS merchant_applications (
+    user_id            UUID PRIMARY KEY,
+    business_name      TEXT NOT NULL,
+    license_number     TEXT NOT NULL,
+    contact_phone_e164 TEXT NOT NULL,
+    category           TEXT NOT NULL,
+    status             TEXT NOT NULL,
+    rejection_reason   TEXT NOT NULL DEFAULT '',
+    applied_at         TIMESTAMPTZ NOT NULL,
+    decided_at         TIMESTAMPTZ,
+    decided_by         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS merchant_applications_status ON merchant_applications (status, applied_at);
+"#;
+
+/// Users, friends, requests, blocks and merchant applications.
+pub struct UsersProjection;
+
+impl Projection for UsersProjection {
+    fn name(&self) -> &'static str {
+        "users"
+    }
+
+    fn schema(&self) -> &'static str {
+        SCHEMA
+    }
+
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a RecordedEvent) -> BoxFuture<'a, Result<(), StoreError>> {
+        async move {
+            let at = event.occurred_at;
+            match event.stream_type.as_str() {
+                "user" => apply_user(conn, decode(event)?, at).await,
+                "friendship" => apply_friendship(conn, decode(event)?, at).await,
+                "merchant" => apply_merchant(conn, decode(event)?, at).await,
+                // Sessions are read from their streams; nothing to project.
+                "session" => decode::<SessionEvent>(event).map(|_| ()),
+                _ => Ok(()),
+            }
+        }
+        .boxed()
+    }
+}
+
+fn decode<E: EventPayload>(event: &RecordedEvent) -> Result<E, StoreError> {
+    E::decode(&event.event_type, event.schema_version, &event.payload).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+fn uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Decode(format!("bad uuid {s}: {e}")))
+}
+
+async fn apply_user(conn: &mut PgConnection, event: UserEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
+    match event {
+        UserEvent::SignedUp(e) => {
+            sqlx::query(
+                "INSERT INTO users (user_id, phone_e164, phone_hash, password_hash, display_name, region, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(uuid(&e.user_id)?)
+            .bind(&e.phone_e164)
+            .bind(&e.phone_hash)
+            .bind(&e.password_hash)
+            .bind(&e.display_name)
+            .bind(&e.region)
+            .bind(at)
+            .execute(conn)
+            .await?;
+        }
+        UserEvent::ProfileUpdated(e) => {
+            sqlx::query(
+                "UPDATE users SET display_name = $2, avatar_url = $3, region = $4, marketplace_account_id = $5 \
+                 WHERE user_id = $1",
+            )
+            .bind(uuid(&e.user_id)?)
+            .bind(&e.display_name)
+            .bind(&e.avatar_url)
+            .bind(&e.region)
+            .bind(&e.marketplace_account_id)
+            .execute(conn)
+            .await?;
+        }
+        UserEvent::RoleGranted(e) => {
+            sqlx::query("UPDATE users SET roles = array_append(roles, $2) WHERE user_id = $1 AND NOT ($2 = ANY(roles))")
+                .bind(uuid(&e.user_id)?)
+                .bind(&e.role)
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn apply_friendship(conn: &mut PgConnection, event: FriendshipEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
+    match event {
+        FriendshipEvent::Requested(e) => {
+            sqlx::query("INSERT INTO friend_requests (from_id, to_id, message, requested_at) VALUES ($1, $2, $3, $4)")
+                .bind(uuid(&e.from_user_id)?)
+                .bind(uuid(&e.to_user_id)?)
+                .bind(&e.message)
+                .bind(at)
+                .execute(conn)
+                .await?;
+        }
+        FriendshipEvent::Accepted(e) => {
+            let (a, b) = (uuid(&e.from_user_id)?, uuid(&e.to_user_id)?);
+            delete_requests(conn, a, b).await?;
+            sqlx::query("INSERT INTO friends (user_id, friend_id, since) VALUES ($1, $2, $3), ($2, $1, $3)")
+                .bind(a)
+                .bind(b)
+                .bind(at)
+                .execute(conn)
+                .await?;
+        }
+        FriendshipEvent::Declined(e) => delete_requests(conn, uuid(&e.from_user_id)?, uuid(&e.to_user_id)?).await?,
+        FriendshipEvent::Cancelled(e) => delete_requests(conn, uuid(&e.from_user_id)?, uuid(&e.to_user_id)?).await?,
+        FriendshipEvent::Removed(e) => delete_friends(conn, uuid(&e.by_user_id)?, uuid(&e.other_user_id)?).await?,
+        FriendshipEvent::Blocked(e) => {
+            let (blocker, blocked) = (uuid(&e.blocker_id)?, uuid(&e.blocked_id)?);
+            delete_requests(conn, blocker, blocked).await?;
+            delete_friends(conn, blocker, blocked).await?;
+            sqlx::query("INSERT INTO blocks (blocker_id, blocked_id, since) VALUES ($1, $2, $3)")
+                .bind(blocker)
+                .bind(blocked)
+                .bind(at)
+                .execute(conn)
+                .await?;
+        }
+        FriendshipEvent::Unblocked(e) => {
+            sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
+                .bind(uuid(&e.blocker_id)?)
+                .bind(uuid(&e.blocked_id)?)
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn delete_requests(conn: &mut PgConnection, a: Uuid, b: Uuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM friend_requests WHERE (from_id, to_id) IN (($1, $2), ($2, $1))")
+        .bind(a)
+        .bind(b)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn delete_friends(conn: &mut PgConnection, a: Uuid, b: Uuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM friends WHERE (user_id, friend_id) IN (($1, $2), ($2, $1))")
+        .bind(a)
+        .bind(b)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn apply_merchant(conn: &mut PgConnection, event: MerchantEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
+    let (user_id, status) = match &event {
+        MerchantEvent::Applied(e) => {
+            let user_id = uuid(&e.user_id)?;
+            sqlx::query(
+                "INSERT INTO merchant_applications \
+                   (user_id, business_name, license_number, contact_phone_e164, category, status, applied_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6) \
+                 ON CONFLICT (user_id) DO UPDATE SET business_name = $2, license_number = $3, \
+                   contact_phone_e164 = $4, category = $5, status = 'pending', rejection_reason = '', \
+                   applied_at = $6, decided_at = NULL, decided_by = ''",
+            )
+            .bind(user_id)
+            .bind(&e.business_name)
+            .bind(&e.license_number)
+            .bind(&e.contact_phone_e164)
+            .bind(&e.category)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            (user_id, "pending")
+        }
+        MerchantEvent::Verified(e) => {
+            let user_id = uuid(&e.user_id)?;
+            decide(conn, user_id, "verified", "", &e.operator_id, at).await?;
+            (user_id, "verified")
+        }
+        MerchantEvent::Rejected(e) => {
+            let user_id = uuid(&e.user_id)?;
+            decide(conn, user_id, "rejected", &e.reason, &e.operator_id, at).await?;
+            (user_id, "rejected")
+        }
+    };
+    sqlx::query("UPDATE users SET merchant_status = $2 WHERE user_id = $1")
+        .bind(user_id)
+        .bind(status)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn decide(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    status: &str,
+    reason: &str,
+    operator: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE merchant_applications SET status = $2, rejection_reason = $3, decided_by = $4, decided_at = $5 \
+         WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(status)
+    .bind(reason)
+    .bind(operator)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! Spawns the users service on a fresh database, a free port and the shared broker, with a
+//! client that has one method per call.
+
+#![allow(dead_code)]
+
+use tonic::{Request, transport::Channel};
+use tuan_proto::users::v1::{self as pb, users_service_client::UsersServiceClient};
+use tuan_testkit::TestDb;
+use users::{Application, config::UsersConfig};
+
+pub const OPERATOR_PHONE: &str = "+8613800000000";
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub port: u16,
+    pub config: UsersConfig,
+    pub client: UsersServiceClient<Channel>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn config_for(db: &TestDb, brokers: &str) -> UsersConfig {
+    let mut config = UsersConfig::default();
+    config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
+    config.common.database.url = db.url.clone().into();
+    config.common.kafka.brokers = brokers.to_string();
+    config.common.kafka.topic_prefix = tuan_testkit::unique_prefix();
+    config.common.kafka.partitions = 2;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        tuan_testkit::init_tracing();
+        let db = TestDb::new().await;
+        let config = config_for(&db, &tuan_testkit::shared_broker());
+        Self::spawn_with(db, config).await
+    }
+
+    pub async fn spawn_with(db: TestDb, config: UsersConfig) -> Self {
+        let app = Application::build(config.clone()).await.expect("build users service");
+        let port = app.port();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        let client = UsersServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect");
+        Self { db, port, config, client, stop: Some(tx), server: Some(server) }
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+    }
+
+    pub fn channel_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn sign_up(&mut self, phone: &str, name: &str) -> pb::AuthTokens {
+        self.client
+            .sign_up(pb::SignUpRequest {
+                phone: phone.into(),
+                password: "correct-horse-42".into(),
+                display_name: name.into(),
+                region: "Shanghai".into(),
+            })
+            .await
+            .expect("sign up")
+            .into_inner()
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.db.pool).await.unwrap()
+    }
+}
+
+/// A request carrying `token` as its bearer token.
+pub fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+pub fn target(user_id: &str) -> pb::FriendTarget {
+    pb::FriendTarget { user_id: user_id.into() }
+}
+
+/// Unique-enough test phone numbers.
+pub fn phone() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("+86139{:04}{:04}", std::process::id() % 10_000, n)
+}

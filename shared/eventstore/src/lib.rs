@@ -1,0 +1,30 @@
+//! The event store every tuan service keeps in its own Postgres database.
+//!
+//! - [`EventStore::append`] writes events with an expected version; a concurrent
+//!   writer at the same version loses with [`StoreError::Conflict`]. The same
+//!   transaction writes an outbox row per event, which the messaging crate's relay
+//!   publishes to Kafka: nothing is "saved, then sent".
+//! - [`Repository`] runs a command against an [`Aggregate`]: load, decide, append,
+//!   update inline projections, all in one transaction, retried on conflict.
+//! - [`Projection`]s are rebuilt from the store into a fresh schema and swapped in.
+
+mod aggregate;
+mod error;
+mod projection;
+mod repository;
+mod schema;
+mod store;
+
+pub use aggregate::{Aggregate, DecodeError, EventPayload};
+pub use error::StoreError;
+pub use projection::{PROJECTION_SCHEMA, Projection, ProjectionSet, rebuild_projections};
+pub use repository::{CommandError, Repository};
+pub use schema::install_schema;
+pub use store::{
+    EventMeta, EventStore, NewEvent, RecordedEvent, ReplayCursor, Snapshot, StreamRef, Version,
+};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use prost;
+}

@@ -1,0 +1,95 @@
+//! Boots a tuan service the same way every time:
+//! database pool -> event store schema -> projection tables -> Kafka clients -> outbox relay
+//! -> listener bound (port 0 allowed) -> serve until stopped -> drain background tasks.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use tokio::{net::TcpListener, task::JoinSet};
+use tonic::transport::server::Router;
+use tuan_eventstore::ProjectionSet;
+use tuan_messaging::{KafkaClients, OutboxRelay, service_topic};
+use tuan_runtime::{
+    config::CommonConfig,
+    shutdown::{Shutdown, ShutdownTrigger},
+};
+
+/// How long background tasks get to finish after the server stopped.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A started service, before it serves.
+pub struct Host {
+    pub service: &'static str,
+    pub pool: PgPool,
+    pub kafka: KafkaClients,
+    pub config: CommonConfig,
+    listener: TcpListener,
+    trigger: ShutdownTrigger,
+    tasks: JoinSet<()>,
+}
+
+impl Host {
+    /// Connects, installs schemas and binds the listener. The outbox relay starts at once.
+    pub async fn start(service: &'static str, config: &CommonConfig, projections: &ProjectionSet) -> anyhow::Result<Self> {
+        let pool = tuan_runtime::db::connect(config.database.url.expose_secret(), config.database.max_connections).await?;
+        tuan_eventstore::install_schema(&pool).await?;
+        projections.install(&pool).await?;
+        let kafka = KafkaClients::new(&config.kafka.brokers)?;
+        let listener = TcpListener::bind(config.grpc_addr).await?;
+        let (trigger, _) = Shutdown::new();
+        let mut host = Self { service, pool, kafka, config: config.clone(), listener, trigger, tasks: JoinSet::new() };
+        let relay = OutboxRelay::new(host.pool.clone(), host.kafka.clone(), host.topic(), service);
+        let (partitions, replication) = (config.kafka.partitions, config.kafka.replication_factor);
+        let shutdown = host.shutdown();
+        host.spawn(relay.run(partitions, replication, shutdown));
+        Ok(host)
+    }
+
+    /// The topic this service publishes on.
+    pub fn topic(&self) -> String {
+        service_topic(&self.config.kafka.topic_prefix, self.service)
+    }
+
+    /// Another service's topic, with this environment's prefix.
+    pub fn topic_of(&self, service: &str) -> String {
+        service_topic(&self.config.kafka.topic_prefix, service)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// A shutdown flag for a background task.
+    pub fn shutdown(&self) -> Shutdown {
+        self.trigger.subscribe()
+    }
+
+    /// Runs a background task (consumer, scanner) until shutdown; it must watch [`Host::shutdown`].
+    pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
+    /// Serves `router` until `stop` resolves, then stops accepting calls, lets in-flight calls
+    /// finish, and gives background tasks [`DRAIN_TIMEOUT`] to commit and exit.
+    pub async fn serve(self, router: Router, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let Host { service, listener, trigger, mut tasks, .. } = self;
+        let mut server_shutdown = trigger.subscribe();
+        let server = tuan_runtime::grpc::serve(router, listener, async move { server_shutdown.wait().await });
+        tokio::pin!(server);
+        let result = tokio::select! {
+            r = &mut server => r,
+            _ = stop => {
+                trigger.trigger();
+                server.await
+            }
+        };
+        trigger.trigger();
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(service, "background tasks did not finish in time");
+        }
+        tracing::info!(service, "stopped");
+        Ok(result?)
+    }
+}

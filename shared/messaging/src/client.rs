@@ -1,0 +1,48 @@
+use rdkafka::{
+    ClientConfig,
+    producer::FutureProducer,
+};
+
+/// Producer settings: idempotent (no duplicates or reordering from retries), `acks=all`,
+/// and a bounded delivery timeout so a broker outage surfaces as an error the relay retries.
+pub fn producer_config(brokers: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set("compression.type", "lz4")
+        .set("message.timeout.ms", "10000")
+        .set("socket.keepalive.enable", "true");
+    config
+}
+
+/// Consumer settings: offsets are committed by the consumer after its transaction commits,
+/// never automatically.
+pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("socket.keepalive.enable", "true");
+    config
+}
+
+/// The Kafka clients a service shares among its relay and consumers.
+#[derive(Clone)]
+pub struct KafkaClients {
+    pub brokers: String,
+    pub producer: FutureProducer,
+}
+
+impl KafkaClients {
+    pub fn new(brokers: &str) -> anyhow::Result<Self> {
+        Ok(Self { brokers: brokers.to_string(), producer: producer_config(brokers).create()? })
+    }
+}

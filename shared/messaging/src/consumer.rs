@@ -1,0 +1,310 @@
+//! Applies other services' events exactly once in effect.
+//!
+//! For each message: decode the envelope; skip it if this consumer already applied its
+//! event id; otherwise run the handler and record the event id in the same transaction; only
+//! after that commits is the Kafka offset committed. A redelivery therefore changes nothing.
+//! A message that cannot be decoded, or that the handler rejects as permanently wrong, goes to
+//! the dead-letter topic (and the `dead_letters` table) with the reason, and the consumer moves
+//! on. Transient failures (database down) are retried with backoff, never dead-lettered.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::future::BoxFuture;
+use prost::Message as _;
+use rdkafka::{
+    ClientContext, Message as _,
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
+    message::BorrowedMessage,
+    producer::FutureRecord,
+    util::Timeout,
+};
+use sqlx::{PgConnection, PgPool};
+use thiserror::Error;
+use tokio::sync::watch;
+use tracing::Instrument as _;
+use tuan_proto::events::v1::{DeadLetter, EventEnvelope};
+use tuan_runtime::{shutdown::Shutdown, telemetry};
+use uuid::Uuid;
+
+use crate::{DEAD_LETTER_TOPIC, client::{KafkaClients, consumer_config}, headers};
+
+/// How often a permanently failing event is tried before it is dead-lettered.
+const PERMANENT_ATTEMPTS: u32 = 3;
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Why a handler could not apply an event.
+#[derive(Debug, Error)]
+pub enum HandlerError {
+    /// The event can never be applied (bad payload, impossible state): dead-letter it.
+    #[error("permanent: {0}")]
+    Permanent(String),
+    /// Try again later (a dependency is down).
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        HandlerError::Transient(e.to_string())
+    }
+}
+
+impl From<tuan_eventstore::StoreError> for HandlerError {
+    fn from(e: tuan_eventstore::StoreError) -> Self {
+        match e {
+            tuan_eventstore::StoreError::Decode(reason) => HandlerError::Permanent(reason),
+            other => HandlerError::Transient(other.to_string()),
+        }
+    }
+}
+
+/// What a consumer does with each event, inside the transaction that records it as processed.
+pub trait EventHandler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// Counters a consumer keeps, shared with whoever wants to watch it.
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    pub applied: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub dead_lettered: AtomicU64,
+}
+
+/// A running consumer: its counters and whether it has partitions assigned.
+#[derive(Clone)]
+pub struct ConsumerHandle {
+    pub stats: Arc<ConsumerStats>,
+    assigned: watch::Receiver<usize>,
+}
+
+impl ConsumerHandle {
+    /// Waits until the group coordinator assigned this member at least one partition.
+    pub async fn wait_assigned(&mut self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.assigned.wait_for(|n| *n > 0)).await.is_ok_and(|r| r.is_ok())
+    }
+}
+
+struct GroupContext {
+    assigned: watch::Sender<usize>,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let count = match rebalance {
+            Rebalance::Assign(_) => consumer.assignment().map(|a| a.count()).unwrap_or(0),
+            Rebalance::Revoke(_) | Rebalance::Error(_) => 0,
+        };
+        tracing::info!(partitions = count, "consumer group rebalanced");
+        let _ = self.assigned.send(count);
+    }
+}
+
+/// A consumer group member applying events from `topics` with `handler`.
+pub struct IdempotentConsumer<H: EventHandler> {
+    name: String,
+    pool: PgPool,
+    kafka: KafkaClients,
+    consumer: StreamConsumer<GroupContext>,
+    handler: H,
+    stats: Arc<ConsumerStats>,
+}
+
+impl<H: EventHandler> IdempotentConsumer<H> {
+    /// `name` is the consumer group id and the key of its processed-event records.
+    pub fn new(
+        name: &str,
+        topics: &[String],
+        pool: PgPool,
+        kafka: KafkaClients,
+        handler: H,
+    ) -> anyhow::Result<(Self, ConsumerHandle)> {
+        let (tx, rx) = watch::channel(0);
+        let consumer: StreamConsumer<GroupContext> =
+            consumer_config(&kafka.brokers, name).create_with_context(GroupContext { assigned: tx })?;
+        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topic_refs)?;
+        let stats = Arc::new(ConsumerStats::default());
+        let handle = ConsumerHandle { stats: stats.clone(), assigned: rx };
+        Ok((Self { name: name.to_string(), pool, kafka, consumer, handler, stats }, handle))
+    }
+
+    /// Consumes until `shutdown`, then commits the offsets of what was applied and leaves the group.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        loop {
+            let message = tokio::select! {
+                m = self.consumer.recv() => m,
+                _ = shutdown.wait() => break,
+            };
+            match message {
+                Ok(message) => {
+                    if self.process(&message, &shutdown).await {
+                        if let Err(e) = self.consumer.commit_message(&message, CommitMode::Async) {
+                            // The next commit covers it; at worst the event is redelivered and skipped.
+                            tracing::warn!(error = %e, "offset commit failed");
+                        }
+                    } else {
+                        break; // shutdown while retrying: leave the offset uncommitted
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(consumer = %self.name, error = %e, "kafka receive error");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        if let Err(e) = self.consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(error = %e, "final offset commit");
+        }
+        self.consumer.unsubscribe();
+    }
+
+    /// Applies one message. Returns false only if shutdown interrupted the retries.
+    async fn process(&self, message: &BorrowedMessage<'_>, shutdown: &Shutdown) -> bool {
+        let envelope = match EventEnvelope::decode(message.payload().unwrap_or_default()) {
+            Ok(e) if Uuid::parse_str(&e.event_id).is_ok() => e,
+            Ok(_) => return self.dead_letter(message, "envelope has no valid event_id", 1).await,
+            Err(e) => return self.dead_letter(message, &format!("undecodable envelope: {e}"), 1).await,
+        };
+        let span = tracing::info_span!(
+            "process",
+            otel.name = %format!("{} process", message.topic()),
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.operation.type = "process",
+            messaging.destination.name = %message.topic(),
+            messaging.consumer.group.name = %self.name,
+            messaging.message.id = %envelope.event_id,
+            messaging.kafka.offset = message.offset(),
+            event_type = %envelope.event_type,
+        );
+        telemetry::set_parent(&span, &headers::trace_context(message.headers()));
+
+        let mut backoff = Duration::from_millis(100);
+        let mut permanent_failures = 0;
+        loop {
+            match self.apply(&envelope).instrument(span.clone()).await {
+                Ok(true) => {
+                    self.stats.applied.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                Ok(false) => {
+                    self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                Err(HandlerError::Permanent(reason)) => {
+                    permanent_failures += 1;
+                    if permanent_failures >= PERMANENT_ATTEMPTS {
+                        return self.dead_letter(message, &reason, permanent_failures).await;
+                    }
+                }
+                Err(HandlerError::Transient(reason)) => {
+                    tracing::warn!(consumer = %self.name, %reason, ?backoff, "applying event failed, retrying");
+                }
+            }
+            if shutdown.is_triggered() {
+                return false;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Runs the handler and records the event, in one transaction. Ok(false) for a duplicate.
+    async fn apply(&self, envelope: &EventEnvelope) -> Result<bool, HandlerError> {
+        let event_id = Uuid::parse_str(&envelope.event_id).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        // Read before writing anything, so the handler's own appends come first in this
+        // transaction (the event store's replay order relies on that).
+        let seen: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)",
+        )
+        .bind(&self.name)
+        .bind(event_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if seen {
+            return Ok(false);
+        }
+        self.handler.handle(&mut tx, envelope).await?;
+        let recorded = sqlx::query(
+            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.name)
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if recorded == 0 {
+            // Another member applied it meanwhile (during a rebalance): undo ours.
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Sets a message aside with the reason. Returns true once it is safely recorded.
+    async fn dead_letter(&self, message: &BorrowedMessage<'_>, reason: &str, attempts: u32) -> bool {
+        tracing::error!(consumer = %self.name, topic = message.topic(), offset = message.offset(), %reason, "dead-lettering message");
+        let letter = DeadLetter {
+            consumer: self.name.clone(),
+            topic: message.topic().to_string(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().unwrap_or_default().to_vec(),
+            value: message.payload().unwrap_or_default().to_vec(),
+            reason: reason.to_string(),
+            failed_at_micros: chrono::Utc::now().timestamp_micros(),
+            attempts,
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.record_dead_letter(&letter).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording dead letter failed, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        let payload = letter.encode_to_vec();
+        let record = FutureRecord::to(DEAD_LETTER_TOPIC).key(&self.name).payload(&payload);
+        if let Err((e, _)) = self.kafka.producer.send(record, Timeout::After(Duration::from_secs(10))).await {
+            // The table keeps it; operators can re-drive from there.
+            tracing::warn!(error = %e, "publishing dead letter failed; kept in dead_letters table");
+        }
+        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    async fn record_dead_letter(&self, letter: &DeadLetter) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO dead_letters (consumer, topic, partition, kafka_offset, message_key, message_value, reason, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING",
+        )
+        .bind(&letter.consumer)
+        .bind(&letter.topic)
+        .bind(letter.partition)
+        .bind(letter.offset)
+        .bind(&letter.key)
+        .bind(&letter.value)
+        .bind(&letter.reason)
+        .bind(letter.attempts as i32)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

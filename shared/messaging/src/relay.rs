@@ -1,0 +1,167 @@
+//! Publishes the outbox to Kafka.
+//!
+//! One replica at a time relays (a Postgres advisory lock held on a dedicated connection),
+//! so events of an aggregate are published in version order even with several replicas.
+//! Rows are deleted only after the broker acknowledged them; a broker outage means backing
+//! off and trying again, never losing an event. A retry can publish an event twice, which
+//! consumers absorb.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use prost::Message as _;
+use rdkafka::{producer::FutureRecord, util::Timeout};
+use sqlx::{PgPool, postgres::PgListener};
+use tracing::Instrument as _;
+use tuan_eventstore::{EventStore, RecordedEvent};
+use tuan_runtime::{shutdown::Shutdown, telemetry};
+
+use crate::{client::KafkaClients, headers};
+
+const BATCH: i64 = 500;
+const IDLE_POLL: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Advisory lock key held by the replica that relays.
+const RELAY_LOCK: i64 = 7_202_611_232;
+
+/// The outbox relay of one service.
+pub struct OutboxRelay {
+    pool: PgPool,
+    store: EventStore,
+    kafka: KafkaClients,
+    topic: String,
+    source: String,
+}
+
+impl OutboxRelay {
+    pub fn new(pool: PgPool, kafka: KafkaClients, topic: String, source: &str) -> Self {
+        Self { store: EventStore::new(pool.clone()), pool, kafka, topic, source: source.to_string() }
+    }
+
+    /// Relays until `shutdown`; waits for the relay lock while another replica holds it.
+    /// The topic is created first (with `partitions`), retrying while the broker is away.
+    pub async fn run(self, partitions: i32, replication: i32, mut shutdown: Shutdown) {
+        let topics = [self.topic.clone()];
+        let mut backoff = Duration::from_millis(100);
+        while let Err(e) = crate::topics::ensure_topics(&self.kafka.brokers, &topics, partitions, replication, Duration::from_secs(10)).await {
+            tracing::warn!(error = %e, topic = %self.topic, "cannot create topic yet");
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.wait() => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        while !shutdown.is_triggered() {
+            let result = tokio::select! {
+                r = self.lead(shutdown.clone()) => r,
+                _ = shutdown.wait() => Ok(()),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, ?backoff, "outbox relay interrupted, retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.wait() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            } else {
+                backoff = Duration::from_millis(100);
+            }
+        }
+    }
+
+    /// Takes the relay lock, then publishes until an error or shutdown.
+    async fn lead(&self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let mut lock_conn = self.pool.acquire().await?;
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(RELAY_LOCK)
+                .fetch_one(&mut *lock_conn)
+                .await?;
+            if got {
+                break;
+            }
+            if shutdown.is_triggered() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        // The lock lives as long as `lock_conn`; dropping the connection returns it to the pool
+        // still locked, so unlock explicitly on the way out.
+        let result = self.publish_loop(shutdown).await;
+        sqlx::query("SELECT pg_advisory_unlock($1)").bind(RELAY_LOCK).execute(&mut *lock_conn).await.ok();
+        result
+    }
+
+    async fn publish_loop(&self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen("outbox").await?;
+        let mut backoff = Duration::from_millis(100);
+        while !shutdown.is_triggered() {
+            match self.publish_batch().await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    // Sleep until an append notifies, or poll anyway in case a notice was missed.
+                    let _ = tokio::time::timeout(IDLE_POLL, listener.recv()).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, ?backoff, "publishing outbox failed; events stay queued");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes up to one batch in position order and deletes what the broker acknowledged.
+    /// Returns how many were published.
+    pub async fn publish_batch(&self) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let events = self.store.claim_outbox(&mut tx, BATCH).await?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let sends = events.iter().map(|event| self.send(event));
+        let results = join_all(sends).await;
+        if let Some(err) = results.into_iter().find_map(Result::err) {
+            // Nothing is deleted: the whole batch is retried (consumers absorb duplicates).
+            return Err(err);
+        }
+        let positions: Vec<i64> = events.iter().map(|e| e.global_position).collect();
+        self.store.ack_outbox(&mut tx, &positions).await?;
+        tx.commit().await?;
+        Ok(events.len())
+    }
+
+    async fn send(&self, event: &RecordedEvent) -> anyhow::Result<()> {
+        let span = tracing::info_span!(
+            "publish",
+            otel.name = %format!("{} publish", self.topic),
+            otel.kind = "producer",
+            messaging.system = "kafka",
+            messaging.operation.type = "send",
+            messaging.destination.name = %self.topic,
+            messaging.message.id = %event.event_id,
+        );
+        telemetry::set_parent(&span, &event.trace_context);
+        async {
+            let envelope = event.to_envelope(&self.source);
+            // The producer span's context, so the consumer's span links to this one.
+            let trace = telemetry::current_trace_context();
+            let payload = envelope.encode_to_vec();
+            let record = FutureRecord::to(&self.topic)
+                .key(&envelope.stream_id)
+                .payload(&payload)
+                .headers(headers::from_envelope(&envelope, &trace));
+            self.kafka
+                .producer
+                .send(record, Timeout::After(Duration::from_secs(15)))
+                .await
+                .map(|_| ())
+                .map_err(|(e, _)| anyhow::anyhow!("kafka delivery failed: {e}"))
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,118 @@
+//! One mapping from errors to gRPC status for every service.
+//!
+//! Domain errors say what kind of failure they are ([`Classify`]); this module alone turns
+//! kinds into status codes. Internal details are logged, never sent to the client.
+
+use tonic::{Code, Status};
+use tuan_eventstore::{CommandError, StoreError};
+
+/// What went wrong, in the terms of the API contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    FailedPrecondition,
+    /// A concurrent change won; the client may retry.
+    Conflict,
+    /// A quota or limit was reached.
+    LimitExceeded,
+    PermissionDenied,
+    Unauthenticated,
+    /// A dependency is down; retry later.
+    Unavailable,
+    Internal,
+}
+
+/// Implemented by every domain error so it can be reported with the right status.
+pub trait Classify: std::error::Error {
+    fn kind(&self) -> ErrorKind;
+}
+
+/// An error on its way to the client: a kind and a message safe to show.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::PermissionDenied, message)
+    }
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, message)
+    }
+    /// Logs the cause and hides it from the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorKind::Internal, "internal error")
+    }
+}
+
+impl<E: Classify> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        match err.kind() {
+            ErrorKind::Internal => ApiError::internal(&err),
+            kind => ApiError::new(kind, err.to_string()),
+        }
+    }
+}
+
+impl Classify for StoreError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Conflict { .. } => ErrorKind::Conflict,
+            StoreError::UniqueViolation { .. } => ErrorKind::AlreadyExists,
+            StoreError::Database(db) => db.kind(),
+            StoreError::Decode(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl<E: Classify + 'static> Classify for CommandError<E> {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CommandError::Domain(e) => e.kind(),
+            CommandError::Store(e) => e.kind(),
+        }
+    }
+}
+
+impl Classify for sqlx::Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => ErrorKind::Unavailable,
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => ErrorKind::AlreadyExists,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Self {
+        let code = match err.kind {
+            ErrorKind::InvalidArgument => Code::InvalidArgument,
+            ErrorKind::NotFound => Code::NotFound,
+            ErrorKind::AlreadyExists => Code::AlreadyExists,
+            ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+            ErrorKind::Conflict => Code::Aborted,
+            ErrorKind::LimitExceeded => Code::ResourceExhausted,
+            ErrorKind::PermissionDenied => Code::PermissionDenied,
+            ErrorKind::Unauthenticated => Code::Unauthenticated,
+            ErrorKind::Unavailable => Code::Unavailable,
+            ErrorKind::Internal => Code::Internal,
+        };
+        Status::new(code, err.message)
+    }
+}

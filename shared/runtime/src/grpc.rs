@@ -1,0 +1,109 @@
+//! The gRPC server every service runs: a server span per call (continuing the caller's trace),
+//! health (`grpc.health.v1`), and reflection both as v1 and v1alpha so grpcurl, Postman and
+//! Python clients can all explore it.
+
+use std::collections::HashMap;
+
+use tokio::net::TcpListener;
+use tonic::{
+    Request, Status,
+    transport::{Server, server::Router},
+};
+use tonic_health::server::HealthReporter;
+
+use crate::telemetry;
+
+/// The health service's own name, listed by reflection too.
+const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
+/// A server with health and reflection mounted and a span per call. Add the service's API with
+/// `.add_service(..)` and run it with [`serve`].
+pub fn router(api_names: &[&str]) -> anyhow::Result<(Router, HealthReporter)> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection = || {
+        let mut builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tuan_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(HEALTH_SERVICE);
+        for name in api_names {
+            builder = builder.with_service_name(*name);
+        }
+        builder
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let router = Server::builder()
+        .trace_fn(server_span)
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    Ok((router, reporter))
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight calls finish.
+pub async fn serve(
+    router: Router,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    router.serve_with_incoming_shutdown(incoming, shutdown).await
+}
+
+fn server_span(request: &http::Request<()>) -> tracing::Span {
+    let path = request.uri().path();
+    let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
+    let span = tracing::info_span!(
+        "grpc.server",
+        otel.name = %path.trim_start_matches('/'),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    );
+    let carrier: HashMap<String, String> = ["traceparent", "tracestate"]
+        .iter()
+        .filter_map(|k| {
+            request.headers().get(*k).and_then(|v| v.to_str().ok()).map(|v| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    telemetry::set_parent(&span, &carrier);
+    span
+}
+
+/// A client interceptor that sends the current trace context with every outgoing call.
+pub fn propagate_trace(mut request: Request<()>) -> Result<Request<()>, Status> {
+    for (key, value) in telemetry::current_trace_context() {
+        if let (Ok(k), Ok(v)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_str()),
+        ) {
+            request.metadata_mut().insert(k, v);
+        }
+    }
+    Ok(request)
+}
+
+/// Metadata for the events a request causes: its correlation id (`x-correlation-id` from the
+/// caller, or a new one), the request as cause, and the current trace context.
+pub fn event_meta<T>(request: &Request<T>) -> tuan_eventstore::EventMeta {
+    let correlation_id = request
+        .metadata()
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    tuan_eventstore::EventMeta {
+        causation_id: format!("request:{correlation_id}"),
+        correlation_id,
+        trace_context: telemetry::current_trace_context(),
+    }
+}
+
+/// Parses a UUID request field, naming the field in the error.
+pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, crate::ApiError> {
+    uuid::Uuid::parse_str(value.trim())
+        .map_err(|_| crate::ApiError::invalid(format!("{field} must be a UUID, got {value:?}")))
+}

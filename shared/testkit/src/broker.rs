@@ -1,0 +1,117 @@
+use std::{
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const SHARED_BROKER: &str = "127.0.0.1:9092";
+
+fn reachable(addr: &str) -> bool {
+    let addr: SocketAddr = addr.parse().expect("broker address");
+    TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+fn tansu_binary() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("tansu")).collect())
+        .unwrap_or_default();
+    candidates.push(home.join(".cargo/bin/tansu"));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+fn workspace_dir() -> PathBuf {
+    // CARGO_MANIFEST_DIR is shared/testkit; the workspace is two levels up.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn spawn_tansu(port: u16, dir: &PathBuf) -> Child {
+    let binary = tansu_binary().unwrap_or_else(|| {
+        panic!(
+            "no Kafka broker at the test address and tansu is not installed: run `make broker` \
+             (infra/broker.sh install && infra/broker.sh start), or set TUAN_TEST_BROKERS"
+        )
+    });
+    std::fs::create_dir_all(dir).expect("broker data directory");
+    let log = std::fs::File::create(dir.join("tansu.log")).expect("broker log");
+    let url = format!("tcp://127.0.0.1:{port}");
+    Command::new(binary)
+        .current_dir(dir)
+        .args(["broker", "--storage-engine", "sqlite://tansu.db"])
+        .args(["--kafka-listener-url", &url, "--kafka-advertised-listener-url", &url])
+        .stdout(Stdio::from(log.try_clone().expect("log handle")))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start tansu")
+}
+
+fn wait_reachable(addr: &str, timeout: Duration) {
+    let start = Instant::now();
+    while !reachable(addr) {
+        assert!(start.elapsed() < timeout, "broker at {addr} did not come up within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The broker all tests share: `TUAN_TEST_BROKERS` if set, else 127.0.0.1:9092, started here
+/// (durably, under `target/test-broker/`) if nothing listens there yet.
+pub fn shared_broker() -> String {
+    if let Ok(brokers) = std::env::var("TUAN_TEST_BROKERS") {
+        assert!(
+            brokers.split(',').any(reachable),
+            "TUAN_TEST_BROKERS={brokers} is not reachable: start the broker with `make broker`"
+        );
+        return brokers;
+    }
+    if !reachable(SHARED_BROKER) {
+        // Detached on purpose: later tests (and test binaries) reuse it.
+        let child = spawn_tansu(9092, &workspace_dir().join("target/test-broker"));
+        std::mem::forget(child);
+        wait_reachable(SHARED_BROKER, Duration::from_secs(30));
+    }
+    SHARED_BROKER.to_string()
+}
+
+/// A broker of the test's own, on a free port, with durable storage it can kill and restart.
+pub struct OwnBroker {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnBroker {
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let dir = workspace_dir().join(format!("target/test-broker-{}", uuid::Uuid::new_v4().simple()));
+        let mut broker = Self { port, dir, child: None };
+        broker.resume();
+        broker
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and storage.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "broker already running");
+        self.child = Some(spawn_tansu(self.port, &self.dir));
+        wait_reachable(&self.address(), Duration::from_secs(30));
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
