@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tokio::{net::TcpListener, task::JoinSet};
 use tonic::transport::server::Router;
 use tuan_eventstore::ProjectionSet;
-use tuan_messaging::{KafkaClients, OutboxRelay, service_topic};
+use tuan_messaging::{KafkaClients, OutboxRelay, dead_letter_topic, service_topic, topics};
 use tuan_runtime::{
     config::CommonConfig,
     shutdown::{Shutdown, ShutdownTrigger},
@@ -41,14 +41,25 @@ impl Host {
         let mut host = Self { service, pool, kafka, config: config.clone(), listener, trigger, tasks: JoinSet::new() };
         let relay = OutboxRelay::new(host.pool.clone(), host.kafka.clone(), host.topic(), service);
         let (partitions, replication) = (config.kafka.partitions, config.kafka.replication_factor);
+        let topics = vec![host.topic(), host.dead_letter_topic()];
+        let brokers = config.kafka.brokers.clone();
         let shutdown = host.shutdown();
-        host.spawn(relay.run(partitions, replication, shutdown));
+        host.spawn(async move {
+            if topics::ensure_topics_eventually(&brokers, &topics, partitions, replication, shutdown.clone()).await {
+                relay.run(shutdown).await;
+            }
+        });
         Ok(host)
     }
 
     /// The topic this service publishes on.
     pub fn topic(&self) -> String {
         service_topic(&self.config.kafka.topic_prefix, self.service)
+    }
+
+    /// Where this service's consumers put what they cannot apply.
+    pub fn dead_letter_topic(&self) -> String {
+        dead_letter_topic(&self.config.kafka.topic_prefix)
     }
 
     /// Another service's topic, with this environment's prefix.

@@ -32,7 +32,7 @@ use tuan_proto::events::v1::{DeadLetter, EventEnvelope};
 use tuan_runtime::{shutdown::Shutdown, telemetry};
 use uuid::Uuid;
 
-use crate::{DEAD_LETTER_TOPIC, client::{KafkaClients, consumer_config}, headers};
+use crate::{client::{KafkaClients, consumer_config}, headers};
 
 /// How often a permanently failing event is tried before it is dead-lettered.
 const PERMANENT_ATTEMPTS: u32 = 3;
@@ -115,6 +115,7 @@ impl ConsumerContext for GroupContext {
 /// A consumer group member applying events from `topics` with `handler`.
 pub struct IdempotentConsumer<H: EventHandler> {
     name: String,
+    dead_letter_topic: String,
     pool: PgPool,
     kafka: KafkaClients,
     consumer: StreamConsumer<GroupContext>,
@@ -123,10 +124,12 @@ pub struct IdempotentConsumer<H: EventHandler> {
 }
 
 impl<H: EventHandler> IdempotentConsumer<H> {
-    /// `name` is the consumer group id and the key of its processed-event records.
+    /// `name` is the consumer group id and the key of its processed-event records;
+    /// `dead_letter_topic` is where messages it cannot apply go (see [`crate::dead_letter_topic`]).
     pub fn new(
         name: &str,
         topics: &[String],
+        dead_letter_topic: String,
         pool: PgPool,
         kafka: KafkaClients,
         handler: H,
@@ -138,7 +141,8 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         consumer.subscribe(&topic_refs)?;
         let stats = Arc::new(ConsumerStats::default());
         let handle = ConsumerHandle { stats: stats.clone(), assigned: rx };
-        Ok((Self { name: name.to_string(), pool, kafka, consumer, handler, stats }, handle))
+        let consumer = Self { name: name.to_string(), dead_letter_topic, pool, kafka, consumer, handler, stats };
+        Ok((consumer, handle))
     }
 
     /// Consumes until `shutdown`, then commits the offsets of what was applied and leaves the group.
@@ -281,7 +285,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             }
         }
         let payload = letter.encode_to_vec();
-        let record = FutureRecord::to(DEAD_LETTER_TOPIC).key(&self.name).payload(&payload);
+        let record = FutureRecord::to(&self.dead_letter_topic).key(&self.name).payload(&payload);
         if let Err((e, _)) = self.kafka.producer.send(record, Timeout::After(Duration::from_secs(10))).await {
             // The table keeps it; operators can re-drive from there.
             tracing::warn!(error = %e, "publishing dead letter failed; kept in dead_letters table");

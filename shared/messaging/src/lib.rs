@@ -14,13 +14,15 @@ mod relay;
 pub mod topics;
 
 pub use client::{KafkaClients, consumer_config, producer_config};
-pub use consumer::{ConsumerHandle, EventHandler, HandlerError, IdempotentConsumer};
+pub use consumer::{ConsumerHandle, ConsumerStats, EventHandler, HandlerError, IdempotentConsumer};
 pub use relay::OutboxRelay;
-
-/// The topic every service's dead letters go to, keyed by consumer name.
-pub const DEAD_LETTER_TOPIC: &str = "tuan.deadletter.v1";
 
 /// The topic a service publishes its events on, e.g. `tuan.users.v1`.
 pub fn service_topic(prefix: &str, service: &str) -> String {
     format!("{prefix}tuan.{service}.v1")
+}
+
+/// The topic every consumer's dead letters go to, keyed by consumer name.
+pub fn dead_letter_topic(prefix: &str) -> String {
+    format!("{prefix}tuan.deadletter.v1")
 }

@@ -39,18 +39,8 @@ impl OutboxRelay {
     }
 
     /// Relays until `shutdown`; waits for the relay lock while another replica holds it.
-    /// The topic is created first (with `partitions`), retrying while the broker is away.
-    pub async fn run(self, partitions: i32, replication: i32, mut shutdown: Shutdown) {
-        let topics = [self.topic.clone()];
+    pub async fn run(self, mut shutdown: Shutdown) {
         let mut backoff = Duration::from_millis(100);
-        while let Err(e) = crate::topics::ensure_topics(&self.kafka.brokers, &topics, partitions, replication, Duration::from_secs(10)).await {
-            tracing::warn!(error = %e, topic = %self.topic, "cannot create topic yet");
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = shutdown.wait() => return,
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
         while !shutdown.is_triggered() {
             let result = tokio::select! {
                 r = self.lead(shutdown.clone()) => r,

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tuan_runtime::shutdown::Shutdown;
+
 use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
@@ -41,5 +43,29 @@ pub async fn ensure_topics(
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// Like [`ensure_topics`], but keeps trying (with backoff) until it succeeds or `shutdown`.
+/// Returns false if shut down first. A service starts serving without the broker and creates
+/// its topics once the broker is back.
+pub async fn ensure_topics_eventually(
+    brokers: &str,
+    topics: &[String],
+    partitions: i32,
+    replication: i32,
+    mut shutdown: Shutdown,
+) -> bool {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match ensure_topics(brokers, topics, partitions, replication, Duration::from_secs(5)).await {
+            Ok(()) => return true,
+            Err(e) => tracing::warn!(error = %e, ?topics, "cannot create topics yet"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.wait() => return false,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }

@@ -1,0 +1,133 @@
+//! The idempotent consumer against the real broker: duplicates change nothing, poison
+//! messages are dead-lettered and the partition moves on.
+
+use std::{sync::atomic::Ordering, time::Duration};
+
+use futures::{FutureExt, future::BoxFuture};
+use prost::Message as _;
+use rdkafka::{producer::FutureRecord, util::Timeout};
+use sqlx::{PgConnection, PgPool};
+use tuan_messaging::{EventHandler, HandlerError, IdempotentConsumer, KafkaClients, dead_letter_topic, topics};
+use tuan_proto::events::v1::EventEnvelope;
+use tuan_runtime::shutdown::{Shutdown, ShutdownTrigger};
+use tuan_testkit::{TestDb, shared_broker, unique_prefix};
+use uuid::Uuid;
+
+/// Counts applications per event; payload "poison" is a permanent failure.
+struct Counting;
+
+impl EventHandler for Counting {
+    fn handle<'a>(&'a self, conn: &'a mut PgConnection, event: &'a EventEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
+        async move {
+            if event.payload == b"poison" {
+                return Err(HandlerError::Permanent("payload says poison".into()));
+            }
+            sqlx::query(
+                "INSERT INTO seen (event_id, applied) VALUES ($1, 1) \
+                 ON CONFLICT (event_id) DO UPDATE SET applied = seen.applied + 1",
+            )
+            .bind(&event.event_id)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+struct Fixture {
+    db: TestDb,
+    kafka: KafkaClients,
+    topic: String,
+    dlq: String,
+    trigger: ShutdownTrigger,
+    stats: std::sync::Arc<tuan_messaging::ConsumerStats>,
+}
+
+async fn fixture() -> Fixture {
+    tuan_testkit::init_tracing();
+    let db = TestDb::new().await;
+    sqlx::query("CREATE TABLE seen (event_id TEXT PRIMARY KEY, applied INT NOT NULL)").execute(&db.pool).await.unwrap();
+    let brokers = shared_broker();
+    let prefix = unique_prefix();
+    let (topic, dlq) = (format!("{prefix}test.events"), dead_letter_topic(&prefix));
+    topics::ensure_topics(&brokers, &[topic.clone(), dlq.clone()], 1, 1, Duration::from_secs(20)).await.unwrap();
+    let kafka = KafkaClients::new(&brokers).unwrap();
+    let (trigger, shutdown) = Shutdown::new();
+    let (consumer, mut handle) =
+        IdempotentConsumer::new(&format!("{prefix}group"), &[topic.clone()], dlq.clone(), db.pool.clone(), kafka.clone(), Counting)
+            .unwrap();
+    tokio::spawn(consumer.run(shutdown));
+    assert!(handle.wait_assigned(Duration::from_secs(30)).await, "consumer got no partition in 30 s");
+    Fixture { stats: handle.stats.clone(), db, kafka, topic, dlq, trigger }
+}
+
+fn envelope(event_id: &str, payload: &[u8]) -> Vec<u8> {
+    EventEnvelope {
+        event_id: event_id.into(),
+        stream_type: "test".into(),
+        stream_id: "s".into(),
+        version: 1,
+        event_type: "test.Event".into(),
+        payload: payload.to_vec(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+async fn produce(f: &Fixture, value: &[u8]) {
+    f.kafka
+        .producer
+        .send(FutureRecord::to(&f.topic).key("s").payload(value), Timeout::After(Duration::from_secs(10)))
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+}
+
+async fn applied(pool: &PgPool, event_id: &str) -> Option<i32> {
+    sqlx::query_scalar("SELECT applied FROM seen WHERE event_id = $1").bind(event_id).fetch_optional(pool).await.unwrap()
+}
+
+async fn wait_applied(pool: &PgPool, event_id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while applied(pool, event_id).await.is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "event {event_id} was never applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_changes_the_projection_once() {
+    let f = fixture().await;
+    let (dup, marker) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+    produce(&f, &envelope(&dup, b"x")).await;
+    produce(&f, &envelope(&dup, b"x")).await;
+    produce(&f, &envelope(&marker, b"x")).await;
+    wait_applied(&f.db.pool, &marker).await;
+    assert_eq!(applied(&f.db.pool, &dup).await, Some(1));
+    assert_eq!(f.stats.duplicates.load(Ordering::Relaxed), 1);
+    f.trigger.trigger();
+}
+
+#[tokio::test]
+async fn poison_messages_are_dead_lettered_and_the_consumer_moves_on() {
+    let f = fixture().await;
+    let poison = Uuid::now_v7().to_string();
+    let after = Uuid::now_v7().to_string();
+    produce(&f, b"\xff\xfenot protobuf").await;
+    produce(&f, &envelope(&poison, b"poison")).await;
+    produce(&f, &envelope(&after, b"fine")).await;
+    wait_applied(&f.db.pool, &after).await;
+
+    let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM dead_letters ORDER BY kafka_offset")
+        .fetch_all(&f.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("undecodable envelope"), "{}", reasons[0]);
+    assert!(reasons[1].contains("payload says poison"), "{}", reasons[1]);
+    assert_eq!(applied(&f.db.pool, &poison).await, None, "a failed event leaves no partial effect");
+    assert_eq!(f.stats.dead_lettered.load(Ordering::Relaxed), 2);
+    let _ = &f.dlq;
+    f.trigger.trigger();
+}
