@@ -1,0 +1,3 @@
+//! The payments service: wallets, holds, AA bills, group balances and charity donations.
+
+pub mod domain;
