@@ -7,10 +7,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
     unsafe { std::env::set_var("PROTOC", protoc) };
 
+    // The directory, not each file: cargo then also notices protos added later.
+    println!("cargo:rerun-if-changed=tuan");
     let protos = proto_files("tuan")?;
-    for p in &protos {
-        println!("cargo:rerun-if-changed={}", p.display());
-    }
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     // Type names let events be stored and routed by their full protobuf name.
     let mut config = prost_build::Config::new();

@@ -4,10 +4,12 @@ use sqlx::PgPool;
 ///
 /// `events.tx_id` records the writing transaction so replays can read in a stable order that
 /// never skips an event committed late (see [`crate::EventStore::read_all`]).
+/// Tables are qualified with `public`: connections search `proj` first, and `proj` is replaced
+/// wholesale when projections are rebuilt.
 const SCHEMA: &str = r#"
 CREATE SCHEMA IF NOT EXISTS proj;
 
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS public.events (
     global_position BIGSERIAL PRIMARY KEY,
     event_id        UUID NOT NULL UNIQUE,
     stream_type     TEXT NOT NULL,
@@ -23,15 +25,15 @@ CREATE TABLE IF NOT EXISTS events (
     tx_id           XID8 NOT NULL DEFAULT pg_current_xact_id(),
     UNIQUE (stream_type, stream_id, version)
 );
-CREATE INDEX IF NOT EXISTS events_replay_order ON events (tx_id, global_position);
+CREATE INDEX IF NOT EXISTS events_replay_order ON public.events (tx_id, global_position);
 
 -- The outbox: one row per event not yet published. The relay deletes rows once the broker acked.
-CREATE TABLE IF NOT EXISTS outbox (
+CREATE TABLE IF NOT EXISTS public.outbox (
     global_position BIGINT PRIMARY KEY,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
-CREATE TABLE IF NOT EXISTS snapshots (
+CREATE TABLE IF NOT EXISTS public.snapshots (
     stream_type    TEXT NOT NULL,
     stream_id      TEXT NOT NULL,
     version        BIGINT NOT NULL,
@@ -41,7 +43,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 
 -- What each Kafka consumer has applied, written in the same transaction as its effect.
-CREATE TABLE IF NOT EXISTS processed_events (
+CREATE TABLE IF NOT EXISTS public.processed_events (
     consumer     TEXT NOT NULL,
     event_id     UUID NOT NULL,
     processed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS processed_events (
 );
 
 -- Messages a consumer set aside, with the reason; operators list and re-drive them.
-CREATE TABLE IF NOT EXISTS dead_letters (
+CREATE TABLE IF NOT EXISTS public.dead_letters (
     id            BIGSERIAL PRIMARY KEY,
     consumer      TEXT NOT NULL,
     topic         TEXT NOT NULL,

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use prost::Message as _;
-use rdkafka::{producer::FutureRecord, util::Timeout};
+use rdkafka::{
+    producer::{FutureProducer, FutureRecord},
+    util::Timeout,
+};
 use sqlx::{PgPool, postgres::PgListener};
 use tracing::Instrument as _;
 use tuan_eventstore::{EventStore, RecordedEvent};
@@ -29,17 +32,22 @@ pub struct OutboxRelay {
     pool: PgPool,
     store: EventStore,
     kafka: KafkaClients,
+    /// The relay's own producer, replaced after a failed batch: an idempotent producer whose
+    /// messages timed out during an outage can be refused by a restarted broker for good
+    /// (seen with tansu), while a fresh producer id starts clean.
+    producer: FutureProducer,
     topic: String,
     source: String,
 }
 
 impl OutboxRelay {
     pub fn new(pool: PgPool, kafka: KafkaClients, topic: String, source: &str) -> Self {
-        Self { store: EventStore::new(pool.clone()), pool, kafka, topic, source: source.to_string() }
+        let producer = kafka.producer.clone();
+        Self { store: EventStore::new(pool.clone()), pool, kafka, producer, topic, source: source.to_string() }
     }
 
     /// Relays until `shutdown`; waits for the relay lock while another replica holds it.
-    pub async fn run(self, mut shutdown: Shutdown) {
+    pub async fn run(mut self, mut shutdown: Shutdown) {
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_triggered() {
             let result = tokio::select! {
@@ -60,7 +68,7 @@ impl OutboxRelay {
     }
 
     /// Takes the relay lock, then publishes until an error or shutdown.
-    async fn lead(&self, shutdown: Shutdown) -> anyhow::Result<()> {
+    async fn lead(&mut self, shutdown: Shutdown) -> anyhow::Result<()> {
         let mut lock_conn = self.pool.acquire().await?;
         loop {
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -82,7 +90,7 @@ impl OutboxRelay {
         result
     }
 
-    async fn publish_loop(&self, shutdown: Shutdown) -> anyhow::Result<()> {
+    async fn publish_loop(&mut self, shutdown: Shutdown) -> anyhow::Result<()> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen("outbox").await?;
         let mut backoff = Duration::from_millis(100);
@@ -96,6 +104,10 @@ impl OutboxRelay {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, ?backoff, "publishing outbox failed; events stay queued");
+                    match crate::producer_config(&self.kafka.brokers).create() {
+                        Ok(fresh) => self.producer = fresh,
+                        Err(e) => tracing::warn!(error = %e, "recreating the producer failed"),
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
@@ -144,8 +156,7 @@ impl OutboxRelay {
                 .key(&envelope.stream_id)
                 .payload(&payload)
                 .headers(headers::from_envelope(&envelope, &trace));
-            self.kafka
-                .producer
+            self.producer
                 .send(record, Timeout::After(Duration::from_secs(15)))
                 .await
                 .map(|_| ())
