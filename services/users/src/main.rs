@@ -1,8 +1,14 @@
-use users::{Application, config::UsersConfig};
+use tuan_host::Mode;
+use users::{Application, config::UsersConfig, startup::projections};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = UsersConfig::load()?;
+    match Mode::from_args()? {
+        Mode::MigrateOnly => return tuan_host::migrate(&config.common, &projections()).await,
+        Mode::HealthCheck => return tuan_host::health_check(&config.common).await,
+        Mode::Serve => {}
+    }
     let telemetry = tuan_runtime::telemetry::init("users", &config.common.telemetry)?;
     let app = Application::build(config).await?;
     tracing::info!(port = app.port(), "users service listening");

@@ -18,6 +18,47 @@ use tuan_runtime::{
 /// How long background tasks get to finish after the server stopped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What the binary was asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The default: run the service.
+    Serve,
+    /// `--migrate-only`: install the event store schema and projection tables, then exit
+    /// (the Kubernetes migration Job runs this before a rollout).
+    MigrateOnly,
+    /// `--health-check`: ask the local gRPC health service; exit 0 if serving (Docker HEALTHCHECK).
+    HealthCheck,
+}
+
+impl Mode {
+    pub fn from_args() -> anyhow::Result<Self> {
+        match std::env::args().nth(1).as_deref() {
+            None => Ok(Mode::Serve),
+            Some("--migrate-only") => Ok(Mode::MigrateOnly),
+            Some("--health-check") => Ok(Mode::HealthCheck),
+            Some(other) => anyhow::bail!("unknown argument {other}; use --migrate-only or --health-check"),
+        }
+    }
+}
+
+/// Installs the schemas and exits: what `--migrate-only` does.
+pub async fn migrate(config: &CommonConfig, projections: &ProjectionSet) -> anyhow::Result<()> {
+    let pool = tuan_runtime::db::connect(config.database.url.expose_secret(), 2).await?;
+    tuan_eventstore::install_schema(&pool).await?;
+    projections.install(&pool).await?;
+    Ok(())
+}
+
+/// Asks the service listening on `config.grpc_addr` (on loopback) whether it is serving.
+pub async fn health_check(config: &CommonConfig) -> anyhow::Result<()> {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    let url = format!("http://127.0.0.1:{}", config.grpc_addr.port());
+    let channel = tonic::transport::Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(2)).connect().await?;
+    let reply = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?.into_inner();
+    anyhow::ensure!(reply.status() == ServingStatus::Serving, "not serving: {:?}", reply.status());
+    Ok(())
+}
+
 /// A started service, before it serves.
 pub struct Host {
     pub service: &'static str,
