@@ -14,9 +14,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Type names let events be stored and routed by their full protobuf name.
     let mut config = prost_build::Config::new();
     config.enable_type_names();
-    tonic_prost_build::configure()
-        .file_descriptor_set_path(out.join("tuan_descriptor.bin"))
-        .compile_with_config(config, &protos, &[PathBuf::from(".")])?;
+    tonic_prost_build::configure().file_descriptor_set_path(out.join("tuan_descriptor.bin")).compile_with_config(
+        config,
+        &protos,
+        &[PathBuf::from(".")],
+    )?;
     Ok(())
 }
 

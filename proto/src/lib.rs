@@ -22,3 +22,21 @@ pub mod users {
         tonic::include_proto!("tuan.users.v1");
     }
 }
+
+pub mod groupbuy {
+    pub mod v1 {
+        tonic::include_proto!("tuan.groupbuy.v1");
+    }
+}
+
+pub mod payments {
+    pub mod v1 {
+        tonic::include_proto!("tuan.payments.v1");
+    }
+}
+
+pub mod circles {
+    pub mod v1 {
+        tonic::include_proto!("tuan.circles.v1");
+    }
+}

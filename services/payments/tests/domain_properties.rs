@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use payments::domain::{
-    AccountRef, Balances, Bill, CaptureKind, Currency, FeeRate, HoldCapture, JournalEntry, Money,
-    NetBalances, NetEffect, Participants, PaymentError, Split, SplitMethod, simplify,
+    AccountRef, Balances, Bill, CaptureKind, Currency, FeeRate, HoldCapture, JournalEntry, Money, NetBalances,
+    NetEffect, Participants, PaymentError, Split, SplitMethod, simplify,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -38,12 +38,7 @@ enum Op {
     Withdraw(u128, i64),
     Transfer(u128, u128, i64),
     HoldPlace(u128, i64),
-    Capture {
-        hold: u128,
-        amount: i64,
-        fee_bps: u32,
-        last: bool,
-    },
+    Capture { hold: u128, amount: i64, fee_bps: u32, last: bool },
     Release(u128),
     Donate(u128, i64),
 }
@@ -57,14 +52,12 @@ fn op() -> impl Strategy<Value = Op> {
         (u.clone(), amt.clone()).prop_map(|(u, a)| Op::Withdraw(u, a)),
         (u.clone(), u.clone(), amt.clone()).prop_map(|(f, t, a)| Op::Transfer(f, t, a)),
         (h.clone(), amt.clone()).prop_map(|(h, a)| Op::HoldPlace(h, a)),
-        (h.clone(), amt.clone(), 0u32..=10_000, any::<bool>()).prop_map(
-            |(hold, amount, fee_bps, last)| Op::Capture {
-                hold,
-                amount,
-                fee_bps,
-                last
-            }
-        ),
+        (h.clone(), amt.clone(), 0u32..=10_000, any::<bool>()).prop_map(|(hold, amount, fee_bps, last)| Op::Capture {
+            hold,
+            amount,
+            fee_bps,
+            last
+        }),
         h.prop_map(Op::Release),
         (u, amt).prop_map(|(u, a)| Op::Donate(u, a)),
     ]
@@ -79,12 +72,7 @@ fn entry(op: &Op, c: Currency, balances: &Balances) -> Result<JournalEntry, Paym
         Op::Withdraw(u, a) => JournalEntry::withdrawal(user(u), m(a)),
         Op::Transfer(f, t, a) => JournalEntry::transfer(user(f), user(t), m(a)),
         Op::HoldPlace(h, a) => JournalEntry::hold_place(hold_owner(h), hold(h), m(a)),
-        Op::Capture {
-            hold: h,
-            amount,
-            fee_bps,
-            last,
-        } => {
+        Op::Capture { hold: h, amount, fee_bps, last } => {
             let remaining = Money::new(balances.balance(AccountRef::Hold(hold(h)), c), c).unwrap();
             JournalEntry::hold_capture(HoldCapture {
                 user: hold_owner(h),
@@ -93,11 +81,7 @@ fn entry(op: &Op, c: Currency, balances: &Balances) -> Result<JournalEntry, Paym
                 amount: m(amount),
                 remaining,
                 fee_rate: FeeRate::from_basis_points(fee_bps).unwrap(),
-                kind: if last {
-                    CaptureKind::Final
-                } else {
-                    CaptureKind::Partial
-                },
+                kind: if last { CaptureKind::Final } else { CaptureKind::Partial },
             })
         }
         Op::Release(h) => {

@@ -21,7 +21,12 @@ macro_rules! refused {
 }
 
 fn sign_up(phone: &str, password: &str) -> pb::SignUpRequest {
-    pb::SignUpRequest { phone: phone.into(), password: password.into(), display_name: "X".into(), region: String::new() }
+    pb::SignUpRequest {
+        phone: phone.into(),
+        password: password.into(),
+        display_name: "X".into(),
+        region: String::new(),
+    }
 }
 
 #[tokio::test]
@@ -76,7 +81,8 @@ async fn expired_forged_and_missing_tokens_are_unauthenticated() {
     let caller = Caller { user_id: Uuid::parse_str(&me.user_id).unwrap(), session_id: Uuid::now_v7(), roles: vec![] };
 
     let keys = TokenKeys::new(&app.config.common.auth);
-    let (expired, _) = keys.issue(&caller, Utc::now() - chrono::Duration::hours(2), chrono::Duration::minutes(15)).unwrap();
+    let (expired, _) =
+        keys.issue(&caller, Utc::now() - chrono::Duration::hours(2), chrono::Duration::minutes(15)).unwrap();
     let mut forged_config = app.config.common.auth.clone();
     forged_config.jwt_secret = "someone-elses-secret".to_string().into();
     let (forged, _) = TokenKeys::new(&forged_config).issue(&caller, Utc::now(), chrono::Duration::minutes(15)).unwrap();
@@ -86,7 +92,10 @@ async fn expired_forged_and_missing_tokens_are_unauthenticated() {
         refused!(
             app,
             Code::Unauthenticated,
-            app.client.update_profile(authed(token, pb::UpdateProfileRequest { display_name: Some("Evil".into()), ..Default::default() }))
+            app.client.update_profile(authed(
+                token,
+                pb::UpdateProfileRequest { display_name: Some("Evil".into()), ..Default::default() }
+            ))
         );
     }
     refused!(app, Code::Unauthenticated, app.client.get_me(pb::GetMeRequest {}));
@@ -102,7 +111,11 @@ async fn friendship_misuse_is_refused_precisely() {
     let request = |to: &str| pb::SendFriendRequestRequest { user_id: to.into(), message: String::new() };
 
     refused!(app, Code::InvalidArgument, app.client.send_friend_request(authed(&a.access_token, request(&a.user_id))));
-    refused!(app, Code::InvalidArgument, app.client.send_friend_request(authed(&a.access_token, request("not-a-uuid"))));
+    refused!(
+        app,
+        Code::InvalidArgument,
+        app.client.send_friend_request(authed(&a.access_token, request("not-a-uuid")))
+    );
     refused!(
         app,
         Code::NotFound,
@@ -118,12 +131,19 @@ async fn friendship_misuse_is_refused_precisely() {
     // B blocks A: A can no longer ask, and B must unblock before asking.
     app.client.block_user(authed(&b.access_token, target(&a.user_id))).await.unwrap();
     refused!(app, Code::PermissionDenied, app.client.send_friend_request(authed(&a.access_token, request(&b.user_id))));
-    refused!(app, Code::FailedPrecondition, app.client.send_friend_request(authed(&b.access_token, request(&a.user_id))));
+    refused!(
+        app,
+        Code::FailedPrecondition,
+        app.client.send_friend_request(authed(&b.access_token, request(&a.user_id)))
+    );
     let long = "x".repeat(201);
     refused!(
         app,
         Code::InvalidArgument,
-        app.client.send_friend_request(authed(&a.access_token, pb::SendFriendRequestRequest { user_id: b.user_id.clone(), message: long }))
+        app.client.send_friend_request(authed(
+            &a.access_token,
+            pb::SendFriendRequestRequest { user_id: b.user_id.clone(), message: long }
+        ))
     );
     app.stop().await;
 }
@@ -143,7 +163,10 @@ async fn only_operators_verify_merchants_and_bad_applications_are_refused() {
     refused!(
         app,
         Code::InvalidArgument,
-        app.client.apply_merchant(authed(&merchant.access_token, pb::ApplyMerchantRequest { license_number: "1".into(), ..application.clone() }))
+        app.client.apply_merchant(authed(
+            &merchant.access_token,
+            pb::ApplyMerchantRequest { license_number: "1".into(), ..application.clone() }
+        ))
     );
     app.client.apply_merchant(authed(&merchant.access_token, application.clone())).await.unwrap();
     refused!(app, Code::AlreadyExists, app.client.apply_merchant(authed(&merchant.access_token, application)));
@@ -154,17 +177,26 @@ async fn only_operators_verify_merchants_and_bad_applications_are_refused() {
     refused!(
         app,
         Code::PermissionDenied,
-        app.client.get_merchant_application(authed(&other.access_token, pb::GetMerchantApplicationRequest { user_id: merchant.user_id.clone() }))
+        app.client.get_merchant_application(authed(
+            &other.access_token,
+            pb::GetMerchantApplicationRequest { user_id: merchant.user_id.clone() }
+        ))
     );
     refused!(
         app,
         Code::InvalidArgument,
-        app.client.reject_merchant(authed(&operator.access_token, pb::RejectMerchantRequest { user_id: merchant.user_id.clone(), reason: " ".into() }))
+        app.client.reject_merchant(authed(
+            &operator.access_token,
+            pb::RejectMerchantRequest { user_id: merchant.user_id.clone(), reason: " ".into() }
+        ))
     );
     refused!(
         app,
         Code::FailedPrecondition,
-        app.client.verify_merchant(authed(&operator.access_token, pb::VerifyMerchantRequest { user_id: other.user_id.clone() }))
+        app.client.verify_merchant(authed(
+            &operator.access_token,
+            pb::VerifyMerchantRequest { user_id: other.user_id.clone() }
+        ))
     );
     app.client.verify_merchant(authed(&operator.access_token, verify())).await.unwrap();
     refused!(app, Code::FailedPrecondition, app.client.verify_merchant(authed(&operator.access_token, verify())));
@@ -184,11 +216,14 @@ async fn profile_updates_are_validated() {
     }
     let updated = app
         .client
-        .update_profile(authed(&me.access_token, pb::UpdateProfileRequest {
-            avatar_url: Some("https://img.example/jun.png".into()),
-            marketplace_account_id: Some("taobao-jun_1".into()),
-            ..Default::default()
-        }))
+        .update_profile(authed(
+            &me.access_token,
+            pb::UpdateProfileRequest {
+                avatar_url: Some("https://img.example/jun.png".into()),
+                marketplace_account_id: Some("taobao-jun_1".into()),
+                ..Default::default()
+            },
+        ))
         .await
         .unwrap()
         .into_inner();

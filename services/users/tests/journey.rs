@@ -97,9 +97,10 @@ async fn address_book_discovery_finds_users_by_salted_hash_only() {
     let stranger = hash("+8613999999999");
     let found = app
         .client
-        .discover_friends(authed(&a.access_token, pb::DiscoverFriendsRequest {
-            phone_hashes: vec![hash(&phone_b), stranger.clone(), hash(&phone_a)],
-        }))
+        .discover_friends(authed(
+            &a.access_token,
+            pb::DiscoverFriendsRequest { phone_hashes: vec![hash(&phone_b), stranger.clone(), hash(&phone_a)] },
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -109,13 +110,11 @@ async fn address_book_discovery_finds_users_by_salted_hash_only() {
     assert_eq!(found[0].state(), FriendshipState::None);
 
     // A non-user's hash is never stored anywhere.
-    let stored: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE position($1::bytea in payload) > 0",
-    )
-    .bind(stranger.as_bytes())
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE position($1::bytea in payload) > 0")
+        .bind(stranger.as_bytes())
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(stored, 0);
     app.stop().await;
 }
@@ -127,12 +126,15 @@ async fn merchant_applies_operator_verifies_and_the_merchant_role_follows() {
     let merchant = app.sign_up(&phone(), "Fruit Shop").await;
     let applied = app
         .client
-        .apply_merchant(authed(&merchant.access_token, pb::ApplyMerchantRequest {
-            business_name: "Fresh Fruit Co".into(),
-            license_number: "91310000-ABC".into(),
-            contact_phone: "+86 139 0013 9000".into(),
-            category: "grocery".into(),
-        }))
+        .apply_merchant(authed(
+            &merchant.access_token,
+            pb::ApplyMerchantRequest {
+                business_name: "Fresh Fruit Co".into(),
+                license_number: "91310000-ABC".into(),
+                contact_phone: "+86 139 0013 9000".into(),
+                category: "grocery".into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -140,10 +142,10 @@ async fn merchant_applies_operator_verifies_and_the_merchant_role_follows() {
 
     let pending = app
         .client
-        .list_merchant_applications(authed(&operator.access_token, pb::ListMerchantApplicationsRequest {
-            status: pb::MerchantStatus::Pending as i32,
-            page: None,
-        }))
+        .list_merchant_applications(authed(
+            &operator.access_token,
+            pb::ListMerchantApplicationsRequest { status: pb::MerchantStatus::Pending as i32, page: None },
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -151,14 +153,18 @@ async fn merchant_applies_operator_verifies_and_the_merchant_role_follows() {
 
     let verified = app
         .client
-        .verify_merchant(authed(&operator.access_token, pb::VerifyMerchantRequest { user_id: merchant.user_id.clone() }))
+        .verify_merchant(authed(
+            &operator.access_token,
+            pb::VerifyMerchantRequest { user_id: merchant.user_id.clone() },
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(verified.status(), pb::MerchantStatus::Verified);
     assert_eq!(verified.decided_by, operator.user_id);
 
-    let refreshed = app.client.refresh(pb::RefreshRequest { refresh_token: merchant.refresh_token }).await.unwrap().into_inner();
+    let refreshed =
+        app.client.refresh(pb::RefreshRequest { refresh_token: merchant.refresh_token }).await.unwrap().into_inner();
     let me = app.client.get_me(authed(&refreshed.access_token, pb::GetMeRequest {})).await.unwrap().into_inner();
     assert_eq!(me.merchant_status(), pb::MerchantStatus::Verified);
     app.stop().await;

@@ -17,7 +17,11 @@ use tuan_testkit::{OwnBroker, TestDb};
 struct Seen;
 
 impl EventHandler for Seen {
-    fn handle<'a>(&'a self, conn: &'a mut PgConnection, event: &'a EventEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         async move {
             sqlx::query(
                 "INSERT INTO public.seen (event_id, applied) VALUES ($1::uuid, 1) \
@@ -66,7 +70,15 @@ async fn a_broker_outage_delays_events_but_each_arrives_exactly_once() {
     let (trigger, shutdown) = Shutdown::new();
     let topic = service_topic(&prefix, "users");
     // The relay creates the topic; subscribe once it exists.
-    tuan_messaging::topics::ensure_topics(&broker.address(), &[topic.clone()], 2, 1, Duration::from_secs(20)).await.unwrap();
+    tuan_messaging::topics::ensure_topics(
+        &broker.address(),
+        std::slice::from_ref(&topic),
+        2,
+        1,
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
     let (consumer, mut handle) = IdempotentConsumer::new(
         &format!("{prefix}downstream"),
         &[topic],
@@ -84,10 +96,10 @@ async fn a_broker_outage_delays_events_but_each_arrives_exactly_once() {
     broker.kill();
     for i in 0..100 {
         app.client
-            .update_profile(authed(&me.access_token, pb::UpdateProfileRequest {
-                display_name: Some(format!("Lin {i}")),
-                ..Default::default()
-            }))
+            .update_profile(authed(
+                &me.access_token,
+                pb::UpdateProfileRequest { display_name: Some(format!("Lin {i}")), ..Default::default() },
+            ))
             .await
             .expect("commands keep working while the broker is down");
     }
@@ -97,12 +109,17 @@ async fn a_broker_outage_delays_events_but_each_arrives_exactly_once() {
 
     broker.resume();
     wait_seen(&app.db.pool, before + 100, Duration::from_secs(90)).await;
-    let twice: i64 = sqlx::query_scalar("SELECT count(*) FROM public.seen WHERE applied <> 1").fetch_one(&app.db.pool).await.unwrap();
-    assert_eq!(twice, 0, "no event applied twice");
-    let missing: i64 = sqlx::query_scalar("SELECT count(*) FROM events e LEFT JOIN public.seen s USING (event_id) WHERE s.event_id IS NULL")
+    let twice: i64 = sqlx::query_scalar("SELECT count(*) FROM public.seen WHERE applied <> 1")
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
+    assert_eq!(twice, 0, "no event applied twice");
+    let missing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events e LEFT JOIN public.seen s USING (event_id) WHERE s.event_id IS NULL",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert_eq!(missing, 0, "every stored event reached the consumer");
     assert_eq!(seen_count(&app.db.pool).await, app.event_count().await);
     trigger.trigger();
@@ -134,20 +151,29 @@ async fn projections_rebuilt_from_the_store_equal_the_live_ones() {
     app.client.send_friend_request(authed(&users[2].access_token, ask(&users[0].user_id))).await.unwrap();
     app.client.block_user(authed(&users[1].access_token, target(&users[2].user_id))).await.unwrap();
     app.client
-        .update_profile(authed(&users[2].access_token, pb::UpdateProfileRequest { region: Some("Hangzhou".into()), ..Default::default() }))
+        .update_profile(authed(
+            &users[2].access_token,
+            pb::UpdateProfileRequest { region: Some("Hangzhou".into()), ..Default::default() },
+        ))
         .await
         .unwrap();
     app.client
-        .apply_merchant(authed(&users[0].access_token, pb::ApplyMerchantRequest {
-            business_name: "A's Noodles".into(),
-            license_number: "LIC-77777".into(),
-            contact_phone: "+8613900139001".into(),
-            category: "food".into(),
-        }))
+        .apply_merchant(authed(
+            &users[0].access_token,
+            pb::ApplyMerchantRequest {
+                business_name: "A's Noodles".into(),
+                license_number: "LIC-77777".into(),
+                contact_phone: "+8613900139001".into(),
+                category: "food".into(),
+            },
+        ))
         .await
         .unwrap();
     app.client
-        .verify_merchant(authed(&operator.access_token, pb::VerifyMerchantRequest { user_id: users[0].user_id.clone() }))
+        .verify_merchant(authed(
+            &operator.access_token,
+            pb::VerifyMerchantRequest { user_id: users[0].user_id.clone() },
+        ))
         .await
         .unwrap();
 
@@ -194,7 +220,8 @@ async fn health_and_reflection_v1_and_v1alpha_list_the_service() {
     };
     let mut stream = client.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
     let reply = stream.message().await.unwrap().unwrap();
-    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = reply.message_response
+    else {
         panic!("expected a service list");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();

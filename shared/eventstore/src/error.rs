@@ -22,9 +22,7 @@ impl StoreError {
         if let sqlx::Error::Database(db) = &err
             && db.code().as_deref() == Some("23505")
         {
-            return StoreError::UniqueViolation {
-                constraint: db.constraint().unwrap_or_default().to_string(),
-            };
+            return StoreError::UniqueViolation { constraint: db.constraint().unwrap_or_default().to_string() };
         }
         StoreError::Database(err)
     }

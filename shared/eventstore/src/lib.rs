@@ -20,9 +20,7 @@ pub use error::StoreError;
 pub use projection::{PROJECTION_SCHEMA, Projection, ProjectionSet, rebuild_projections};
 pub use repository::{CommandError, Repository};
 pub use schema::install_schema;
-pub use store::{
-    EventMeta, EventStore, NewEvent, RecordedEvent, ReplayCursor, Snapshot, StreamRef, Version,
-};
+pub use store::{EventMeta, EventStore, NewEvent, RecordedEvent, ReplayCursor, Snapshot, StreamRef, Version};
 
 #[doc(hidden)]
 pub mod __private {

@@ -9,7 +9,10 @@ use futures::future::BoxFuture;
 use sqlx::AssertSqlSafe;
 use sqlx::{PgConnection, PgPool};
 
-use crate::{error::StoreError, store::{EventStore, RecordedEvent}};
+use crate::{
+    error::StoreError,
+    store::{EventStore, RecordedEvent},
+};
 
 /// The schema holding every projection table; connections use `search_path = proj, public`.
 pub const PROJECTION_SCHEMA: &str = "proj";
@@ -52,20 +55,18 @@ impl ProjectionSet {
     }
 
     async fn create_tables(&self, conn: &mut PgConnection, schema: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path = {schema}, public;")))
-            .execute(&mut *conn)
-            .await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path = {schema}, public;"
+        )))
+        .execute(&mut *conn)
+        .await?;
         for p in &self.0 {
             sqlx::raw_sql(p.schema()).execute(&mut *conn).await?;
         }
         Ok(())
     }
 
-    pub async fn apply_all(
-        &self,
-        conn: &mut PgConnection,
-        events: &[RecordedEvent],
-    ) -> Result<(), StoreError> {
+    pub async fn apply_all(&self, conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), StoreError> {
         for event in events {
             for p in &self.0 {
                 p.apply(conn, event).await.map_err(|e| match e {
@@ -111,9 +112,7 @@ pub async fn rebuild_projections(store: &EventStore, projections: &ProjectionSet
 
     let mut tx = pool.begin().await?;
     sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-    sqlx::raw_sql(AssertSqlSafe(format!("SET LOCAL search_path = {REBUILD_SCHEMA}, public")))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::raw_sql(AssertSqlSafe(format!("SET LOCAL search_path = {REBUILD_SCHEMA}, public"))).execute(&mut *tx).await?;
     loop {
         // With appends paused no transaction that wrote events is running, so this reads to the end.
         let (events, next) = store.read_all_paused(&mut tx, cursor.clone(), REPLAY_BATCH).await?;

@@ -32,11 +32,7 @@ pub struct Repository<A: Aggregate> {
 
 impl<A: Aggregate> Clone for Repository<A> {
     fn clone(&self) -> Self {
-        Self {
-            store: self.store.clone(),
-            projections: self.projections.clone(),
-            _aggregate: PhantomData,
-        }
+        Self { store: self.store.clone(), projections: self.projections.clone(), _aggregate: PhantomData }
     }
 }
 
@@ -117,11 +113,7 @@ impl<A: Aggregate> Repository<A> {
         }
         let new: Vec<NewEvent> = events
             .iter()
-            .map(|e| NewEvent {
-                event_type: e.event_type(),
-                schema_version: e.schema_version(),
-                payload: e.encode(),
-            })
+            .map(|e| NewEvent { event_type: e.event_type(), schema_version: e.schema_version(), payload: e.encode() })
             .collect();
         let recorded = self.store.append(conn, &Self::stream(id), version, &new, meta).await?;
         for event in &events {

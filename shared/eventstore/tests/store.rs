@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use tuan_eventstore::{
-    Aggregate, EventMeta, EventStore, NewEvent, ProjectionSet, Repository, Snapshot, StoreError, StreamRef,
-    event_enum,
+    Aggregate, EventMeta, EventStore, NewEvent, ProjectionSet, Repository, Snapshot, StoreError, StreamRef, event_enum,
 };
 use tuan_proto::users::v1::RoleGranted;
 use tuan_testkit::TestDb;

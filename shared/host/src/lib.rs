@@ -53,7 +53,8 @@ pub async fn migrate(config: &CommonConfig, projections: &ProjectionSet) -> anyh
 pub async fn health_check(config: &CommonConfig) -> anyhow::Result<()> {
     use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
     let url = format!("http://127.0.0.1:{}", config.grpc_addr.port());
-    let channel = tonic::transport::Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(2)).connect().await?;
+    let channel =
+        tonic::transport::Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(2)).connect().await?;
     let reply = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?.into_inner();
     anyhow::ensure!(reply.status() == ServingStatus::Serving, "not serving: {:?}", reply.status());
     Ok(())
@@ -72,8 +73,13 @@ pub struct Host {
 
 impl Host {
     /// Connects, installs schemas and binds the listener. The outbox relay starts at once.
-    pub async fn start(service: &'static str, config: &CommonConfig, projections: &ProjectionSet) -> anyhow::Result<Self> {
-        let pool = tuan_runtime::db::connect(config.database.url.expose_secret(), config.database.max_connections).await?;
+    pub async fn start(
+        service: &'static str,
+        config: &CommonConfig,
+        projections: &ProjectionSet,
+    ) -> anyhow::Result<Self> {
+        let pool =
+            tuan_runtime::db::connect(config.database.url.expose_secret(), config.database.max_connections).await?;
         tuan_eventstore::install_schema(&pool).await?;
         projections.install(&pool).await?;
         let kafka = KafkaClients::new(&config.kafka.brokers)?;

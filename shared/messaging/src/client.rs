@@ -1,7 +1,4 @@
-use rdkafka::{
-    ClientConfig,
-    producer::FutureProducer,
-};
+use rdkafka::{ClientConfig, producer::FutureProducer};
 
 /// Producer settings: idempotent (no duplicates or reordering from retries), `acks=all`,
 /// and a bounded delivery timeout so a broker outage surfaces as an error the relay retries.
@@ -11,7 +8,7 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
         .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "2")
+        .set("linger.ms", "5")
         .set("compression.type", "lz4")
         .set("message.timeout.ms", "10000")
         .set("socket.keepalive.enable", "true");

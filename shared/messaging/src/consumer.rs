@@ -32,7 +32,10 @@ use tuan_proto::events::v1::{DeadLetter, EventEnvelope};
 use tuan_runtime::{shutdown::Shutdown, telemetry};
 use uuid::Uuid;
 
-use crate::{client::{KafkaClients, consumer_config}, headers};
+use crate::{
+    client::{KafkaClients, consumer_config},
+    headers,
+};
 
 /// How often a permanently failing event is tried before it is dead-lettered.
 const PERMANENT_ATTEMPTS: u32 = 3;
@@ -232,25 +235,23 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         let mut tx = self.pool.begin().await?;
         // Read before writing anything, so the handler's own appends come first in this
         // transaction (the event store's replay order relies on that).
-        let seen: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)",
-        )
-        .bind(&self.name)
-        .bind(event_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let seen: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)")
+                .bind(&self.name)
+                .bind(event_id)
+                .fetch_one(&mut *tx)
+                .await?;
         if seen {
             return Ok(false);
         }
         self.handler.handle(&mut tx, envelope).await?;
-        let recorded = sqlx::query(
-            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(&self.name)
-        .bind(event_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let recorded =
+            sqlx::query("INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(&self.name)
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if recorded == 0 {
             // Another member applied it meanwhile (during a rebalance): undo ours.
             return Ok(false);

@@ -14,15 +14,17 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::PgPool;
 use tracing::Instrument as _;
 use tuan_eventstore::{EventStore, RecordedEvent};
 use tuan_runtime::{shutdown::Shutdown, telemetry};
 
 use crate::{client::KafkaClients, headers};
 
-const BATCH: i64 = 500;
-const IDLE_POLL: Duration = Duration::from_millis(500);
+const BATCH: i64 = 2_000;
+/// How long the relay waits when the outbox was empty. Appends do not NOTIFY (see
+/// `EventStore::append`), so this bounds the publish latency; an empty poll is one index probe.
+const IDLE_POLL: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Advisory lock key held by the replica that relays.
 const RELAY_LOCK: i64 = 7_202_611_232;
@@ -91,16 +93,13 @@ impl OutboxRelay {
     }
 
     async fn publish_loop(&mut self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen("outbox").await?;
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_triggered() {
             match self.publish_batch().await {
                 Ok(n) if n as i64 == BATCH => continue,
                 Ok(_) => {
                     backoff = Duration::from_millis(100);
-                    // Sleep until an append notifies, or poll anyway in case a notice was missed.
-                    let _ = tokio::time::timeout(IDLE_POLL, listener.recv()).await;
+                    tokio::time::sleep(IDLE_POLL).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, ?backoff, "publishing outbox failed; events stay queued");

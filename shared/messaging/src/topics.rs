@@ -20,10 +20,8 @@ pub async fn ensure_topics(
     wait: Duration,
 ) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = crate::producer_config(brokers).create()?;
-    let new: Vec<NewTopic> = topics
-        .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
-        .collect();
+    let new: Vec<NewTopic> =
+        topics.iter().map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication))).collect();
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));

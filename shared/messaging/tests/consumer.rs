@@ -17,7 +17,11 @@ use uuid::Uuid;
 struct Counting;
 
 impl EventHandler for Counting {
-    fn handle<'a>(&'a self, conn: &'a mut PgConnection, event: &'a EventEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         async move {
             if event.payload == b"poison" {
                 return Err(HandlerError::Permanent("payload says poison".into()));
@@ -54,9 +58,15 @@ async fn fixture() -> Fixture {
     topics::ensure_topics(&brokers, &[topic.clone(), dlq.clone()], 1, 1, Duration::from_secs(20)).await.unwrap();
     let kafka = KafkaClients::new(&brokers).unwrap();
     let (trigger, shutdown) = Shutdown::new();
-    let (consumer, mut handle) =
-        IdempotentConsumer::new(&format!("{prefix}group"), &[topic.clone()], dlq.clone(), db.pool.clone(), kafka.clone(), Counting)
-            .unwrap();
+    let (consumer, mut handle) = IdempotentConsumer::new(
+        &format!("{prefix}group"),
+        std::slice::from_ref(&topic),
+        dlq.clone(),
+        db.pool.clone(),
+        kafka.clone(),
+        Counting,
+    )
+    .unwrap();
     tokio::spawn(consumer.run(shutdown));
     assert!(handle.wait_assigned(Duration::from_secs(30)).await, "consumer got no partition in 30 s");
     Fixture { stats: handle.stats.clone(), db, kafka, topic, dlq, trigger }
@@ -85,7 +95,11 @@ async fn produce(f: &Fixture, value: &[u8]) {
 }
 
 async fn applied(pool: &PgPool, event_id: &str) -> Option<i32> {
-    sqlx::query_scalar("SELECT applied FROM seen WHERE event_id = $1").bind(event_id).fetch_optional(pool).await.unwrap()
+    sqlx::query_scalar("SELECT applied FROM seen WHERE event_id = $1")
+        .bind(event_id)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
 }
 
 async fn wait_applied(pool: &PgPool, event_id: &str) {

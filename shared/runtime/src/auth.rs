@@ -107,11 +107,7 @@ impl TokenKeys {
             })
         })?;
         let parse = |s: &str| Uuid::parse_str(s).map_err(|_| ApiError::unauthenticated("access token is malformed"));
-        Ok(Caller {
-            user_id: parse(&data.claims.sub)?,
-            session_id: parse(&data.claims.sid)?,
-            roles: data.claims.roles,
-        })
+        Ok(Caller { user_id: parse(&data.claims.sub)?, session_id: parse(&data.claims.sid)?, roles: data.claims.roles })
     }
 }
 

@@ -64,9 +64,7 @@ fn server_span(request: &http::Request<()>) -> tracing::Span {
     );
     let carrier: HashMap<String, String> = ["traceparent", "tracestate"]
         .iter()
-        .filter_map(|k| {
-            request.headers().get(*k).and_then(|v| v.to_str().ok()).map(|v| (k.to_string(), v.to_string()))
-        })
+        .filter_map(|k| request.headers().get(*k).and_then(|v| v.to_str().ok()).map(|v| (k.to_string(), v.to_string())))
         .collect();
     telemetry::set_parent(&span, &carrier);
     span

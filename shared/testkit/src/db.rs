@@ -24,7 +24,10 @@ impl TestDb {
                  (or pg_ctlcluster <version> main start)"
             )
         });
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create test database");
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
         let url = format!("{server}/{name}");
         let pool = tuan_runtime::db::connect(&url, 20).await.expect("connect to test database");
         tuan_eventstore::install_schema(&pool).await.expect("install event store schema");
@@ -46,7 +49,10 @@ impl Drop for TestDb {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async move {
                 let mut admin = PgConnection::connect(&format!("{server}/postgres")).await.ok()?;
-                sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut admin).await.ok()
+                sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
             })
         })
         .join();

@@ -28,11 +28,7 @@ pub enum PaymentError {
     Negative(Decimal),
     /// More decimal places than the currency's minor unit (for example 0.001 CNY).
     #[error("amount {amount} is more precise than {currency} allows ({max_scale} decimal places)")]
-    OverPrecise {
-        amount: Decimal,
-        currency: Currency,
-        max_scale: u32,
-    },
+    OverPrecise { amount: Decimal, currency: Currency, max_scale: u32 },
     /// The amount does not fit in 64-bit minor units.
     #[error("amount is too large")]
     AmountTooLarge,
@@ -96,20 +92,10 @@ pub enum PaymentError {
     FeeRateOutOfRange(u32),
     /// A capture larger than what is left on the hold.
     #[error("capture of {capture} exceeds the {remaining} left on the hold")]
-    CaptureExceedsHold {
-        capture: Decimal,
-        remaining: Decimal,
-    },
+    CaptureExceedsHold { capture: Decimal, remaining: Decimal },
     /// The entry would take an account below zero.
-    #[error(
-        "insufficient funds in {account}: {available} {currency} available, {required} required"
-    )]
-    InsufficientFunds {
-        account: AccountRef,
-        currency: Currency,
-        available: Decimal,
-        required: Decimal,
-    },
+    #[error("insufficient funds in {account}: {available} {currency} available, {required} required")]
+    InsufficientFunds { account: AccountRef, currency: Currency, available: Decimal, required: Decimal },
 
     // --- group balances ---
     /// Net balances of a group must sum to zero.
@@ -118,6 +104,26 @@ pub enum PaymentError {
     /// The same user has two net balances.
     #[error("user {0} has more than one net balance")]
     DuplicateUser(Uuid),
+
+    // --- commands on holds, bills, collections, campaigns, provider requests ---
+    /// A field of a command is malformed (named in the message).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The thing a command names does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The thing a command would create exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The command does not fit the current state (closed, already paid, already captured).
+    #[error("{0}")]
+    StateConflict(String),
+    /// The caller may not do this to this thing (another user's bill, wallet or hold).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A wallet lacks the money (the ledger's balance constraint refused the entry).
+    #[error("insufficient funds")]
+    WalletInsufficient,
 }
 
 impl Classify for PaymentError {
@@ -126,12 +132,15 @@ impl Classify for PaymentError {
         match self {
             // Not enough money (or hold) is a state of the world, not a bad request: the same
             // request may succeed after a top-up.
-            InsufficientFunds { .. } | CaptureExceedsHold { .. } => ErrorKind::FailedPrecondition,
+            InsufficientFunds { .. } | CaptureExceedsHold { .. } | WalletInsufficient | StateConflict(_) => {
+                ErrorKind::FailedPrecondition
+            }
+            NotFound(_) => ErrorKind::NotFound,
+            AlreadyExists(_) => ErrorKind::AlreadyExists,
+            Forbidden(_) => ErrorKind::PermissionDenied,
             // Journal entries are built by our own code from already-parsed values; an
             // unbalanced or empty one is a bug on our side, so it must not leak as a 400.
-            EmptyEntry | ZeroPosting(_) | DuplicatePosting(_) | UnbalancedEntry { .. } => {
-                ErrorKind::Internal
-            }
+            EmptyEntry | ZeroPosting(_) | DuplicatePosting(_) | UnbalancedEntry { .. } => ErrorKind::Internal,
             UnknownCurrency(_)
             | MalformedAmount(_)
             | NotPositive(_)
@@ -153,7 +162,8 @@ impl Classify for PaymentError {
             | SelfTransfer
             | FeeRateOutOfRange(_)
             | NetBalancesNotZero { .. }
-            | DuplicateUser(_) => ErrorKind::InvalidArgument,
+            | DuplicateUser(_)
+            | InvalidInput(_) => ErrorKind::InvalidArgument,
         }
     }
 }
@@ -175,22 +185,13 @@ mod tests {
 
     #[test]
     fn bad_amounts_and_splits_are_invalid_arguments() {
-        assert_eq!(
-            PaymentError::NotPositive(Decimal::ZERO).kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            PaymentError::NoParticipants.kind(),
-            ErrorKind::InvalidArgument
-        );
+        assert_eq!(PaymentError::NotPositive(Decimal::ZERO).kind(), ErrorKind::InvalidArgument);
+        assert_eq!(PaymentError::NoParticipants.kind(), ErrorKind::InvalidArgument);
     }
 
     #[test]
     fn unbalanced_entries_are_internal_bugs() {
-        let err = PaymentError::UnbalancedEntry {
-            currency: Currency::CNY,
-            sum: Decimal::ONE,
-        };
+        let err = PaymentError::UnbalancedEntry { currency: Currency::CNY, sum: Decimal::ONE };
         assert_eq!(err.kind(), ErrorKind::Internal);
     }
 }

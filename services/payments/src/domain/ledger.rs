@@ -41,10 +41,24 @@ impl AccountRef {
     /// Whether the account stands for the outside world. Only these may go negative, and
     /// only movements through them change how much money the system holds.
     pub fn is_external(&self) -> bool {
-        matches!(
-            self,
-            AccountRef::TopUpClearing | AccountRef::WithdrawalClearing
-        )
+        matches!(self, AccountRef::TopUpClearing | AccountRef::WithdrawalClearing)
+    }
+}
+
+impl AccountRef {
+    /// Parses the text form written by `Display` (the ledger's account keys).
+    pub fn parse(text: &str) -> Option<Self> {
+        let id = |s: &str| Uuid::parse_str(s).ok();
+        Some(match text.split_once(':') {
+            Some(("wallet", rest)) => AccountRef::UserWallet(id(rest)?),
+            Some(("hold", rest)) => AccountRef::Hold(id(rest)?),
+            Some(("merchant-payable", rest)) => AccountRef::MerchantPayable(id(rest)?),
+            Some(("charity", rest)) => AccountRef::CharityCampaign(id(rest)?),
+            None if text == "platform-fees" => AccountRef::PlatformFees,
+            None if text == "top-up-clearing" => AccountRef::TopUpClearing,
+            None if text == "withdrawal-clearing" => AccountRef::WithdrawalClearing,
+            _ => return None,
+        })
     }
 }
 
@@ -72,44 +86,24 @@ pub struct Posting {
 
 impl Posting {
     /// A posting; the amount must be non-zero and within the currency's minor unit.
-    pub fn new(
-        account: AccountRef,
-        amount: Decimal,
-        currency: Currency,
-    ) -> Result<Self, PaymentError> {
+    pub fn new(account: AccountRef, amount: Decimal, currency: Currency) -> Result<Self, PaymentError> {
         if amount.is_zero() {
             return Err(PaymentError::ZeroPosting(account));
         }
         // Reuse Money's checks on the magnitude so postings obey the same precision rules.
         let magnitude = Money::new(amount.abs(), currency)?;
-        let amount = if amount.is_sign_negative() {
-            -magnitude.amount()
-        } else {
-            magnitude.amount()
-        };
-        Ok(Posting {
-            account,
-            amount,
-            currency,
-        })
+        let amount = if amount.is_sign_negative() { -magnitude.amount() } else { magnitude.amount() };
+        Ok(Posting { account, amount, currency })
     }
 
     /// `amount` into `account`.
     fn credit(account: AccountRef, amount: Money) -> Self {
-        Posting {
-            account,
-            amount: amount.amount(),
-            currency: amount.currency(),
-        }
+        Posting { account, amount: amount.amount(), currency: amount.currency() }
     }
 
     /// `amount` out of `account`.
     fn debit(account: AccountRef, amount: Money) -> Self {
-        Posting {
-            account,
-            amount: -amount.amount(),
-            currency: amount.currency(),
-        }
+        Posting { account, amount: -amount.amount(), currency: amount.currency() }
     }
 
     /// The account.
@@ -154,10 +148,7 @@ impl FeeRate {
     pub fn fee_on(&self, amount: Money) -> Money {
         let currency = amount.currency();
         let exact = amount.amount() * Decimal::from(self.0) / Decimal::from(10_000);
-        let rounded = exact.round_dp_with_strategy(
-            currency.minor_unit(),
-            RoundingStrategy::MidpointAwayFromZero,
-        );
+        let rounded = exact.round_dp_with_strategy(currency.minor_unit(), RoundingStrategy::MidpointAwayFromZero);
         // 0 <= rounded <= amount, both within the minor unit: cannot fail.
         Money::new(rounded, currency).expect("a fee is a valid amount no larger than its base")
     }
@@ -209,10 +200,7 @@ impl JournalEntry {
             if p.amount.is_zero() {
                 return Err(PaymentError::ZeroPosting(p.account));
             }
-            if postings[..i]
-                .iter()
-                .any(|q| q.account == p.account && q.currency == p.currency)
-            {
+            if postings[..i].iter().any(|q| q.account == p.account && q.currency == p.currency) {
                 return Err(PaymentError::DuplicatePosting(p.account));
             }
             *sums.entry(p.currency).or_default() += p.amount;
@@ -278,11 +266,9 @@ impl JournalEntry {
     pub fn hold_capture(capture: HoldCapture) -> Result<Self, PaymentError> {
         let amount = require_positive(capture.amount)?;
         amount.same_currency(capture.remaining)?;
-        let rest = capture.remaining.checked_sub(amount).map_err(|_| {
-            PaymentError::CaptureExceedsHold {
-                capture: amount.amount(),
-                remaining: capture.remaining.amount(),
-            }
+        let rest = capture.remaining.checked_sub(amount).map_err(|_| PaymentError::CaptureExceedsHold {
+            capture: amount.amount(),
+            remaining: capture.remaining.amount(),
         })?;
         let fee = capture.fee_rate.fee_on(amount);
         let to_merchant = amount.checked_sub(fee)?;
@@ -294,10 +280,7 @@ impl JournalEntry {
         // Zero legs are left out rather than posted: a 0 bp fee or a 100 % fee, or a final
         // capture of exactly what was left.
         if !to_merchant.is_zero() {
-            postings.push(Posting::credit(
-                AccountRef::MerchantPayable(capture.merchant),
-                to_merchant,
-            ));
+            postings.push(Posting::credit(AccountRef::MerchantPayable(capture.merchant), to_merchant));
         }
         if !fee.is_zero() {
             postings.push(Posting::credit(AccountRef::PlatformFees, fee));
@@ -315,6 +298,32 @@ impl JournalEntry {
             Posting::debit(AccountRef::Hold(hold), amount),
             Posting::credit(AccountRef::UserWallet(user), amount),
         ])
+    }
+
+    /// A payout the provider refused: the money comes back from withdrawal clearing.
+    pub fn withdrawal_reversal(user: Uuid, amount: Money) -> Result<Self, PaymentError> {
+        let amount = require_positive(amount)?;
+        JournalEntry::new(vec![
+            Posting::debit(AccountRef::WithdrawalClearing, amount),
+            Posting::credit(AccountRef::UserWallet(user), amount),
+        ])
+    }
+
+    /// One wallet paying several (settling up a group): one debit, one credit per payee.
+    pub fn payout(from: Uuid, to: &[(Uuid, Money)]) -> Result<Self, PaymentError> {
+        let first = to.first().ok_or(PaymentError::EmptyEntry)?.1;
+        let mut total = Money::zero(first.currency());
+        let mut postings = Vec::with_capacity(to.len() + 1);
+        for (payee, amount) in to {
+            let amount = require_positive(*amount)?;
+            if *payee == from {
+                return Err(PaymentError::SelfTransfer);
+            }
+            total = total.checked_add(amount)?;
+            postings.push(Posting::credit(AccountRef::UserWallet(*payee), amount));
+        }
+        postings.insert(0, Posting::debit(AccountRef::UserWallet(from), total));
+        JournalEntry::new(postings)
     }
 
     /// A donation from `user`'s wallet to a charity campaign.
@@ -353,10 +362,7 @@ impl Balances {
 
     /// The balance of `account` in `currency` (zero if never touched).
     pub fn balance(&self, account: AccountRef, currency: Currency) -> Decimal {
-        self.accounts
-            .get(&(account, currency))
-            .copied()
-            .unwrap_or(Decimal::ZERO)
+        self.accounts.get(&(account, currency)).copied().unwrap_or(Decimal::ZERO)
     }
 
     /// Every non-zero balance.
@@ -366,10 +372,7 @@ impl Balances {
 
     /// Money held inside the system in `currency`: every account except the clearing ones.
     pub fn internal_total(&self, currency: Currency) -> Decimal {
-        self.iter()
-            .filter(|(a, c, _)| *c == currency && !a.is_external())
-            .map(|(_, _, d)| d)
-            .sum()
+        self.iter().filter(|(a, c, _)| *c == currency && !a.is_external()).map(|(_, _, d)| d).sum()
     }
 
     /// Applies `entry` all or nothing.
@@ -426,18 +429,12 @@ mod tests {
     fn entries_must_balance_per_currency() {
         let p = |a, s: &str, c| Posting::new(a, dec(s), c).unwrap();
         assert!(
-            JournalEntry::new(vec![
-                p(wallet(ALICE), "-1.00", Currency::CNY),
-                p(wallet(BOB), "0.99", Currency::CNY),
-            ])
-            .is_err()
+            JournalEntry::new(vec![p(wallet(ALICE), "-1.00", Currency::CNY), p(wallet(BOB), "0.99", Currency::CNY),])
+                .is_err()
         );
         // Balanced in total but not per currency.
         assert!(matches!(
-            JournalEntry::new(vec![
-                p(wallet(ALICE), "-1.00", Currency::CNY),
-                p(wallet(BOB), "1.00", Currency::USD),
-            ]),
+            JournalEntry::new(vec![p(wallet(ALICE), "-1.00", Currency::CNY), p(wallet(BOB), "1.00", Currency::USD),]),
             Err(PaymentError::UnbalancedEntry { .. })
         ));
         // Two currencies, each balanced.
@@ -452,65 +449,40 @@ mod tests {
         );
         assert_eq!(JournalEntry::new(vec![]), Err(PaymentError::EmptyEntry));
         assert!(matches!(
-            JournalEntry::new(vec![
-                p(wallet(ALICE), "-1.00", Currency::CNY),
-                p(wallet(ALICE), "1.00", Currency::CNY),
-            ]),
+            JournalEntry::new(vec![p(wallet(ALICE), "-1.00", Currency::CNY), p(wallet(ALICE), "1.00", Currency::CNY),]),
             Err(PaymentError::DuplicatePosting(_))
         ));
     }
 
     #[test]
     fn postings_refuse_zero_and_over_precise_amounts() {
-        assert!(matches!(
-            Posting::new(wallet(ALICE), Decimal::ZERO, Currency::CNY),
-            Err(PaymentError::ZeroPosting(_))
-        ));
+        assert!(matches!(Posting::new(wallet(ALICE), Decimal::ZERO, Currency::CNY), Err(PaymentError::ZeroPosting(_))));
         assert!(matches!(
             Posting::new(wallet(ALICE), dec("-0.001"), Currency::CNY),
             Err(PaymentError::OverPrecise { .. })
         ));
-        assert_eq!(
-            Posting::new(wallet(ALICE), dec("-1.5"), Currency::CNY)
-                .unwrap()
-                .amount()
-                .to_string(),
-            "-1.50"
-        );
+        assert_eq!(Posting::new(wallet(ALICE), dec("-1.5"), Currency::CNY).unwrap().amount().to_string(), "-1.50");
     }
 
     #[test]
     fn movements_refuse_zero_amounts_and_self_transfers() {
         let zero = Money::zero(Currency::CNY);
-        assert!(matches!(
-            JournalEntry::top_up(ALICE, zero),
-            Err(PaymentError::NotPositive(_))
-        ));
-        assert_eq!(
-            JournalEntry::transfer(ALICE, ALICE, cny("1")),
-            Err(PaymentError::SelfTransfer)
-        );
+        assert!(matches!(JournalEntry::top_up(ALICE, zero), Err(PaymentError::NotPositive(_))));
+        assert_eq!(JournalEntry::transfer(ALICE, ALICE, cny("1")), Err(PaymentError::SelfTransfer));
     }
 
     #[test]
     fn wallets_never_go_negative() {
         let mut b = Balances::new();
-        b.apply(&JournalEntry::top_up(ALICE, cny("10.00")).unwrap())
-            .unwrap();
+        b.apply(&JournalEntry::top_up(ALICE, cny("10.00")).unwrap()).unwrap();
         let before = b.clone();
-        let err = b
-            .apply(&JournalEntry::transfer(ALICE, BOB, cny("10.01")).unwrap())
-            .unwrap_err();
+        let err = b.apply(&JournalEntry::transfer(ALICE, BOB, cny("10.01")).unwrap()).unwrap_err();
         assert!(matches!(err, PaymentError::InsufficientFunds { .. }));
         assert_eq!(b, before);
-        b.apply(&JournalEntry::transfer(ALICE, BOB, cny("10.00")).unwrap())
-            .unwrap();
+        b.apply(&JournalEntry::transfer(ALICE, BOB, cny("10.00")).unwrap()).unwrap();
         assert_eq!(b.balance(wallet(ALICE), Currency::CNY), Decimal::ZERO);
         assert_eq!(b.balance(wallet(BOB), Currency::CNY), dec("10.00"));
-        assert_eq!(
-            b.balance(AccountRef::TopUpClearing, Currency::CNY),
-            dec("-10.00")
-        );
+        assert_eq!(b.balance(AccountRef::TopUpClearing, Currency::CNY), dec("-10.00"));
         assert_eq!(b.internal_total(Currency::CNY), dec("10.00"));
     }
 
@@ -531,10 +503,8 @@ mod tests {
     #[test]
     fn partial_then_final_capture() {
         let mut b = Balances::new();
-        b.apply(&JournalEntry::top_up(ALICE, cny("100.00")).unwrap())
-            .unwrap();
-        b.apply(&JournalEntry::hold_place(ALICE, HOLD, cny("80.00")).unwrap())
-            .unwrap();
+        b.apply(&JournalEntry::top_up(ALICE, cny("100.00")).unwrap()).unwrap();
+        b.apply(&JournalEntry::hold_place(ALICE, HOLD, cny("80.00")).unwrap()).unwrap();
         assert_eq!(b.balance(wallet(ALICE), Currency::CNY), dec("20.00"));
 
         let rate = FeeRate::from_basis_points(100).unwrap(); // 1 %
@@ -547,41 +517,16 @@ mod tests {
             fee_rate: rate,
             kind,
         };
-        b.apply(
-            &JournalEntry::hold_capture(capture(cny("30.00"), cny("80.00"), CaptureKind::Partial))
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            b.balance(AccountRef::Hold(HOLD), Currency::CNY),
-            dec("50.00")
-        );
-        assert_eq!(
-            b.balance(AccountRef::MerchantPayable(SHOP), Currency::CNY),
-            dec("29.70")
-        );
-        assert_eq!(
-            b.balance(AccountRef::PlatformFees, Currency::CNY),
-            dec("0.30")
-        );
+        b.apply(&JournalEntry::hold_capture(capture(cny("30.00"), cny("80.00"), CaptureKind::Partial)).unwrap())
+            .unwrap();
+        assert_eq!(b.balance(AccountRef::Hold(HOLD), Currency::CNY), dec("50.00"));
+        assert_eq!(b.balance(AccountRef::MerchantPayable(SHOP), Currency::CNY), dec("29.70"));
+        assert_eq!(b.balance(AccountRef::PlatformFees, Currency::CNY), dec("0.30"));
 
-        b.apply(
-            &JournalEntry::hold_capture(capture(cny("20.00"), cny("50.00"), CaptureKind::Final))
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            b.balance(AccountRef::Hold(HOLD), Currency::CNY),
-            Decimal::ZERO
-        );
-        assert_eq!(
-            b.balance(AccountRef::MerchantPayable(SHOP), Currency::CNY),
-            dec("49.50")
-        );
-        assert_eq!(
-            b.balance(AccountRef::PlatformFees, Currency::CNY),
-            dec("0.50")
-        );
+        b.apply(&JournalEntry::hold_capture(capture(cny("20.00"), cny("50.00"), CaptureKind::Final)).unwrap()).unwrap();
+        assert_eq!(b.balance(AccountRef::Hold(HOLD), Currency::CNY), Decimal::ZERO);
+        assert_eq!(b.balance(AccountRef::MerchantPayable(SHOP), Currency::CNY), dec("49.50"));
+        assert_eq!(b.balance(AccountRef::PlatformFees, Currency::CNY), dec("0.50"));
         assert_eq!(b.balance(wallet(ALICE), Currency::CNY), dec("50.00"));
         assert_eq!(b.internal_total(Currency::CNY), dec("100.00"));
     }
@@ -597,19 +542,11 @@ mod tests {
             fee_rate: FeeRate::ZERO,
             kind: CaptureKind::Final,
         };
-        assert!(matches!(
-            JournalEntry::hold_capture(c),
-            Err(PaymentError::CaptureExceedsHold { .. })
-        ));
+        assert!(matches!(JournalEntry::hold_capture(c), Err(PaymentError::CaptureExceedsHold { .. })));
         // Even if the caller's idea of `remaining` is stale, the projection refuses to
         // overdraw the hold.
         let mut b = Balances::new();
-        let stale = HoldCapture {
-            amount: cny("5.00"),
-            remaining: cny("10.00"),
-            kind: CaptureKind::Partial,
-            ..c
-        };
+        let stale = HoldCapture { amount: cny("5.00"), remaining: cny("10.00"), kind: CaptureKind::Partial, ..c };
         assert!(matches!(
             b.apply(&JournalEntry::hold_capture(stale).unwrap()),
             Err(PaymentError::InsufficientFunds { .. })
@@ -630,14 +567,8 @@ mod tests {
             b.apply(&e.unwrap()).unwrap();
         }
         assert_eq!(b.balance(wallet(ALICE), Currency::CNY), Decimal::ZERO);
-        assert_eq!(
-            b.balance(AccountRef::CharityCampaign(campaign), Currency::CNY),
-            dec("2.50")
-        );
-        assert_eq!(
-            b.balance(AccountRef::WithdrawalClearing, Currency::CNY),
-            dec("7.50")
-        );
+        assert_eq!(b.balance(AccountRef::CharityCampaign(campaign), Currency::CNY), dec("2.50"));
+        assert_eq!(b.balance(AccountRef::WithdrawalClearing, Currency::CNY), dec("7.50"));
         assert_eq!(b.internal_total(Currency::CNY), dec("2.50"));
     }
 }

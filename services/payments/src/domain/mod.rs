@@ -1,9 +1,15 @@
-//! The pure core of payments: money, bill splitting, the double-entry ledger and debt
-//! simplification. No I/O lives here, so every rule is tested without a database.
+//! The pure core of payments: money, bill splitting, the double-entry ledger, debt
+//! simplification, and the aggregates (holds, bills, collections, campaigns, provider
+//! requests, journal entries). No I/O lives here, so every rule is tested without a database.
 
+pub mod bill;
+pub mod charity;
 pub mod error;
+pub mod hold;
+pub mod journal;
 pub mod ledger;
 pub mod money;
+pub mod provider;
 pub mod simplify;
 pub mod split;
 
@@ -12,3 +18,6 @@ pub use ledger::{AccountRef, Balances, CaptureKind, FeeRate, HoldCapture, Journa
 pub use money::{Currency, Money};
 pub use simplify::{GroupBalances, NetBalances, Transfer, simplify};
 pub use split::{Bill, MAX_PARTICIPANTS, NetEffect, Participants, Split, SplitMethod, SplitPart};
+
+/// The protobuf event messages this domain emits (the published contract).
+pub use tuan_proto::payments::v1 as events;

@@ -30,13 +30,7 @@ pub enum Currency {
 
 impl Currency {
     /// Every supported currency.
-    pub const ALL: [Currency; 5] = [
-        Currency::CNY,
-        Currency::USD,
-        Currency::EUR,
-        Currency::JPY,
-        Currency::HKD,
-    ];
+    pub const ALL: [Currency; 5] = [Currency::CNY, Currency::USD, Currency::EUR, Currency::JPY, Currency::HKD];
 
     /// The ISO 4217 code, for example `"CNY"`.
     pub fn code(self) -> &'static str {
@@ -121,20 +115,14 @@ impl TryFrom<RawMoney> for Money {
 
 impl From<Money> for RawMoney {
     fn from(m: Money) -> Self {
-        RawMoney {
-            amount: m.amount,
-            currency: m.currency,
-        }
+        RawMoney { amount: m.amount, currency: m.currency }
     }
 }
 
 impl Money {
     /// Zero in `currency`.
     pub fn zero(currency: Currency) -> Self {
-        Money {
-            amount: Decimal::new(0, currency.minor_unit()),
-            currency,
-        }
+        Money { amount: Decimal::new(0, currency.minor_unit()), currency }
     }
 
     /// Checks a decimal: not negative, no finer than the minor unit, fits in `i64` minor units.
@@ -148,11 +136,7 @@ impl Money {
         }
         let normalized = amount.normalize();
         if normalized.scale() > currency.minor_unit() {
-            return Err(PaymentError::OverPrecise {
-                amount,
-                currency,
-                max_scale: currency.minor_unit(),
-            });
+            return Err(PaymentError::OverPrecise { amount, currency, max_scale: currency.minor_unit() });
         }
         let factor = 10i128.pow(currency.minor_unit() - normalized.scale());
         let minor = normalized
@@ -198,15 +182,9 @@ impl Money {
     /// From an integer count of minor units (fen for CNY, yen for JPY).
     pub fn from_minor_units(minor: i64, currency: Currency) -> Result<Self, PaymentError> {
         if minor < 0 {
-            return Err(PaymentError::Negative(Decimal::new(
-                minor,
-                currency.minor_unit(),
-            )));
+            return Err(PaymentError::Negative(Decimal::new(minor, currency.minor_unit())));
         }
-        Ok(Money {
-            amount: Decimal::new(minor, currency.minor_unit()),
-            currency,
-        })
+        Ok(Money { amount: Decimal::new(minor, currency.minor_unit()), currency })
     }
 
     /// The amount, at exactly the currency's scale.
@@ -233,10 +211,7 @@ impl Money {
     /// The sum, refusing different currencies and overflow.
     pub fn checked_add(&self, other: Money) -> Result<Money, PaymentError> {
         self.same_currency(other)?;
-        let minor = self
-            .minor_units()
-            .checked_add(other.minor_units())
-            .ok_or(PaymentError::AmountTooLarge)?;
+        let minor = self.minor_units().checked_add(other.minor_units()).ok_or(PaymentError::AmountTooLarge)?;
         Money::from_minor_units(minor, self.currency)
     }
 
@@ -250,10 +225,7 @@ impl Money {
     /// Errors unless `other` is in the same currency.
     pub fn same_currency(&self, other: Money) -> Result<(), PaymentError> {
         if self.currency != other.currency {
-            return Err(PaymentError::CurrencyMismatch {
-                expected: self.currency,
-                found: other.currency,
-            });
+            return Err(PaymentError::CurrencyMismatch { expected: self.currency, found: other.currency });
         }
         Ok(())
     }
@@ -279,10 +251,7 @@ mod tests {
         assert_eq!("jpy".parse::<Currency>().unwrap(), Currency::JPY);
         assert_eq!(Currency::HKD.minor_unit(), 2);
         assert_eq!(Currency::JPY.minor_unit(), 0);
-        assert!(matches!(
-            Currency::parse("RMB"),
-            Err(PaymentError::UnknownCurrency(_))
-        ));
+        assert!(matches!(Currency::parse("RMB"), Err(PaymentError::UnknownCurrency(_))));
         assert!(Currency::parse(" CNY").is_err());
     }
 
@@ -292,19 +261,9 @@ mod tests {
         assert_eq!(m.amount().to_string(), "33.30");
         assert_eq!(m.minor_units(), 3330);
         assert_eq!(m.to_string(), "33.30 CNY");
-        assert_eq!(
-            Money::parse_positive("1500", Currency::JPY)
-                .unwrap()
-                .minor_units(),
-            1500
-        );
+        assert_eq!(Money::parse_positive("1500", Currency::JPY).unwrap().minor_units(), 1500);
         // Trailing zeros name the same value.
-        assert_eq!(
-            Money::parse_positive("1.230", Currency::CNY)
-                .unwrap()
-                .minor_units(),
-            123
-        );
+        assert_eq!(Money::parse_positive("1.230", Currency::CNY).unwrap().minor_units(), 123);
     }
 
     #[test]
@@ -322,23 +281,12 @@ mod tests {
     #[test]
     fn parse_positive_refuses_zero_negative_and_malformed_text() {
         for zero in ["0", "0.00", "-0"] {
-            assert!(matches!(
-                Money::parse_positive(zero, Currency::CNY),
-                Err(PaymentError::NotPositive(_))
-            ));
+            assert!(matches!(Money::parse_positive(zero, Currency::CNY), Err(PaymentError::NotPositive(_))));
         }
-        assert!(matches!(
-            Money::parse_positive("-1.00", Currency::CNY),
-            Err(PaymentError::NotPositive(_))
-        ));
-        for bad in [
-            "", ".5", "5.", "1e3", "1_000", "+1", " 1", "1,00", "abc", "1.2.3", "NaN",
-        ] {
+        assert!(matches!(Money::parse_positive("-1.00", Currency::CNY), Err(PaymentError::NotPositive(_))));
+        for bad in ["", ".5", "5.", "1e3", "1_000", "+1", " 1", "1,00", "abc", "1.2.3", "NaN"] {
             assert!(
-                matches!(
-                    Money::parse_positive(bad, Currency::CNY),
-                    Err(PaymentError::MalformedAmount(_))
-                ),
+                matches!(Money::parse_positive(bad, Currency::CNY), Err(PaymentError::MalformedAmount(_))),
                 "{bad:?} should be malformed"
             );
         }
@@ -376,16 +324,10 @@ mod tests {
         let usd = Money::parse_positive("1", Currency::USD).unwrap();
         assert_eq!(a.checked_add(b).unwrap().amount(), dec("13.50"));
         assert_eq!(a.checked_sub(b).unwrap().amount(), dec("6.50"));
-        assert!(matches!(
-            a.checked_add(usd),
-            Err(PaymentError::CurrencyMismatch { .. })
-        ));
+        assert!(matches!(a.checked_add(usd), Err(PaymentError::CurrencyMismatch { .. })));
         assert!(matches!(b.checked_sub(a), Err(PaymentError::Negative(_))));
         let max = Money::from_minor_units(i64::MAX, Currency::CNY).unwrap();
-        assert!(matches!(
-            max.checked_add(b),
-            Err(PaymentError::AmountTooLarge)
-        ));
+        assert!(matches!(max.checked_add(b), Err(PaymentError::AmountTooLarge)));
     }
 
     #[test]

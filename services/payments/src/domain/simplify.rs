@@ -34,11 +34,7 @@ impl NetBalances {
                 return Err(PaymentError::DuplicateUser(user));
             }
             let units = Money::new(amount.abs(), currency)?.minor_units();
-            let units = if amount.is_sign_negative() {
-                -units
-            } else {
-                units
-            };
+            let units = if amount.is_sign_negative() { -units } else { units };
             sum += i128::from(units);
             if units != 0 {
                 minor.insert(user, units);
@@ -60,18 +56,14 @@ impl NetBalances {
 
     /// Every non-zero balance, by user id.
     pub fn iter(&self) -> impl Iterator<Item = NetEffect> + '_ {
-        self.minor.iter().map(|(user, m)| NetEffect {
-            user: *user,
-            amount: Decimal::new(*m, self.currency.minor_unit()),
-        })
+        self.minor
+            .iter()
+            .map(|(user, m)| NetEffect { user: *user, amount: Decimal::new(*m, self.currency.minor_unit()) })
     }
 
     /// The balance of `user` (zero if they have none).
     pub fn of(&self, user: Uuid) -> Decimal {
-        Decimal::new(
-            self.minor.get(&user).copied().unwrap_or(0),
-            self.currency.minor_unit(),
-        )
+        Decimal::new(self.minor.get(&user).copied().unwrap_or(0), self.currency.minor_unit())
     }
 
     /// Whether everyone is settled.
@@ -101,18 +93,8 @@ pub fn simplify(balances: &NetBalances) -> Vec<Transfer> {
     loop {
         // max_by_key returns the last maximum; iterating in reverse user order makes that the
         // smallest user id among equals.
-        let creditor = open
-            .iter()
-            .rev()
-            .filter(|(_, m)| **m > 0)
-            .max_by_key(|(_, m)| **m)
-            .map(|(u, m)| (*u, *m));
-        let debtor = open
-            .iter()
-            .rev()
-            .filter(|(_, m)| **m < 0)
-            .max_by_key(|(_, m)| -**m)
-            .map(|(u, m)| (*u, -*m));
+        let creditor = open.iter().rev().filter(|(_, m)| **m > 0).max_by_key(|(_, m)| **m).map(|(u, m)| (*u, *m));
+        let debtor = open.iter().rev().filter(|(_, m)| **m < 0).max_by_key(|(_, m)| -**m).map(|(u, m)| (*u, -*m));
         let (Some((to, owed)), Some((from, owes))) = (creditor, debtor) else {
             break;
         };
@@ -159,26 +141,14 @@ impl GroupBalances {
             .iter()
             .map(|n| {
                 let units = Money::new(n.amount.abs(), currency)?.minor_units();
-                Ok((
-                    n.user,
-                    if n.amount.is_sign_negative() {
-                        -units
-                    } else {
-                        units
-                    },
-                ))
+                Ok((n.user, if n.amount.is_sign_negative() { -units } else { units }))
             })
             .collect::<Result<_, PaymentError>>()?;
         self.add(currency, &deltas)
     }
 
     /// Records that `from` paid `to` directly to settle up: `from` owes that much less.
-    pub fn record_payment(
-        &mut self,
-        from: Uuid,
-        to: Uuid,
-        amount: Money,
-    ) -> Result<(), PaymentError> {
+    pub fn record_payment(&mut self, from: Uuid, to: Uuid, amount: Money) -> Result<(), PaymentError> {
         if from == to {
             return Err(PaymentError::SelfTransfer);
         }
@@ -195,9 +165,7 @@ impl GroupBalances {
         let mut updated = Vec::with_capacity(deltas.len());
         for (user, delta) in deltas {
             let now = book.get(user).copied().unwrap_or(0);
-            let next = now
-                .checked_add(*delta)
-                .ok_or(PaymentError::AmountTooLarge)?;
+            let next = now.checked_add(*delta).ok_or(PaymentError::AmountTooLarge)?;
             updated.push((*user, next));
         }
         for (user, next) in updated {
@@ -244,30 +212,15 @@ mod tests {
     fn net(pairs: &[(u128, &str)]) -> Result<NetBalances, PaymentError> {
         NetBalances::new(
             Currency::CNY,
-            pairs
-                .iter()
-                .map(|(u, a)| NetEffect {
-                    user: Uuid::from_u128(*u),
-                    amount: dec(a),
-                })
-                .collect(),
+            pairs.iter().map(|(u, a)| NetEffect { user: Uuid::from_u128(*u), amount: dec(a) }).collect(),
         )
     }
 
     #[test]
     fn net_balances_must_sum_to_zero_without_duplicates() {
-        assert!(matches!(
-            net(&[(1, "10.00"), (2, "-9.99")]),
-            Err(PaymentError::NetBalancesNotZero { .. })
-        ));
-        assert!(matches!(
-            net(&[(1, "10.00"), (1, "-10.00")]),
-            Err(PaymentError::DuplicateUser(_))
-        ));
-        assert!(matches!(
-            net(&[(1, "0.001"), (2, "-0.001")]),
-            Err(PaymentError::OverPrecise { .. })
-        ));
+        assert!(matches!(net(&[(1, "10.00"), (2, "-9.99")]), Err(PaymentError::NetBalancesNotZero { .. })));
+        assert!(matches!(net(&[(1, "10.00"), (1, "-10.00")]), Err(PaymentError::DuplicateUser(_))));
+        assert!(matches!(net(&[(1, "0.001"), (2, "-0.001")]), Err(PaymentError::OverPrecise { .. })));
         assert!(net(&[]).unwrap().is_settled());
     }
 
@@ -279,16 +232,8 @@ mod tests {
         assert_eq!(
             t,
             [
-                Transfer {
-                    from: u(2),
-                    to: u(1),
-                    amount: cny("30.00")
-                },
-                Transfer {
-                    from: u(3),
-                    to: u(1),
-                    amount: cny("20.00")
-                },
+                Transfer { from: u(2), to: u(1), amount: cny("30.00") },
+                Transfer { from: u(3), to: u(1), amount: cny("20.00") },
             ]
         );
     }
@@ -308,20 +253,8 @@ mod tests {
     fn group_balances_accumulate_bills_and_settle_up() {
         let [a, b, c] = [1, 2, 3].map(Uuid::from_u128);
         let mut group = GroupBalances::new();
-        let dinner = Bill::new(
-            cny("90.00"),
-            vec![(a, cny("90.00"))],
-            vec![a, b, c],
-            SplitMethod::Equal,
-        )
-        .unwrap();
-        let taxi = Bill::new(
-            cny("30.00"),
-            vec![(b, cny("30.00"))],
-            vec![a, b, c],
-            SplitMethod::Equal,
-        )
-        .unwrap();
+        let dinner = Bill::new(cny("90.00"), vec![(a, cny("90.00"))], vec![a, b, c], SplitMethod::Equal).unwrap();
+        let taxi = Bill::new(cny("30.00"), vec![(b, cny("30.00"))], vec![a, b, c], SplitMethod::Equal).unwrap();
         group.record_bill(&dinner).unwrap();
         group.record_bill(&taxi).unwrap();
         let n = group.net(Currency::CNY);

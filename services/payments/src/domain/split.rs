@@ -30,10 +30,7 @@ impl Participants {
             return Err(PaymentError::NoParticipants);
         }
         if users.len() > MAX_PARTICIPANTS {
-            return Err(PaymentError::TooManyParticipants {
-                count: users.len(),
-                max: MAX_PARTICIPANTS,
-            });
+            return Err(PaymentError::TooManyParticipants { count: users.len(), max: MAX_PARTICIPANTS });
         }
         let mut seen = HashSet::with_capacity(users.len());
         if let Some(dup) = users.iter().find(|u| !seen.insert(**u)) {
@@ -105,11 +102,7 @@ pub struct Split {
 
 impl Split {
     /// Splits a positive `total` among `participants` by `method`.
-    pub fn new(
-        total: Money,
-        participants: &Participants,
-        method: &SplitMethod,
-    ) -> Result<Self, PaymentError> {
+    pub fn new(total: Money, participants: &Participants, method: &SplitMethod) -> Result<Self, PaymentError> {
         if total.is_zero() {
             return Err(PaymentError::NotPositive(total.amount()));
         }
@@ -139,12 +132,7 @@ impl Split {
             .as_slice()
             .iter()
             .zip(minor)
-            .map(|(user, m)| {
-                Ok(SplitPart {
-                    user: *user,
-                    amount: Money::from_minor_units(m, currency)?,
-                })
-            })
+            .map(|(user, m)| Ok(SplitPart { user: *user, amount: Money::from_minor_units(m, currency)? }))
             .collect::<Result<_, PaymentError>>()?;
         Ok(Split { total, parts })
     }
@@ -321,11 +309,7 @@ impl Bill {
     }
 }
 
-fn net_effects(
-    payers: &[(Uuid, Money)],
-    parts: &[SplitPart],
-    currency: Currency,
-) -> Vec<NetEffect> {
+fn net_effects(payers: &[(Uuid, Money)], parts: &[SplitPart], currency: Currency) -> Vec<NetEffect> {
     let mut users: Vec<Uuid> = parts.iter().map(|p| p.user).collect();
     for (payer, _) in payers {
         if !users.contains(payer) {
@@ -335,21 +319,10 @@ fn net_effects(
     users
         .into_iter()
         .map(|user| {
-            let paid: i64 = payers
-                .iter()
-                .filter(|(p, _)| *p == user)
-                .map(|(_, m)| m.minor_units())
-                .sum();
-            let owed: i64 = parts
-                .iter()
-                .filter(|p| p.user == user)
-                .map(|p| p.amount.minor_units())
-                .sum();
+            let paid: i64 = payers.iter().filter(|(p, _)| *p == user).map(|(_, m)| m.minor_units()).sum();
+            let owed: i64 = parts.iter().filter(|p| p.user == user).map(|p| p.amount.minor_units()).sum();
             // Both are at most the total (an i64), so the difference fits.
-            NetEffect {
-                user,
-                amount: Decimal::new(paid - owed, currency.minor_unit()),
-            }
+            NetEffect { user, amount: Decimal::new(paid - owed, currency.minor_unit()) }
         })
         .collect()
 }
@@ -367,11 +340,7 @@ mod tests {
     }
 
     fn amounts(split: &Split) -> Vec<String> {
-        split
-            .parts()
-            .iter()
-            .map(|p| p.amount.amount().to_string())
-            .collect()
+        split.parts().iter().map(|p| p.amount.amount().to_string()).collect()
     }
 
     fn split(total: &str, n: u128, method: SplitMethod) -> Result<Split, PaymentError> {
@@ -400,12 +369,7 @@ mod tests {
     #[test]
     fn percent_split() {
         let p = |s: &str| Decimal::from_str_exact(s).unwrap();
-        let s = split(
-            "99.99",
-            3,
-            SplitMethod::Percent(vec![p("33.33"), p("33.33"), p("33.34")]),
-        )
-        .unwrap();
+        let s = split("99.99", 3, SplitMethod::Percent(vec![p("33.33"), p("33.33"), p("33.34")])).unwrap();
         // 33.326667, 33.326667, 33.336666 -> floors 33.32, 33.32, 33.33; 2 fen go to the
         // two largest remainders (the first two, 0.6667 each).
         assert_eq!(amounts(&s), ["33.33", "33.33", "33.33"]);
@@ -414,11 +378,7 @@ mod tests {
             Err(PaymentError::PercentNotHundred(_))
         ));
         assert!(matches!(
-            split(
-                "10.00",
-                2,
-                SplitMethod::Percent(vec![p("50.001"), p("49.999")])
-            ),
+            split("10.00", 2, SplitMethod::Percent(vec![p("50.001"), p("49.999")])),
             Err(PaymentError::InvalidPercent(_))
         ));
         assert!(matches!(
@@ -433,19 +393,10 @@ mod tests {
 
     #[test]
     fn exact_split_must_sum_to_the_total() {
-        let s = split(
-            "10.00",
-            2,
-            SplitMethod::Exact(vec![cny("2.50"), cny("7.50")]),
-        )
-        .unwrap();
+        let s = split("10.00", 2, SplitMethod::Exact(vec![cny("2.50"), cny("7.50")])).unwrap();
         assert_eq!(amounts(&s), ["2.50", "7.50"]);
         assert!(matches!(
-            split(
-                "10.00",
-                2,
-                SplitMethod::Exact(vec![cny("2.50"), cny("7.49")])
-            ),
+            split("10.00", 2, SplitMethod::Exact(vec![cny("2.50"), cny("7.49")])),
             Err(PaymentError::ExactSumMismatch { .. })
         ));
         let usd = Money::parse_positive("7.50", Currency::USD).unwrap();
@@ -454,37 +405,21 @@ mod tests {
             Err(PaymentError::CurrencyMismatch { .. })
         ));
         assert!(matches!(
-            split(
-                "10.00",
-                2,
-                SplitMethod::Exact(vec![cny("10.00"), Money::zero(Currency::CNY)])
-            ),
+            split("10.00", 2, SplitMethod::Exact(vec![cny("10.00"), Money::zero(Currency::CNY)])),
             Err(PaymentError::NotPositive(_))
         ));
     }
 
     #[test]
     fn bad_participants_and_methods_are_refused() {
-        assert!(matches!(
-            Participants::new(vec![]),
-            Err(PaymentError::NoParticipants)
-        ));
-        assert!(matches!(
-            Participants::new(users(101)),
-            Err(PaymentError::TooManyParticipants { .. })
-        ));
+        assert!(matches!(Participants::new(vec![]), Err(PaymentError::NoParticipants)));
+        assert!(matches!(Participants::new(users(101)), Err(PaymentError::TooManyParticipants { .. })));
         assert!(Participants::new(users(100)).is_ok());
         let dup = Uuid::from_u128(7);
-        assert_eq!(
-            Participants::new(vec![dup, Uuid::from_u128(8), dup]),
-            Err(PaymentError::DuplicateParticipant(dup))
-        );
+        assert_eq!(Participants::new(vec![dup, Uuid::from_u128(8), dup]), Err(PaymentError::DuplicateParticipant(dup)));
         assert!(matches!(
             split("10.00", 3, SplitMethod::Shares(vec![1, 2])),
-            Err(PaymentError::LengthMismatch {
-                expected: 3,
-                found: 2
-            })
+            Err(PaymentError::LengthMismatch { expected: 3, found: 2 })
         ));
         assert_eq!(
             split("10.00", 2, SplitMethod::Shares(vec![1, 0])).unwrap_err(),
@@ -501,26 +436,13 @@ mod tests {
     fn bill_with_several_payers_nets_to_zero() {
         let [a, b, c] = [1, 2, 3].map(Uuid::from_u128);
         let d = Uuid::from_u128(4); // pays but does not eat
-        let bill = Bill::new(
-            cny("100.00"),
-            vec![(a, cny("60.00")), (d, cny("40.00"))],
-            vec![a, b, c],
-            SplitMethod::Equal,
-        )
-        .unwrap();
-        let net: Vec<(Uuid, String)> = bill
-            .net_effects()
-            .iter()
-            .map(|n| (n.user, n.amount.to_string()))
-            .collect();
+        let bill =
+            Bill::new(cny("100.00"), vec![(a, cny("60.00")), (d, cny("40.00"))], vec![a, b, c], SplitMethod::Equal)
+                .unwrap();
+        let net: Vec<(Uuid, String)> = bill.net_effects().iter().map(|n| (n.user, n.amount.to_string())).collect();
         assert_eq!(
             net,
-            [
-                (a, "26.66".to_owned()),
-                (b, "-33.33".to_owned()),
-                (c, "-33.33".to_owned()),
-                (d, "40.00".to_owned()),
-            ]
+            [(a, "26.66".to_owned()), (b, "-33.33".to_owned()), (c, "-33.33".to_owned()), (d, "40.00".to_owned()),]
         );
         let sum: Decimal = bill.net_effects().iter().map(|n| n.amount).sum();
         assert!(sum.is_zero());
@@ -531,14 +453,8 @@ mod tests {
         let [a, b] = [1, 2].map(Uuid::from_u128);
         let bill = |payers| Bill::new(cny("10.00"), payers, vec![a, b], SplitMethod::Equal);
         assert!(matches!(bill(vec![]), Err(PaymentError::NoPayers)));
-        assert!(matches!(
-            bill(vec![(a, cny("9.99"))]),
-            Err(PaymentError::PaidSumMismatch { .. })
-        ));
-        assert!(matches!(
-            bill(vec![(a, cny("5.00")), (a, cny("5.00"))]),
-            Err(PaymentError::DuplicatePayer(_))
-        ));
+        assert!(matches!(bill(vec![(a, cny("9.99"))]), Err(PaymentError::PaidSumMismatch { .. })));
+        assert!(matches!(bill(vec![(a, cny("5.00")), (a, cny("5.00"))]), Err(PaymentError::DuplicatePayer(_))));
         assert!(matches!(
             bill(vec![(a, cny("10.00")), (b, Money::zero(Currency::CNY))]),
             Err(PaymentError::NotPositive(_))

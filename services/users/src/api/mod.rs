@@ -33,12 +33,19 @@ impl UsersApi {
         Self { app }
     }
 
-    async fn friend_action(&self, request: Request<pb::FriendTarget>, action: FriendAction) -> Result<Response<pb::FriendshipResponse>, Status> {
+    async fn friend_action(
+        &self,
+        request: Request<pb::FriendTarget>,
+        action: FriendAction,
+    ) -> Result<Response<pb::FriendshipResponse>, Status> {
         let caller = caller(&request)?;
         let meta = event_meta(&request);
         let other = parse_uuid("user_id", &request.get_ref().user_id)?;
         let relation = self.app.befriend(&meta, &caller, other, action).await?;
-        Ok(Response::new(pb::FriendshipResponse { user_id: other.to_string(), state: convert::relation(relation) as i32 }))
+        Ok(Response::new(pb::FriendshipResponse {
+            user_id: other.to_string(),
+            state: convert::relation(relation) as i32,
+        }))
     }
 }
 
@@ -77,12 +84,8 @@ impl UsersService for UsersApi {
 
     async fn get_profiles(&self, request: Request<pb::GetProfilesRequest>) -> Reply<pb::GetProfilesResponse> {
         caller(&request)?;
-        let ids = request
-            .get_ref()
-            .user_ids
-            .iter()
-            .map(|id| parse_uuid("user_ids", id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let ids =
+            request.get_ref().user_ids.iter().map(|id| parse_uuid("user_ids", id)).collect::<Result<Vec<_>, _>>()?;
         let profiles = self.app.profiles(&ids).await?.into_iter().map(convert::profile).collect();
         Ok(Response::new(pb::GetProfilesResponse { profiles }))
     }
@@ -95,12 +98,20 @@ impl UsersService for UsersApi {
             display_name: r.display_name.as_deref().map(DisplayName::parse).transpose().map_err(ApiError::from)?,
             avatar_url: r.avatar_url.as_deref().map(AvatarUrl::parse).transpose().map_err(ApiError::from)?,
             region: r.region.as_deref().map(Region::parse).transpose().map_err(ApiError::from)?,
-            marketplace_account_id: r.marketplace_account_id.as_deref().map(MarketplaceAccountId::parse).transpose().map_err(ApiError::from)?,
+            marketplace_account_id: r
+                .marketplace_account_id
+                .as_deref()
+                .map(MarketplaceAccountId::parse)
+                .transpose()
+                .map_err(ApiError::from)?,
         };
         Ok(Response::new(convert::user(self.app.update_profile(&meta, &caller, patch).await?)))
     }
 
-    async fn send_friend_request(&self, request: Request<pb::SendFriendRequestRequest>) -> Reply<pb::FriendshipResponse> {
+    async fn send_friend_request(
+        &self,
+        request: Request<pb::SendFriendRequestRequest>,
+    ) -> Reply<pb::FriendshipResponse> {
         let message = RequestMessage::parse(&request.get_ref().message).map_err(ApiError::from)?;
         let user_id = request.get_ref().user_id.clone();
         let (metadata, extensions, _) = request.into_parts();
@@ -140,12 +151,18 @@ impl UsersService for UsersApi {
         let next_cursor = page.finish(&mut rows, |r| r.profile.user_id.to_string());
         let friends = rows
             .into_iter()
-            .map(|r| pb::Friend { since_micros: r.since.timestamp_micros(), profile: Some(convert::profile(r.profile)) })
+            .map(|r| pb::Friend {
+                since_micros: r.since.timestamp_micros(),
+                profile: Some(convert::profile(r.profile)),
+            })
             .collect();
         Ok(Response::new(pb::ListFriendsResponse { friends, next_cursor }))
     }
 
-    async fn list_friend_requests(&self, request: Request<pb::ListFriendRequestsRequest>) -> Reply<pb::ListFriendRequestsResponse> {
+    async fn list_friend_requests(
+        &self,
+        request: Request<pb::ListFriendRequestsRequest>,
+    ) -> Reply<pb::ListFriendRequestsResponse> {
         use pb::list_friend_requests_request::Direction;
         let caller = caller(&request)?;
         let incoming = match request.get_ref().direction() {
@@ -170,11 +187,17 @@ impl UsersService for UsersApi {
         Ok(Response::new(pb::ListFriendRequestsResponse { requests }))
     }
 
-    async fn get_discovery_salt(&self, _request: Request<pb::GetDiscoverySaltRequest>) -> Reply<pb::GetDiscoverySaltResponse> {
+    async fn get_discovery_salt(
+        &self,
+        _request: Request<pb::GetDiscoverySaltRequest>,
+    ) -> Reply<pb::GetDiscoverySaltResponse> {
         Ok(Response::new(pb::GetDiscoverySaltResponse { salt: self.app.discovery_salt().to_string() }))
     }
 
-    async fn discover_friends(&self, request: Request<pb::DiscoverFriendsRequest>) -> Reply<pb::DiscoverFriendsResponse> {
+    async fn discover_friends(
+        &self,
+        request: Request<pb::DiscoverFriendsRequest>,
+    ) -> Reply<pb::DiscoverFriendsResponse> {
         let caller = caller(&request)?;
         let found = self.app.discover(&caller, request.into_inner().phone_hashes).await?;
         let matches = found
@@ -192,18 +215,25 @@ impl UsersService for UsersApi {
         let caller = caller(&request)?;
         let meta = event_meta(&request);
         let r = request.get_ref();
-        let details = BusinessDetails::parse(&r.business_name, &r.license_number, &r.contact_phone, &r.category).map_err(ApiError::from)?;
+        let details = BusinessDetails::parse(&r.business_name, &r.license_number, &r.contact_phone, &r.category)
+            .map_err(ApiError::from)?;
         Ok(Response::new(convert::application(self.app.apply_merchant(&meta, &caller, details).await?)))
     }
 
-    async fn get_merchant_application(&self, request: Request<pb::GetMerchantApplicationRequest>) -> Reply<pb::MerchantApplication> {
+    async fn get_merchant_application(
+        &self,
+        request: Request<pb::GetMerchantApplicationRequest>,
+    ) -> Reply<pb::MerchantApplication> {
         let caller = caller(&request)?;
         let user_id = &request.get_ref().user_id;
         let user = (!user_id.is_empty()).then(|| parse_uuid("user_id", user_id)).transpose()?;
         Ok(Response::new(convert::application(self.app.application(&caller, user).await?)))
     }
 
-    async fn list_merchant_applications(&self, request: Request<pb::ListMerchantApplicationsRequest>) -> Reply<pb::ListMerchantApplicationsResponse> {
+    async fn list_merchant_applications(
+        &self,
+        request: Request<pb::ListMerchantApplicationsRequest>,
+    ) -> Reply<pb::ListMerchantApplicationsResponse> {
         let caller = caller(&request)?;
         let page = Page::parse(request.get_ref().page.as_ref())?;
         let status = convert::status_filter(request.get_ref().status())?;

@@ -52,7 +52,8 @@ impl RefreshToken {
     }
 
     fn parse(token: &str) -> Result<Self, ApiError> {
-        let (id, secret) = token.split_once('.').ok_or_else(|| ApiError::unauthenticated("refresh token is malformed"))?;
+        let (id, secret) =
+            token.split_once('.').ok_or_else(|| ApiError::unauthenticated("refresh token is malformed"))?;
         let session_id = Uuid::parse_str(id).map_err(|_| ApiError::unauthenticated("refresh token is malformed"))?;
         if secret.len() != 64 {
             return Err(ApiError::unauthenticated("refresh token is malformed"));
@@ -78,7 +79,8 @@ async fn hash_password(password: Password) -> Result<String, ApiError> {
 /// Checks `password` against `hash`; with no hash (unknown phone) it still spends the same
 /// time, so response times do not tell which part was wrong.
 async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
-    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0mhUMgrMeUEkRPu7kpfyT6Z/fEcJ8VSdgqX84tlLzHc";
+    const DUMMY: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0mhUMgrMeUEkRPu7kpfyT6Z/fEcJ8VSdgqX84tlLzHc";
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let stored = hash.unwrap_or_else(|| DUMMY.to_string());
@@ -157,7 +159,9 @@ impl UsersApp {
             _ => return Err(UserError::BadCredentials.into()),
         };
         let mut roles = roles_of(&user);
-        if self.settings.operator_phones.iter().any(|p| p == phone.as_str()) && !roles.iter().any(|r| r == ROLE_OPERATOR) {
+        if self.settings.operator_phones.iter().any(|p| p == phone.as_str())
+            && !roles.iter().any(|r| r == ROLE_OPERATOR)
+        {
             self.users
                 .execute(&user.user_id.to_string(), meta, |u| {
                     u.handle(UserCommand::GrantRole { role: ROLE_OPERATOR.into(), granted_by: "bootstrap".into() })
@@ -249,7 +253,12 @@ impl UsersApp {
         Ok(queries::user_by_id(&self.pool, caller.user_id).await?.ok_or(UserError::UserNotFound)?)
     }
 
-    pub async fn update_profile(&self, meta: &EventMeta, caller: &Caller, patch: ProfilePatch) -> Result<UserRow, ApiError> {
+    pub async fn update_profile(
+        &self,
+        meta: &EventMeta,
+        caller: &Caller,
+        patch: ProfilePatch,
+    ) -> Result<UserRow, ApiError> {
         self.users
             .execute(&caller.user_id.to_string(), meta, |u| u.handle(UserCommand::UpdateProfile(patch.clone())))
             .await?;

@@ -29,10 +29,8 @@ impl UsersApp {
             return Err(UserError::UserNotFound.into());
         }
         let command = FriendshipCommand { actor: caller.user_id, other, action };
-        let (state, _) = self
-            .friendships
-            .execute(&pair_id(caller.user_id, other), meta, |f| f.handle(command.clone()))
-            .await?;
+        let (state, _) =
+            self.friendships.execute(&pair_id(caller.user_id, other), meta, |f| f.handle(command.clone())).await?;
         Ok(state.relation_for(caller.user_id))
     }
 
@@ -50,7 +48,11 @@ impl UsersApp {
 
     /// Which uploaded hashes belong to users (other than the caller), with how the caller
     /// relates to each. The hashes themselves are not kept.
-    pub async fn discover(&self, caller: &Caller, hashes: Vec<String>) -> Result<Vec<(DiscoveredRow, Relation)>, ApiError> {
+    pub async fn discover(
+        &self,
+        caller: &Caller,
+        hashes: Vec<String>,
+    ) -> Result<Vec<(DiscoveredRow, Relation)>, ApiError> {
         if hashes.len() > MAX_DISCOVERY_HASHES {
             return Err(ApiError::invalid(format!("at most {MAX_DISCOVERY_HASHES} phone hashes per call")));
         }

@@ -12,10 +12,17 @@ use crate::{
 };
 
 impl UsersApp {
-    pub async fn apply_merchant(&self, meta: &EventMeta, caller: &Caller, details: BusinessDetails) -> Result<ApplicationRow, ApiError> {
+    pub async fn apply_merchant(
+        &self,
+        meta: &EventMeta,
+        caller: &Caller,
+        details: BusinessDetails,
+    ) -> Result<ApplicationRow, ApiError> {
         let user_id = caller.user_id;
         self.merchants
-            .execute(&user_id.to_string(), meta, |m| m.handle(MerchantCommand::Apply { user_id, details: details.clone() }))
+            .execute(&user_id.to_string(), meta, |m| {
+                m.handle(MerchantCommand::Apply { user_id, details: details.clone() })
+            })
             .await?;
         self.application(caller, None).await
     }

@@ -11,9 +11,7 @@ use sqlx::PgPool;
 use tuan_eventstore::{EventStore, ProjectionSet, Repository};
 use tuan_runtime::auth::TokenKeys;
 
-use crate::domain::{
-    friendship::Friendship, merchant::MerchantApplication, session::Session, user::User,
-};
+use crate::domain::{friendship::Friendship, merchant::MerchantApplication, session::Session, user::User};
 
 pub use accounts::Tokens;
 

@@ -31,7 +31,9 @@ impl Demo {
 
 fn authed<T>(tokens: &pb::AuthTokens, message: T) -> Request<T> {
     let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {}", tokens.access_token).parse().expect("ascii token"));
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {}", tokens.access_token).parse().expect("ascii token"));
     request
 }
 
@@ -57,7 +59,9 @@ async fn main() -> anyhow::Result<()> {
     for (from, to) in [(&alice, &bob), (&alice, &carol), (&bob, &carol)] {
         let ask = pb::SendFriendRequestRequest { user_id: to.user_id.clone(), message: "let's buy together".into() };
         tolerate(demo.client.send_friend_request(authed(from, ask)).await)?;
-        tolerate(demo.client.accept_friend_request(authed(to, pb::FriendTarget { user_id: from.user_id.clone() })).await)?;
+        tolerate(
+            demo.client.accept_friend_request(authed(to, pb::FriendTarget { user_id: from.user_id.clone() })).await,
+        )?;
     }
     let application = pb::ApplyMerchantRequest {
         business_name: "Fresh Fruit Co".into(),

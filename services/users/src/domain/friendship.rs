@@ -121,7 +121,9 @@ impl Aggregate for Friendship {
                 match self.pending {
                     Some((from, _)) if from == actor => return Err(UserError::RequestAlreadySent),
                     // They already asked: asking back is saying yes.
-                    Some(_) => FriendshipEvent::Accepted(pb::FriendRequestAccepted { from_user_id: them, to_user_id: me }),
+                    Some(_) => {
+                        FriendshipEvent::Accepted(pb::FriendRequestAccepted { from_user_id: them, to_user_id: me })
+                    }
                     None => FriendshipEvent::Requested(pb::FriendRequested {
                         from_user_id: me,
                         to_user_id: them,

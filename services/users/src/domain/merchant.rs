@@ -83,13 +83,15 @@ impl Aggregate for MerchantApplication {
             MerchantCommand::Apply { user_id, details } => match self.status {
                 MerchantStatus::Pending => Err(UserError::ApplicationExists("pending")),
                 MerchantStatus::Verified => Err(UserError::ApplicationExists("verified")),
-                MerchantStatus::None | MerchantStatus::Rejected => Ok(vec![MerchantEvent::Applied(pb::MerchantApplied {
-                    user_id: user_id.to_string(),
-                    business_name: details.business_name,
-                    license_number: details.license_number,
-                    contact_phone_e164: details.contact_phone.as_str().to_string(),
-                    category: details.category,
-                })]),
+                MerchantStatus::None | MerchantStatus::Rejected => {
+                    Ok(vec![MerchantEvent::Applied(pb::MerchantApplied {
+                        user_id: user_id.to_string(),
+                        business_name: details.business_name,
+                        license_number: details.license_number,
+                        contact_phone_e164: details.contact_phone.as_str().to_string(),
+                        category: details.category,
+                    })])
+                }
             },
             MerchantCommand::Verify { operator_id } => {
                 let user_id = self.pending()?;

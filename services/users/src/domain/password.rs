@@ -2,8 +2,18 @@ use super::error::{UserError, invalid};
 
 /// Passwords everyone tries first; refused whatever their length.
 const COMMON: &[&str] = &[
-    "password123", "1234567890", "qwertyuiop", "password1234", "iloveyou123", "abc1234567",
-    "qwerty12345", "1q2w3e4r5t", "a1234567890", "woaini1314", "password12", "1qaz2wsx3edc",
+    "password123",
+    "1234567890",
+    "qwertyuiop",
+    "password1234",
+    "iloveyou123",
+    "abc1234567",
+    "qwerty12345",
+    "1q2w3e4r5t",
+    "a1234567890",
+    "woaini1314",
+    "password12",
+    "1qaz2wsx3edc",
 ];
 
 /// A password good enough to keep: 10 to 128 characters, with letters and digits, not common.

@@ -16,11 +16,23 @@ event_enum! {
 
 #[derive(Clone, Debug)]
 pub enum SessionCommand {
-    Start { session_id: Uuid, user_id: Uuid, refresh_token_hash: String, expires_at_micros: i64 },
+    Start {
+        session_id: Uuid,
+        user_id: Uuid,
+        refresh_token_hash: String,
+        expires_at_micros: i64,
+    },
     /// Trade the presented refresh token for a new one.
-    Refresh { presented_hash: String, new_hash: String, new_expires_at_micros: i64, now_micros: i64 },
+    Refresh {
+        presented_hash: String,
+        new_hash: String,
+        new_expires_at_micros: i64,
+        now_micros: i64,
+    },
     /// Log out with the presented refresh token. Ending an ended session changes nothing.
-    End { presented_hash: String },
+    End {
+        presented_hash: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

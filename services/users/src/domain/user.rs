@@ -34,7 +34,10 @@ pub enum UserCommand {
         operator: bool,
     },
     UpdateProfile(ProfilePatch),
-    GrantRole { role: String, granted_by: String },
+    GrantRole {
+        role: String,
+        granted_by: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -166,7 +169,8 @@ mod tests {
     #[test]
     fn profile_update_changes_only_what_is_given_and_is_silent_when_nothing_changes() {
         let user = User::from_history(&User::default().handle(sign_up(false)).unwrap());
-        let patch = ProfilePatch { avatar_url: Some(AvatarUrl::parse("https://a/b.png").unwrap()), ..Default::default() };
+        let patch =
+            ProfilePatch { avatar_url: Some(AvatarUrl::parse("https://a/b.png").unwrap()), ..Default::default() };
         let events = user.handle(UserCommand::UpdateProfile(patch.clone())).unwrap();
         let mut after = user.clone();
         events.iter().for_each(|e| after.apply(e));

@@ -6,9 +6,7 @@ use sqlx::PgConnection;
 use tuan_eventstore::{EventPayload, Projection, RecordedEvent, StoreError};
 use uuid::Uuid;
 
-use crate::domain::{
-    friendship::FriendshipEvent, merchant::MerchantEvent, session::SessionEvent, user::UserEvent,
-};
+use crate::domain::{friendship::FriendshipEvent, merchant::MerchantEvent, session::SessionEvent, user::UserEvent};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS users (
@@ -78,7 +76,11 @@ impl Projection for UsersProjection {
         SCHEMA
     }
 
-    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a RecordedEvent) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         async move {
             let at = event.occurred_at;
             match event.stream_type.as_str() {
@@ -133,17 +135,23 @@ async fn apply_user(conn: &mut PgConnection, event: UserEvent, at: DateTime<Utc>
             .await?;
         }
         UserEvent::RoleGranted(e) => {
-            sqlx::query("UPDATE users SET roles = array_append(roles, $2) WHERE user_id = $1 AND NOT ($2 = ANY(roles))")
-                .bind(uuid(&e.user_id)?)
-                .bind(&e.role)
-                .execute(conn)
-                .await?;
+            sqlx::query(
+                "UPDATE users SET roles = array_append(roles, $2) WHERE user_id = $1 AND NOT ($2 = ANY(roles))",
+            )
+            .bind(uuid(&e.user_id)?)
+            .bind(&e.role)
+            .execute(conn)
+            .await?;
         }
     }
     Ok(())
 }
 
-async fn apply_friendship(conn: &mut PgConnection, event: FriendshipEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
+async fn apply_friendship(
+    conn: &mut PgConnection,
+    event: FriendshipEvent,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     match event {
         FriendshipEvent::Requested(e) => {
             sqlx::query("INSERT INTO friend_requests (from_id, to_id, message, requested_at) VALUES ($1, $2, $3, $4)")

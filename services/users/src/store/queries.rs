@@ -78,14 +78,21 @@ pub async fn user_exists(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
 }
 
 pub async fn profiles(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<ProfileRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {PROFILE} FROM users u WHERE u.user_id = ANY($1) ORDER BY u.user_id")))
-        .bind(ids)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PROFILE} FROM users u WHERE u.user_id = ANY($1) ORDER BY u.user_id"
+    )))
+    .bind(ids)
+    .fetch_all(pool)
+    .await
 }
 
 /// Friends ordered by id, after the cursor id.
-pub async fn friends(pool: &PgPool, user: Uuid, after: Option<Uuid>, limit: i64) -> Result<Vec<FriendRow>, sqlx::Error> {
+pub async fn friends(
+    pool: &PgPool,
+    user: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<FriendRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {PROFILE}, f.since FROM friends f JOIN users u ON u.user_id = f.friend_id \
          WHERE f.user_id = $1 AND ($2::uuid IS NULL OR f.friend_id > $2) ORDER BY f.friend_id LIMIT $3"

@@ -1,0 +1,16 @@
+//! The circles service: circles (groups and clusters) with roles and a member cap, posts with
+//! deal cards, moments fanned out to friends' timelines, and public accounts whose broadcasts
+//! are fanned out to followers' inboxes under a monthly quota. Event-sourced.
+//!
+//! `domain` is pure (commands -> events); `app` holds the use cases; `store` the read models,
+//! the projections of the users service's events and the fan-out consumer; `api` the gRPC
+//! surface; `startup` wires them.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod startup;
+pub mod store;
+
+pub use startup::Application;

@@ -1,0 +1,284 @@
+//! Reads over the circles read models and the consumer-fed tables.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::membership::Relation;
+
+/// Where a newest-first page of posts, moments or broadcasts continues: before this
+/// `(created_at, id)`.
+pub type ItemCursor = (DateTime<Utc>, Uuid);
+
+#[derive(Clone, Debug, FromRow)]
+pub struct CircleRow {
+    pub circle_id: Uuid,
+    pub owner_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub topic: String,
+    pub approval_required: bool,
+    pub dissolved: bool,
+    pub members: i32,
+    pub member_cap: i32,
+    pub created_at: DateTime<Utc>,
+    /// The caller's role ('' when not a member) and mute flag.
+    pub my_role: String,
+    pub muted: bool,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct MembershipRow {
+    pub circle_id: Uuid,
+    pub user_id: Uuid,
+    pub status: String,
+    pub role: String,
+    pub muted: bool,
+    pub invited_by: Option<Uuid>,
+    pub since: DateTime<Utc>,
+}
+
+/// A post, moment or broadcast: who, what, when.
+#[derive(Clone, Debug, FromRow)]
+pub struct ItemRow {
+    pub id: Uuid,
+    /// The circle (posts), the author (moments) or the account (broadcasts).
+    pub parent_id: Uuid,
+    pub author_id: Uuid,
+    pub text: String,
+    pub card_kind: Option<String>,
+    pub card_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// The account's name, for inbox items; '' otherwise.
+    pub source_name: String,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct AccountRow {
+    pub account_id: Uuid,
+    pub owner_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub followers: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    /// Membership and settings changes: one at a time per circle.
+    Exclusive,
+    /// Posting: many at once, but not while membership changes.
+    Shared,
+}
+
+/// Locks the circle's row for the caller's transaction and returns its member count, or
+/// None if there is no such circle. Every command on a circle calls this first, so commands
+/// on one circle serialise here instead of racing on their streams (no conflicts, no retries:
+/// 600 concurrent joins each get a definitive answer).
+pub async fn lock_circle(conn: &mut PgConnection, circle: Uuid, lock: Lock) -> Result<Option<u32>, sqlx::Error> {
+    let sql = match lock {
+        Lock::Exclusive => "SELECT members FROM circles WHERE circle_id = $1 FOR UPDATE",
+        Lock::Shared => "SELECT members FROM circles WHERE circle_id = $1 FOR SHARE",
+    };
+    let members: Option<i32> = sqlx::query_scalar(sql).bind(circle).fetch_optional(conn).await?;
+    Ok(members.map(|m| m.max(0) as u32))
+}
+
+/// How `actor` relates to `other`: blocks first (either way), then friendship.
+pub async fn relation(conn: &mut PgConnection, actor: Uuid, other: Uuid) -> Result<Relation, sqlx::Error> {
+    let (you_blocked, blocked_you, friends): (bool, bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2), \
+                EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $2 AND blocked_id = $1), \
+                EXISTS (SELECT 1 FROM public.friends WHERE user_id = $1 AND friend_id = $2)",
+    )
+    .bind(actor)
+    .bind(other)
+    .fetch_one(conn)
+    .await?;
+    Ok(if blocked_you {
+        Relation::BlockedYou
+    } else if you_blocked {
+        Relation::YouBlocked
+    } else if friends {
+        Relation::Friends
+    } else {
+        Relation::NotFriends
+    })
+}
+
+pub async fn is_blocked(conn: &mut PgConnection, blocker: Uuid, blocked: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2)")
+        .bind(blocker)
+        .bind(blocked)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn is_premium(conn: &mut PgConnection, user: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM premium_users WHERE user_id = $1)")
+        .bind(user)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn is_merchant(pool: &PgPool, user: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.merchants WHERE user_id = $1)")
+        .bind(user)
+        .fetch_one(pool)
+        .await
+}
+
+const CIRCLE: &str = "c.circle_id, c.owner_id, c.name, c.kind, c.topic, c.approval_required, c.dissolved, c.members, \
+                      c.member_cap, c.created_at, COALESCE(m.role, '') AS my_role, COALESCE(m.muted, false) AS muted";
+
+pub async fn circle(pool: &PgPool, circle: Uuid, viewer: Uuid) -> Result<Option<CircleRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CIRCLE} FROM circles c \
+         LEFT JOIN memberships m ON m.circle_id = c.circle_id AND m.user_id = $2 AND m.status = 'member' \
+         WHERE c.circle_id = $1"
+    )))
+    .bind(circle)
+    .bind(viewer)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The circles `user` is a member of (not dissolved), by circle id.
+pub async fn my_circles(
+    pool: &PgPool,
+    user: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<CircleRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CIRCLE} FROM memberships m JOIN circles c ON c.circle_id = m.circle_id \
+         WHERE m.user_id = $1 AND m.status = 'member' AND NOT c.dissolved \
+           AND ($2::uuid IS NULL OR m.circle_id > $2) \
+         ORDER BY m.circle_id LIMIT $3"
+    )))
+    .bind(user)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn membership(pool: &PgPool, circle: Uuid, user: Uuid) -> Result<Option<MembershipRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM memberships WHERE circle_id = $1 AND user_id = $2")
+        .bind(circle)
+        .bind(user)
+        .fetch_optional(pool)
+        .await
+}
+
+/// People of `circle` in `status`, by user id.
+pub async fn members(
+    pool: &PgPool,
+    circle: Uuid,
+    status: &str,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<MembershipRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM memberships WHERE circle_id = $1 AND status = $2 AND ($3::uuid IS NULL OR user_id > $3) \
+         ORDER BY user_id LIMIT $4",
+    )
+    .bind(circle)
+    .bind(status)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Posts of a circle, newest first, before the cursor.
+pub async fn posts(
+    pool: &PgPool,
+    circle: Uuid,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ItemRow>, sqlx::Error> {
+    let (at, id) = before.unzip();
+    sqlx::query_as(
+        "SELECT post_id AS id, circle_id AS parent_id, author_id, text, card_kind, card_id, created_at, '' AS source_name \
+         FROM posts WHERE circle_id = $1 AND ($2::timestamptz IS NULL OR (created_at, post_id) < ($2, $3)) \
+         ORDER BY created_at DESC, post_id DESC LIMIT $4",
+    )
+    .bind(circle)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// A user's timeline, newest first: one range of the timeline's primary key, each row joined
+/// to its moment. Moments of people no longer friends are left out.
+pub async fn timeline(
+    pool: &PgPool,
+    user: Uuid,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ItemRow>, sqlx::Error> {
+    let (at, id) = before.unzip();
+    sqlx::query_as(
+        "SELECT mo.moment_id AS id, mo.author_id AS parent_id, mo.author_id, mo.text, mo.card_kind, mo.card_id, \
+                t.created_at, '' AS source_name \
+         FROM public.timeline t JOIN moments mo ON mo.moment_id = t.moment_id \
+         WHERE t.owner_id = $1 AND ($2::timestamptz IS NULL OR (t.created_at, t.moment_id) < ($2, $3)) \
+           AND (t.author_id = $1 OR EXISTS (SELECT 1 FROM public.friends f WHERE f.user_id = $1 AND f.friend_id = t.author_id)) \
+         ORDER BY t.created_at DESC, t.moment_id DESC LIMIT $4",
+    )
+    .bind(user)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// A user's inbox of broadcasts, newest first.
+pub async fn inbox(
+    pool: &PgPool,
+    user: Uuid,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ItemRow>, sqlx::Error> {
+    let (at, id) = before.unzip();
+    sqlx::query_as(
+        "SELECT b.broadcast_id AS id, b.account_id AS parent_id, a.owner_id AS author_id, b.text, b.card_kind, b.card_id, \
+                i.created_at, a.name AS source_name \
+         FROM public.inbox i JOIN broadcasts b ON b.broadcast_id = i.broadcast_id \
+         JOIN public_accounts a ON a.account_id = b.account_id \
+         WHERE i.owner_id = $1 AND ($2::timestamptz IS NULL OR (i.created_at, i.broadcast_id) < ($2, $3)) \
+         ORDER BY i.created_at DESC, i.broadcast_id DESC LIMIT $4",
+    )
+    .bind(user)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn account(pool: &PgPool, account: Uuid) -> Result<Option<AccountRow>, sqlx::Error> {
+    sqlx::query_as("SELECT account_id, owner_id, name, description, followers, created_at FROM public_accounts WHERE account_id = $1")
+        .bind(account)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn account_of_owner(pool: &PgPool, owner: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT account_id FROM public_accounts WHERE owner_id = $1")
+        .bind(owner)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn broadcasts_in_month(pool: &PgPool, account: Uuid, month: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM broadcasts WHERE account_id = $1 AND month = $2")
+        .bind(account)
+        .bind(month)
+        .fetch_one(pool)
+        .await
+}

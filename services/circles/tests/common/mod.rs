@@ -1,0 +1,260 @@
+//! Spawns the circles service on a fresh database, a free port and the shared broker, with a
+//! client, token minting, and a producer that plays the users service (publishes its events
+//! onto `<prefix>tuan.users.v1`), so the users service need not run.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use chrono::Utc;
+use circles::{Application, config::CirclesConfig, startup::wait_consumers_assigned};
+use prost::{Message as _, Name};
+use rdkafka::{producer::FutureRecord, util::Timeout};
+use tonic::{Request, transport::Channel};
+use tuan_messaging::KafkaClients;
+use tuan_proto::{
+    circles::v1::{self as pb, circles_service_client::CirclesServiceClient},
+    events::v1::EventEnvelope,
+    users::v1 as users_pb,
+};
+use tuan_runtime::auth::{Caller, ROLE_OPERATOR, TokenKeys};
+use tuan_testkit::TestDb;
+use uuid::Uuid;
+
+pub type Client = CirclesServiceClient<Channel>;
+
+pub struct TestApp {
+    pub db: Option<TestDb>,
+    pub port: u16,
+    pub config: CirclesConfig,
+    pub client: Client,
+    pub keys: TokenKeys,
+    kafka: KafkaClients,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A user of the test: id and a valid access token.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: Uuid,
+    pub token: String,
+}
+
+pub fn config_for(db: &TestDb, brokers: &str) -> CirclesConfig {
+    let mut config = CirclesConfig::default();
+    config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
+    config.common.database.url = db.url.clone().into();
+    config.common.kafka.brokers = brokers.to_string();
+    config.common.kafka.topic_prefix = tuan_testkit::unique_prefix();
+    config.common.kafka.partitions = 2;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_configured(|_| {}).await
+    }
+
+    pub async fn spawn_configured(adjust: impl FnOnce(&mut CirclesConfig)) -> Self {
+        tuan_testkit::init_tracing();
+        let db = TestDb::new().await;
+        let mut config = config_for(&db, &tuan_testkit::shared_broker());
+        adjust(&mut config);
+        Self::spawn_with(db, config).await
+    }
+
+    /// Starts the service and waits until its consumers have their partitions.
+    pub async fn spawn_with(db: TestDb, config: CirclesConfig) -> Self {
+        let app = Application::build(config.clone()).await.expect("build circles service");
+        let port = app.port();
+        let consumers = app.consumers();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        assert!(
+            wait_consumers_assigned(consumers, Duration::from_secs(45)).await,
+            "consumers got no partitions in 45 s"
+        );
+        let client = CirclesServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect");
+        let keys = TokenKeys::new(&config.common.auth);
+        let kafka = KafkaClients::new(&config.common.kafka.brokers).expect("kafka clients");
+        Self { db: Some(db), port, config, client, keys, kafka, stop: Some(tx), server: Some(server) }
+    }
+
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.db.as_ref().expect("database").pool
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+    }
+
+    /// Kills the service as a crash would: every task (server, relay, consumers) is dropped
+    /// mid-flight, open transactions roll back, no offsets are committed. Returns the database
+    /// and config so a new instance can take over.
+    pub async fn kill(mut self) -> (TestDb, CirclesConfig) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+        (self.db.take().expect("database"), self.config.clone())
+    }
+
+    pub fn user_with_roles(&self, roles: &[&str]) -> User {
+        let id = Uuid::now_v7();
+        let caller =
+            Caller { user_id: id, session_id: Uuid::now_v7(), roles: roles.iter().map(|r| r.to_string()).collect() };
+        let (token, _) = self.keys.issue(&caller, Utc::now(), chrono::Duration::minutes(30)).expect("token");
+        User { id, token }
+    }
+
+    pub fn user(&self) -> User {
+        self.user_with_roles(&[])
+    }
+
+    pub fn operator(&self) -> User {
+        self.user_with_roles(&[ROLE_OPERATOR])
+    }
+
+    /// Publishes a users-service event as the users service's outbox relay would.
+    pub async fn publish_users_event<M: Name + prost::Message>(&self, stream_type: &str, stream_id: &str, event: M) {
+        let envelope = EventEnvelope {
+            event_id: Uuid::now_v7().to_string(),
+            stream_type: stream_type.into(),
+            stream_id: stream_id.into(),
+            version: 1,
+            event_type: M::full_name(),
+            schema_version: 1,
+            occurred_at_micros: Utc::now().timestamp_micros(),
+            correlation_id: Uuid::now_v7().to_string(),
+            payload: event.encode_to_vec(),
+            source: "users".into(),
+            ..Default::default()
+        };
+        let topic = format!("{}tuan.users.v1", self.config.common.kafka.topic_prefix);
+        let payload = envelope.encode_to_vec();
+        self.kafka
+            .producer
+            .send(FutureRecord::to(&topic).key(stream_id).payload(&payload), Timeout::After(Duration::from_secs(10)))
+            .await
+            .map_err(|(e, _)| e)
+            .expect("publish users event");
+    }
+
+    /// Makes `a` and `b` friends (as the users service would announce) without waiting.
+    pub async fn befriend_async(&self, a: &User, b: &User) {
+        let event = users_pb::FriendRequestAccepted { from_user_id: a.id.to_string(), to_user_id: b.id.to_string() };
+        self.publish_users_event("friendship", &pair(a.id, b.id), event).await;
+    }
+
+    /// Makes `a` and `b` friends and waits until this service knows.
+    pub async fn befriend(&self, a: &User, b: &User) {
+        self.befriend_async(a, b).await;
+        self.wait_for(
+            "friendship",
+            "SELECT count(*) FROM public.friends WHERE user_id = $1 AND friend_id = $2",
+            a.id,
+            b.id,
+            1,
+        )
+        .await;
+    }
+
+    pub async fn block(&self, blocker: &User, blocked: &User) {
+        let event = users_pb::UserBlocked { blocker_id: blocker.id.to_string(), blocked_id: blocked.id.to_string() };
+        self.publish_users_event("friendship", &pair(blocker.id, blocked.id), event).await;
+        self.wait_for(
+            "block",
+            "SELECT count(*) FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2",
+            blocker.id,
+            blocked.id,
+            1,
+        )
+        .await;
+    }
+
+    pub async fn verify_merchant(&self, merchant: &User, operator: &User) {
+        let event =
+            users_pb::MerchantVerified { user_id: merchant.id.to_string(), operator_id: operator.id.to_string() };
+        self.publish_users_event("merchant", &merchant.id.to_string(), event).await;
+        self.wait_for(
+            "merchant",
+            "SELECT count(*) FROM public.merchants WHERE user_id = $1 AND $2::uuid IS NOT NULL",
+            merchant.id,
+            merchant.id,
+            1,
+        )
+        .await;
+    }
+
+    /// Polls `sql` (a count with two uuid parameters) until it reaches `expected` (30 s).
+    pub async fn wait_for(&self, what: &str, sql: &'static str, a: Uuid, b: Uuid, expected: i64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let n: i64 = sqlx::query_scalar(sql).bind(a).bind(b).fetch_one(self.pool()).await.unwrap();
+            if n >= expected {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{what}: {n} of {expected} after 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(self.pool()).await.unwrap()
+    }
+
+    pub async fn create_circle(&mut self, owner: &User, kind: pb::CircleKind, approval_required: bool) -> pb::Circle {
+        let request = pb::CreateCircleRequest {
+            name: "Hotpot Friday".into(),
+            kind: kind as i32,
+            topic: "dinner".into(),
+            approval_required,
+        };
+        self.client.create_circle(authed(&owner.token, request)).await.expect("create circle").into_inner()
+    }
+
+    pub async fn circle(&mut self, user: &User, circle_id: &str) -> pb::Circle {
+        self.client.get_circle(authed(&user.token, circle(circle_id))).await.expect("get circle").into_inner()
+    }
+}
+
+pub fn pair(a: Uuid, b: Uuid) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    format!("{lo}:{hi}")
+}
+
+/// A request carrying `token` as its bearer token.
+pub fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+pub fn circle(circle_id: &str) -> pb::CircleTarget {
+    pb::CircleTarget { circle_id: circle_id.into() }
+}
+
+pub fn member(circle_id: &str, user: &User) -> pb::MemberTarget {
+    pb::MemberTarget { circle_id: circle_id.into(), user_id: user.id.to_string() }
+}
+
+/// Runs `call`, expects `code`, and checks the event store did not change.
+#[macro_export]
+macro_rules! refused {
+    ($app:expr, $code:expr, $call:expr) => {{
+        let before = $app.event_count().await;
+        let status = $call.await.expect_err("should be refused");
+        assert_eq!(status.code(), $code, "{}", status.message());
+        assert_eq!($app.event_count().await, before, "a refused call must change nothing");
+        status
+    }};
+}

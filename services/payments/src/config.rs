@@ -1,0 +1,61 @@
+//! Settings of the payments service (see `tuan_runtime::config` for layering).
+
+use serde::{Deserialize, Serialize};
+use tuan_runtime::config::CommonConfig;
+
+pub const SERVICE: &str = "payments";
+pub const DEFAULT_PORT: u16 = 50054;
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PaymentsConfig {
+    #[serde(flatten)]
+    pub common: CommonConfig,
+    pub payments: PaymentsSettings,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PaymentsSettings {
+    /// Platform fee on captured holds, in basis points (100 = 1 %).
+    pub fee_basis_points: u32,
+    /// Lifetime of a hold whose request names no expiry.
+    pub default_hold_ttl_secs: u64,
+    /// How often the expiry scanner looks for holds past their deadline.
+    pub expiry_scan_interval_ms: u64,
+    pub provider: SimulatedProviderSettings,
+}
+
+/// The simulated payment provider: how long it takes to confirm and how often it refuses.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SimulatedProviderSettings {
+    pub min_latency_ms: u64,
+    pub max_latency_ms: u64,
+    /// 0.0 = never fails, 1.0 = always fails.
+    pub failure_rate: f64,
+    /// A request not confirmed within this time is submitted again (the provider is idempotent).
+    pub resubmit_after_secs: u64,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        Self {
+            common: CommonConfig::local(SERVICE, DEFAULT_PORT),
+            payments: PaymentsSettings {
+                fee_basis_points: 100,
+                default_hold_ttl_secs: 24 * 3600,
+                expiry_scan_interval_ms: 1_000,
+                provider: SimulatedProviderSettings {
+                    min_latency_ms: 50,
+                    max_latency_ms: 500,
+                    failure_rate: 0.0,
+                    resubmit_after_secs: 30,
+                },
+            },
+        }
+    }
+}
+
+impl PaymentsConfig {
+    pub fn load() -> anyhow::Result<Self> {
+        tuan_runtime::config::load(SERVICE, Self::default())
+    }
+}

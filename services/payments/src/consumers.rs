@@ -1,0 +1,184 @@
+//! Kafka consumers: friendships, blocks and merchant verification from the users service, and
+//! the hold protocol from the group-buy service.
+
+use futures::{FutureExt, future::BoxFuture};
+use prost::{Message, Name};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use tuan_eventstore::EventMeta;
+use tuan_messaging::{EventHandler, HandlerError};
+use tuan_proto::{events::v1::EventEnvelope, groupbuy::v1 as groupbuy, users::v1 as users};
+use tuan_runtime::{ApiError, ErrorKind};
+use uuid::Uuid;
+
+use crate::{
+    app::{PaymentsApp, holds::WhenShort},
+    domain::{Currency, Money, hold::HoldRequest},
+    store::external,
+};
+
+fn decode<M: Message + Default>(envelope: &EventEnvelope) -> Result<M, HandlerError> {
+    M::decode(envelope.payload.as_slice()).map_err(|e| HandlerError::Permanent(format!("{}: {e}", envelope.event_type)))
+}
+
+fn uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(value).map_err(|_| HandlerError::Permanent(format!("{field} is not a UUID: {value:?}")))
+}
+
+fn is<M: Name>(envelope: &EventEnvelope) -> bool {
+    envelope.event_type == M::full_name()
+}
+
+/// Keeps the friendship, block and merchant tables in step with the users service.
+pub struct UsersHandler;
+
+impl EventHandler for UsersHandler {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        envelope: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        async move {
+            if is::<users::FriendRequestAccepted>(envelope) {
+                let e: users::FriendRequestAccepted = decode(envelope)?;
+                external::befriend(conn, uuid("from_user_id", &e.from_user_id)?, uuid("to_user_id", &e.to_user_id)?)
+                    .await?;
+            } else if is::<users::FriendRemoved>(envelope) {
+                let e: users::FriendRemoved = decode(envelope)?;
+                external::unfriend(conn, uuid("by_user_id", &e.by_user_id)?, uuid("other_user_id", &e.other_user_id)?)
+                    .await?;
+            } else if is::<users::UserBlocked>(envelope) {
+                let e: users::UserBlocked = decode(envelope)?;
+                external::block(conn, uuid("blocker_id", &e.blocker_id)?, uuid("blocked_id", &e.blocked_id)?).await?;
+            } else if is::<users::UserUnblocked>(envelope) {
+                let e: users::UserUnblocked = decode(envelope)?;
+                external::unblock(conn, uuid("blocker_id", &e.blocker_id)?, uuid("blocked_id", &e.blocked_id)?).await?;
+            } else if is::<users::MerchantVerified>(envelope) {
+                let e: users::MerchantVerified = decode(envelope)?;
+                external::verify_merchant(conn, uuid("user_id", &e.user_id)?).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+/// Places, captures and releases holds as the group-buy service asks; the answers
+/// (`HoldPlaced`, `HoldRejected`, `HoldCaptured`, `HoldReleased`) go out through the outbox.
+pub struct GroupBuyHandler {
+    pub app: PaymentsApp,
+}
+
+fn meta(envelope: &EventEnvelope) -> EventMeta {
+    EventMeta {
+        correlation_id: envelope.correlation_id.clone(),
+        causation_id: envelope.event_id.clone(),
+        trace_context: tuan_runtime::telemetry::current_trace_context(),
+    }
+}
+
+/// Database trouble is retried; a request that can never succeed is dead-lettered; a request
+/// that no longer fits the hold's state (captured twice, released after capture) is logged and
+/// skipped, since the hold's own events already told the requester what happened.
+fn outcome<T>(envelope: &EventEnvelope, result: Result<T, ApiError>) -> Result<(), HandlerError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => match e.kind {
+            ErrorKind::Internal | ErrorKind::Unavailable | ErrorKind::Conflict => {
+                Err(HandlerError::Transient(e.message))
+            }
+            ErrorKind::FailedPrecondition => {
+                tracing::warn!(event = %envelope.event_id, reason = %e.message, "hold request skipped");
+                Ok(())
+            }
+            _ => Err(HandlerError::Permanent(e.message)),
+        },
+    }
+}
+
+impl GroupBuyHandler {
+    async fn hold_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
+        let e: groupbuy::HoldRequested = decode(envelope)?;
+        let hold_id = uuid("hold_id", &e.hold_id)?;
+        let user = uuid("user_id", &e.user_id)?;
+        let merchant = uuid("merchant_id", &e.merchant_id)?;
+        let amount = Currency::parse(&e.currency).and_then(|c| Money::parse_positive(&e.amount, c));
+        let request = |amount: Money| HoldRequest {
+            hold_id,
+            user,
+            merchant,
+            amount,
+            campaign_id: e.campaign_id.clone(),
+            team_id: e.team_id.clone(),
+            expires_at_micros: self.app.hold_expiry(e.expires_at_micros),
+        };
+        let meta = meta(envelope);
+        match amount {
+            Ok(amount) => {
+                outcome(envelope, self.app.place_hold_in(conn, &meta, request(amount), WhenShort::Reject).await)
+            }
+            Err(bad) => {
+                // The requester must hear about it: record the rejection with a placeholder amount.
+                let placeholder = Money::zero(Currency::parse(&e.currency).unwrap_or(Currency::CNY));
+                let reason = format!("invalid amount: {bad}");
+                outcome(envelope, self.app.reject_hold_in(conn, &meta, request(placeholder), reason).await)
+            }
+        }
+    }
+
+    async fn capture_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
+        let e: groupbuy::HoldCaptureRequested = decode(envelope)?;
+        let hold_id = uuid("hold_id", &e.hold_id)?;
+        let merchant = (!e.merchant_id.is_empty()).then(|| uuid("merchant_id", &e.merchant_id)).transpose()?;
+        let amount = if e.amount.is_empty() {
+            None
+        } else {
+            let parsed = Decimal::from_str_exact(&e.amount)
+                .map_err(|_| HandlerError::Permanent(format!("capture amount {:?} is malformed", e.amount)))?;
+            Some(parsed)
+        };
+        let meta = meta(envelope);
+        let result = async {
+            let amount = match amount {
+                None => None,
+                Some(d) => {
+                    let hold = crate::store::queries::hold(self.app.pool(), hold_id).await?;
+                    let currency = hold.and_then(|h| Currency::parse(&h.currency).ok()).unwrap_or(Currency::CNY);
+                    Some(Money::positive(d, currency).map_err(ApiError::from)?)
+                }
+            };
+            // A group-buy capture is the last: whatever is not captured goes back to the buyer.
+            self.app.capture_hold_in(conn, &meta, hold_id, amount, true, merchant).await
+        }
+        .await;
+        outcome(envelope, result)
+    }
+
+    async fn release_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
+        let e: groupbuy::HoldReleaseRequested = decode(envelope)?;
+        let hold_id = uuid("hold_id", &e.hold_id)?;
+        let reason = if e.reason.trim().is_empty() { "released by group buying".to_string() } else { e.reason.clone() };
+        outcome(envelope, self.app.release_hold_in(conn, &meta(envelope), hold_id, reason).await)
+    }
+}
+
+impl EventHandler for GroupBuyHandler {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        envelope: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        async move {
+            if is::<groupbuy::HoldRequested>(envelope) {
+                self.hold_requested(conn, envelope).await
+            } else if is::<groupbuy::HoldCaptureRequested>(envelope) {
+                self.capture_requested(conn, envelope).await
+            } else if is::<groupbuy::HoldReleaseRequested>(envelope) {
+                self.release_requested(conn, envelope).await
+            } else {
+                Ok(())
+            }
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,77 @@
+//! Charity campaigns (stream `charity_campaign`). Donations are journal entries of kind
+//! `donation` into the campaign's account; the running total and donor count are projections.
+
+use tuan_eventstore::{Aggregate, event_enum};
+use uuid::Uuid;
+
+use super::{Currency, Money, PaymentError, bill::Title, events as pb};
+
+event_enum! {
+    pub enum CharityEvent {
+        Created(pb::CharityCampaignCreated),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CreateCampaign {
+    pub campaign_id: Uuid,
+    pub organiser: Uuid,
+    pub title: Title,
+    pub description: String,
+    pub currency: Currency,
+    pub goal: Option<Money>,
+}
+
+impl CreateCampaign {
+    pub const MAX_DESCRIPTION: usize = 2_000;
+
+    pub fn check_description(text: &str) -> Result<String, PaymentError> {
+        let text = text.trim();
+        if text.chars().count() > Self::MAX_DESCRIPTION {
+            return Err(PaymentError::InvalidInput(format!(
+                "description must have at most {} characters",
+                Self::MAX_DESCRIPTION
+            )));
+        }
+        Ok(text.to_string())
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CharityCampaign {
+    pub created: bool,
+    pub currency: Option<Currency>,
+}
+
+impl Aggregate for CharityCampaign {
+    const STREAM_TYPE: &'static str = "charity_campaign";
+    type Event = CharityEvent;
+    type Command = CreateCampaign;
+    type Error = PaymentError;
+
+    fn handle(&self, c: CreateCampaign) -> Result<Vec<CharityEvent>, PaymentError> {
+        if self.created {
+            return Err(PaymentError::AlreadyExists("campaign exists already".into()));
+        }
+        if let Some(goal) = c.goal {
+            Money::new(goal.amount(), c.currency)?;
+            if goal.currency() != c.currency {
+                return Err(PaymentError::CurrencyMismatch { expected: c.currency, found: goal.currency() });
+            }
+        }
+        Ok(vec![CharityEvent::Created(pb::CharityCampaignCreated {
+            campaign_id: c.campaign_id.to_string(),
+            organiser_id: c.organiser.to_string(),
+            title: c.title.as_str().to_string(),
+            description: c.description,
+            currency: c.currency.code().to_string(),
+            goal: c.goal.map(|g| g.amount().to_string()).unwrap_or_default(),
+        })])
+    }
+
+    fn apply(&mut self, event: &CharityEvent) {
+        let CharityEvent::Created(e) = event;
+        self.created = true;
+        self.currency = Currency::parse(&e.currency).ok();
+    }
+}

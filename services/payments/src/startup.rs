@@ -1,0 +1,111 @@
+//! Wires the payments service together: host, provider, use cases, consumers, background
+//! workers, gRPC API.
+
+use std::{sync::Arc, time::Duration};
+
+use tonic::server::NamedService;
+use tuan_eventstore::ProjectionSet;
+use tuan_host::Host;
+use tuan_messaging::IdempotentConsumer;
+use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
+
+use crate::{
+    api::{PaymentsApi, PaymentsServiceServer},
+    app::{PaymentsApp, Settings},
+    config::{PaymentsConfig, SERVICE},
+    consumers::{GroupBuyHandler, UsersHandler},
+    domain::FeeRate,
+    provider::SimulatedProvider,
+    store::{PaymentsProjection, external},
+};
+
+/// The payments service, built and ready to serve.
+pub struct Application {
+    host: Host,
+    app: PaymentsApp,
+    keys: TokenKeys,
+}
+
+impl Application {
+    pub async fn build(config: PaymentsConfig) -> anyhow::Result<Self> {
+        let projections = projections();
+        let mut host = Host::start(SERVICE, &config.common, &projections).await?;
+        external::install(&host.pool).await?;
+        let keys = TokenKeys::new(&config.common.auth);
+        let p = &config.payments;
+        let settings = Settings {
+            fee_rate: FeeRate::from_basis_points(p.fee_basis_points)?,
+            default_hold_ttl: Duration::from_secs(p.default_hold_ttl_secs),
+            resubmit_after: Duration::from_secs(p.provider.resubmit_after_secs),
+        };
+        let (provider, confirmations) = SimulatedProvider::new(p.provider.clone());
+        let app = PaymentsApp::new(host.pool.clone(), projections, provider, settings);
+
+        let prefix = &config.common.kafka.topic_prefix;
+        let (users, _) = IdempotentConsumer::new(
+            &format!("{prefix}payments.users"),
+            &[host.topic_of("users")],
+            host.dead_letter_topic(),
+            host.pool.clone(),
+            host.kafka.clone(),
+            UsersHandler,
+        )?;
+        let (groupbuy, _) = IdempotentConsumer::new(
+            &format!("{prefix}payments.groupbuy"),
+            &[host.topic_of("groupbuy")],
+            host.dead_letter_topic(),
+            host.pool.clone(),
+            host.kafka.clone(),
+            GroupBuyHandler { app: app.clone() },
+        )?;
+        // Topics of services that may not run yet are created here, so subscribing works.
+        let topics = vec![host.topic_of("users"), host.topic_of("groupbuy")];
+        let (brokers, partitions, replication) = (
+            config.common.kafka.brokers.clone(),
+            config.common.kafka.partitions,
+            config.common.kafka.replication_factor,
+        );
+        let shutdown = host.shutdown();
+        host.spawn(async move {
+            if tuan_messaging::topics::ensure_topics_eventually(
+                &brokers,
+                &topics,
+                partitions,
+                replication,
+                shutdown.clone(),
+            )
+            .await
+            {
+                tokio::join!(users.run(shutdown.clone()), groupbuy.run(shutdown));
+            }
+        });
+        let shutdown = host.shutdown();
+        host.spawn(app.clone().run_dispatcher(shutdown));
+        let shutdown = host.shutdown();
+        host.spawn(app.clone().run_confirmations(confirmations, shutdown));
+        let shutdown = host.shutdown();
+        host.spawn(app.clone().run_expiry(Duration::from_millis(p.expiry_scan_interval_ms), shutdown));
+        Ok(Self { host, app, keys })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.host.port()
+    }
+
+    pub fn app(&self) -> &PaymentsApp {
+        &self.app
+    }
+
+    /// Serves until `stop` resolves, then drains.
+    pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let (router, health) = tuan_runtime::grpc::router(&[PaymentsServiceServer::<PaymentsApi>::NAME])?;
+        health.set_serving::<PaymentsServiceServer<PaymentsApi>>().await;
+        let api = PaymentsServiceServer::with_interceptor(PaymentsApi::new(self.app), AuthInterceptor::new(self.keys));
+        self.host.serve(router.add_service(api), stop).await
+    }
+}
+
+/// The read models kept inline with the payments event store.
+pub fn projections() -> ProjectionSet {
+    ProjectionSet::new(vec![Arc::new(PaymentsProjection)])
+}

@@ -1,0 +1,10 @@
+//! Persistence of the payments service: read models (projections of its own events, balances
+//! among them), the tables fed by other services' events, idempotency keys, and the queries.
+//! Money moves only by appending journal events.
+
+pub mod external;
+pub mod idempotency;
+pub mod projection;
+pub mod queries;
+
+pub use projection::PaymentsProjection;

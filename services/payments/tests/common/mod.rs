@@ -1,0 +1,324 @@
+//! Spawns the payments service on a fresh database, a free port and the shared broker, with a
+//! client, users with tokens, and helpers to feed it other services' events.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use chrono::Utc;
+use payments::{Application, config::PaymentsConfig};
+use prost::{Message, Name};
+use rdkafka::{
+    ClientConfig, Message as _,
+    consumer::{Consumer, StreamConsumer},
+    producer::FutureRecord,
+    util::Timeout,
+};
+use tonic::{Request, transport::Channel};
+use tuan_messaging::KafkaClients;
+use tuan_proto::{
+    events::v1::EventEnvelope,
+    payments::v1::{self as pb, payments_service_client::PaymentsServiceClient},
+    users::v1 as users,
+};
+use tuan_runtime::auth::{Caller, ROLE_OPERATOR, TokenKeys};
+use tuan_testkit::TestDb;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub port: u16,
+    pub config: PaymentsConfig,
+    pub client: PaymentsServiceClient<Channel>,
+    pub kafka: KafkaClients,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A user of the test: id and access token.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: Uuid,
+    pub token: String,
+}
+
+pub fn config_for(db: &TestDb, brokers: &str) -> PaymentsConfig {
+    let mut config = PaymentsConfig::default();
+    config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
+    config.common.database.url = db.url.clone().into();
+    config.common.database.max_connections = 30;
+    config.common.kafka.brokers = brokers.to_string();
+    config.common.kafka.topic_prefix = tuan_testkit::unique_prefix();
+    config.common.kafka.partitions = 2;
+    config.payments.provider.min_latency_ms = 0;
+    config.payments.provider.max_latency_ms = 50;
+    config.payments.provider.failure_rate = 0.0;
+    config.payments.expiry_scan_interval_ms = 200;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut PaymentsConfig)) -> Self {
+        tuan_testkit::init_tracing();
+        let db = TestDb::new().await;
+        let brokers = tuan_testkit::shared_broker();
+        let mut config = config_for(&db, &brokers);
+        adjust(&mut config);
+        let app = Application::build(config.clone()).await.expect("build payments service");
+        let port = app.port();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        let client = PaymentsServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect");
+        let kafka = KafkaClients::new(&brokers).unwrap();
+        Self { db, port, config, client, kafka, stop: Some(tx), server: Some(server) }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+    }
+
+    fn token(&self, caller: &Caller) -> String {
+        TokenKeys::new(&self.config.common.auth).issue(caller, Utc::now(), chrono::Duration::minutes(15)).unwrap().0
+    }
+
+    pub fn user(&self) -> User {
+        self.user_with_roles(vec![])
+    }
+
+    pub fn operator(&self) -> User {
+        self.user_with_roles(vec![ROLE_OPERATOR.to_string()])
+    }
+
+    pub fn user_with_roles(&self, roles: Vec<String>) -> User {
+        let id = Uuid::now_v7();
+        let token = self.token(&Caller { user_id: id, session_id: Uuid::now_v7(), roles });
+        User { id, token }
+    }
+
+    pub fn topic(&self, service: &str) -> String {
+        tuan_messaging::service_topic(&self.config.common.kafka.topic_prefix, service)
+    }
+
+    /// Publishes `message` as another service's event, keyed by `key`.
+    pub async fn publish<M: Message + Name>(&self, service: &str, key: &str, message: &M) -> String {
+        let event_id = Uuid::now_v7().to_string();
+        let envelope = EventEnvelope {
+            event_id: event_id.clone(),
+            stream_type: service.into(),
+            stream_id: key.into(),
+            version: 1,
+            event_type: M::full_name(),
+            schema_version: 1,
+            payload: message.encode_to_vec(),
+            correlation_id: Uuid::now_v7().to_string(),
+            source: service.into(),
+            ..Default::default()
+        };
+        let bytes = envelope.encode_to_vec();
+        let topic = self.topic(service);
+        self.kafka
+            .producer
+            .send(FutureRecord::to(&topic).key(key).payload(&bytes), Timeout::After(Duration::from_secs(10)))
+            .await
+            .map_err(|(e, _)| e)
+            .expect("publish");
+        event_id
+    }
+
+    /// Makes `a` and `b` friends through a users event and waits until payments knows.
+    pub async fn befriend(&self, a: &User, b: &User) {
+        let event = users::FriendRequestAccepted { from_user_id: a.id.to_string(), to_user_id: b.id.to_string() };
+        self.publish("users", &format!("{}:{}", a.id.min(b.id), a.id.max(b.id)), &event).await;
+        self.wait_for(
+            "friendship",
+            "SELECT count(*) FROM public.friendships WHERE user_id = $1 AND friend_id = $2",
+            a.id,
+            b.id,
+            1,
+        )
+        .await;
+    }
+
+    /// `blocker` blocks `blocked` through a users event and waits until payments knows.
+    pub async fn block(&self, blocker: &User, blocked: &User) {
+        let event = users::UserBlocked { blocker_id: blocker.id.to_string(), blocked_id: blocked.id.to_string() };
+        let (a, b) = (blocker.id, blocked.id);
+        self.publish("users", &format!("{}:{}", a.min(b), a.max(b)), &event).await;
+        self.wait_for("block", "SELECT count(*) FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2", a, b, 1)
+            .await;
+    }
+
+    async fn wait_for(&self, what: &str, sql: &'static str, a: Uuid, b: Uuid, expected: i64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let n: i64 = sqlx::query_scalar(sql).bind(a).bind(b).fetch_one(&self.db.pool).await.unwrap();
+            if n == expected {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{what} never reached payments");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Tops up `user` through the simulated provider and waits until the wallet is credited.
+    pub async fn fund(&mut self, user: &User, amount: &str) {
+        let before = self.available(user, "CNY").await;
+        let request = pb::TopUpRequest {
+            amount: amount.into(),
+            currency: "CNY".into(),
+            idempotency_key: Uuid::now_v7().to_string(),
+        };
+        let pending = self.client.top_up(authed(&user.token, request)).await.expect("top up").into_inner();
+        let done = self.wait_top_up(user, &pending.request_id).await;
+        assert_eq!(done.status(), pb::ProviderRequestStatus::Completed);
+        let after = self.available(user, "CNY").await;
+        assert_eq!(after - before, dec(amount));
+    }
+
+    pub async fn wait_top_up(&mut self, user: &User, id: &str) -> pb::ProviderRequest {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = self
+                .client
+                .get_top_up(authed(&user.token, pb::GetProviderRequestRequest { request_id: id.into() }))
+                .await
+                .unwrap()
+                .into_inner();
+            if r.status() != pb::ProviderRequestStatus::Pending {
+                return r;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "top-up {id} never settled");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn wallet(&mut self, user: &User) -> pb::Wallet {
+        self.client.get_wallet(authed(&user.token, pb::GetWalletRequest {})).await.unwrap().into_inner()
+    }
+
+    /// Spendable balance in `currency` (0 if none).
+    pub async fn available(&mut self, user: &User, currency: &str) -> rust_decimal::Decimal {
+        let wallet = self.wallet(user).await;
+        wallet.balances.iter().find(|b| b.currency == currency).map(|b| dec(&b.available)).unwrap_or_default()
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.db.pool).await.unwrap()
+    }
+
+    /// Sum of every account (must be zero: every entry balances).
+    pub async fn ledger_sum(&self) -> rust_decimal::Decimal {
+        sqlx::query_scalar("SELECT COALESCE(sum(balance), 0) FROM proj.account_balances")
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Balance of any ledger account, e.g. "platform-fees".
+    pub async fn account(&self, account: &str) -> rust_decimal::Decimal {
+        sqlx::query_scalar("SELECT COALESCE(sum(balance), 0) FROM proj.account_balances WHERE account = $1")
+            .bind(account)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    /// A consumer of this service's own topic, reading from the start.
+    pub fn payments_events(&self) -> EventWatcher {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.kafka.brokers)
+            .set("group.id", format!("test-watch-{}", Uuid::now_v7()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[&self.topic("payments")]).unwrap();
+        EventWatcher { consumer, seen: Vec::new() }
+    }
+}
+
+/// Reads envelopes off a topic until one matches.
+pub struct EventWatcher {
+    consumer: StreamConsumer,
+    pub seen: Vec<EventEnvelope>,
+}
+
+impl EventWatcher {
+    /// The first event of type `M` for which `matches` holds.
+    pub async fn expect<M: Message + Name + Default>(&mut self, matches: impl Fn(&M) -> bool) -> M {
+        let find = |seen: &[EventEnvelope]| {
+            seen.iter()
+                .filter(|e| e.event_type == M::full_name())
+                .map(|e| M::decode(e.payload.as_slice()).unwrap())
+                .find(|m| matches(m))
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(found) = find(&self.seen) {
+                return found;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no {} arrived; saw {:?}",
+                M::full_name(),
+                self.seen.iter().map(|e| &e.event_type).collect::<Vec<_>>()
+            );
+            if let Ok(Ok(message)) = tokio::time::timeout(left, self.consumer.recv()).await {
+                self.seen.push(EventEnvelope::decode(message.payload().unwrap_or_default()).unwrap());
+            }
+        }
+    }
+}
+
+pub fn dec(s: &str) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::from_str_exact(s).unwrap()
+}
+
+/// A request carrying `token` as its bearer token.
+pub fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+pub fn key() -> String {
+    Uuid::now_v7().to_string()
+}
+
+pub fn transfer(to: &User, amount: &str, key: &str) -> pb::TransferRequest {
+    pb::TransferRequest {
+        to_user_id: to.id.to_string(),
+        amount: amount.into(),
+        currency: "CNY".into(),
+        memo: String::new(),
+        idempotency_key: key.into(),
+    }
+}
+
+pub fn equal_bill(title: &str, total: &str, participants: &[&User], key: &str) -> pb::CreateBillRequest {
+    pb::CreateBillRequest {
+        title: title.into(),
+        total: total.into(),
+        currency: "CNY".into(),
+        split_method: pb::SplitMethod::Equal as i32,
+        payers: vec![],
+        participants: participants
+            .iter()
+            .map(|u| pb::Participant { user_id: u.id.to_string(), value: String::new() })
+            .collect(),
+        circle_id: String::new(),
+        idempotency_key: key.into(),
+    }
+}
