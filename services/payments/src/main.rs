@@ -1,8 +1,17 @@
-use payments::{Application, config::PaymentsConfig};
+use payments::{Application, config::PaymentsConfig, startup::projections};
+use tuan_host::Mode;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = PaymentsConfig::load()?;
+    match Mode::from_args()? {
+        Mode::MigrateOnly => {
+            let pool = tuan_host::migrate(&config.common, &projections()).await?;
+            return Ok(payments::store::external::install(&pool).await?);
+        }
+        Mode::HealthCheck => return tuan_host::health_check(&config.common).await,
+        Mode::Serve => {}
+    }
     let telemetry = tuan_runtime::telemetry::init("payments", &config.common.telemetry)?;
     let app = Application::build(config).await?;
     tracing::info!(port = app.port(), "payments service listening");

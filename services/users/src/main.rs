@@ -5,7 +5,7 @@ use users::{Application, config::UsersConfig, startup::projections};
 async fn main() -> anyhow::Result<()> {
     let config = UsersConfig::load()?;
     match Mode::from_args()? {
-        Mode::MigrateOnly => return tuan_host::migrate(&config.common, &projections()).await,
+        Mode::MigrateOnly => return tuan_host::migrate(&config.common, &projections()).await.map(drop),
         Mode::HealthCheck => return tuan_host::health_check(&config.common).await,
         Mode::Serve => {}
     }

@@ -41,12 +41,13 @@ impl Mode {
     }
 }
 
-/// Installs the schemas and exits: what `--migrate-only` does.
-pub async fn migrate(config: &CommonConfig, projections: &ProjectionSet) -> anyhow::Result<()> {
+/// Installs the event store schema and projection tables: what `--migrate-only` does. Returns
+/// the pool so the service can install its own tables (e.g. those fed by other services).
+pub async fn migrate(config: &CommonConfig, projections: &ProjectionSet) -> anyhow::Result<PgPool> {
     let pool = tuan_runtime::db::connect(config.database.url.expose_secret(), 2).await?;
     tuan_eventstore::install_schema(&pool).await?;
     projections.install(&pool).await?;
-    Ok(())
+    Ok(pool)
 }
 
 /// Asks the service listening on `config.grpc_addr` (on loopback) whether it is serving.
