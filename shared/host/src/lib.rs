@@ -7,7 +7,6 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::{net::TcpListener, task::JoinSet};
-use tonic::transport::server::Router;
 use tuan_eventstore::ProjectionSet;
 use tuan_messaging::{KafkaClients, OutboxRelay, dead_letter_topic, service_topic, topics};
 use tuan_runtime::{
@@ -79,6 +78,7 @@ impl Host {
         config: &CommonConfig,
         projections: &ProjectionSet,
     ) -> anyhow::Result<Self> {
+        tuan_runtime::metrics::install(service, config.metrics_addr)?;
         let pool =
             tuan_runtime::db::connect(config.database.url.expose_secret(), config.database.max_connections).await?;
         tuan_eventstore::install_schema(&pool).await?;
@@ -92,6 +92,7 @@ impl Host {
         let topics = vec![host.topic(), host.dead_letter_topic()];
         let brokers = config.kafka.brokers.clone();
         let shutdown = host.shutdown();
+        host.spawn(report_gauges(host.pool.clone(), host.shutdown()));
         host.spawn(async move {
             if topics::ensure_topics_eventually(&brokers, &topics, partitions, replication, shutdown.clone()).await {
                 relay.run(shutdown).await;
@@ -131,7 +132,11 @@ impl Host {
 
     /// Serves `router` until `stop` resolves, then stops accepting calls, lets in-flight calls
     /// finish, and gives background tasks [`DRAIN_TIMEOUT`] to commit and exit.
-    pub async fn serve(self, router: Router, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        router: tuan_runtime::grpc::ServiceRouter,
+        stop: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
         let Host { service, listener, trigger, mut tasks, .. } = self;
         let mut server_shutdown = trigger.subscribe();
         let server = tuan_runtime::grpc::serve(router, listener, async move { server_shutdown.wait().await });
@@ -150,5 +155,23 @@ impl Host {
         }
         tracing::info!(service, "stopped");
         Ok(result?)
+    }
+}
+
+/// Samples the outbox backlog and the connection pool every few seconds.
+async fn report_gauges(pool: PgPool, mut shutdown: Shutdown) {
+    let store = tuan_eventstore::EventStore::new(pool.clone());
+    loop {
+        if let Ok((rows, age)) = store.outbox_backlog().await {
+            metrics::gauge!("tuan_outbox_backlog").set(rows as f64);
+            metrics::gauge!("tuan_outbox_oldest_age_seconds").set(age);
+        }
+        let (size, idle) = (pool.size(), pool.num_idle() as u32);
+        metrics::gauge!("tuan_db_pool_connections", "state" => "idle").set(f64::from(idle));
+        metrics::gauge!("tuan_db_pool_connections", "state" => "used").set(f64::from(size.saturating_sub(idle)));
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.wait() => return,
+        }
     }
 }

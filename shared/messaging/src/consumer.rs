@@ -84,14 +84,24 @@ pub struct ConsumerStats {
     pub dead_lettered: AtomicU64,
 }
 
-/// A running consumer: its counters and whether it has partitions assigned.
+/// A running consumer: its counters, whether it has partitions assigned, and a pause switch.
 #[derive(Clone)]
 pub struct ConsumerHandle {
     pub stats: Arc<ConsumerStats>,
     assigned: watch::Receiver<usize>,
+    paused: Arc<watch::Sender<bool>>,
 }
 
 impl ConsumerHandle {
+    /// Stops taking new messages (the one in hand finishes); lag builds up until [`resume`](Self::resume).
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+
     /// Waits until the group coordinator assigned this member at least one partition.
     pub async fn wait_assigned(&mut self, timeout: Duration) -> bool {
         tokio::time::timeout(timeout, self.assigned.wait_for(|n| *n > 0)).await.is_ok_and(|r| r.is_ok())
@@ -118,6 +128,8 @@ impl ConsumerContext for GroupContext {
 /// A consumer group member applying events from `topics` with `handler`.
 pub struct IdempotentConsumer<H: EventHandler> {
     name: String,
+    topics: Vec<String>,
+    paused: watch::Receiver<bool>,
     dead_letter_topic: String,
     pool: PgPool,
     kafka: KafkaClients,
@@ -143,15 +155,42 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topic_refs)?;
         let stats = Arc::new(ConsumerStats::default());
-        let handle = ConsumerHandle { stats: stats.clone(), assigned: rx };
-        let consumer = Self { name: name.to_string(), dead_letter_topic, pool, kafka, consumer, handler, stats };
+        let (pause_tx, paused) = watch::channel(false);
+        let handle = ConsumerHandle { stats: stats.clone(), assigned: rx, paused: Arc::new(pause_tx) };
+        let consumer = Self {
+            name: name.to_string(),
+            topics: topics.to_vec(),
+            paused,
+            dead_letter_topic,
+            pool,
+            kafka,
+            consumer,
+            handler,
+            stats,
+        };
         Ok((consumer, handle))
     }
 
     /// Consumes until `shutdown`, then commits the offsets of what was applied and leaves the group.
-    pub async fn run(self, mut shutdown: Shutdown) {
+    pub async fn run(mut self, mut shutdown: Shutdown) {
+        tokio::spawn(crate::lag::monitor(
+            self.kafka.brokers.clone(),
+            self.name.clone(),
+            self.topics.clone(),
+            shutdown.clone(),
+        ));
         loop {
+            if *self.paused.borrow() {
+                // Keep polling so the group membership stays alive, but take nothing.
+                let _ = self.consumer.pause(&self.consumer.assignment().unwrap_or_default());
+                tokio::select! {
+                    _ = self.paused.wait_for(|p| !*p) => {}
+                    _ = shutdown.wait() => break,
+                }
+                let _ = self.consumer.resume(&self.consumer.assignment().unwrap_or_default());
+            }
             let message = tokio::select! {
+                _ = self.paused.changed() => continue,
                 m = self.consumer.recv() => m,
                 _ = shutdown.wait() => break,
             };
@@ -205,10 +244,14 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             match self.apply(&envelope).instrument(span.clone()).await {
                 Ok(true) => {
                     self.stats.applied.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => "applied")
+                        .increment(1);
                     return true;
                 }
                 Ok(false) => {
                     self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => "duplicate")
+                        .increment(1);
                     return true;
                 }
                 Err(HandlerError::Permanent(reason)) => {
@@ -292,6 +335,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             tracing::warn!(error = %e, "publishing dead letter failed; kept in dead_letters table");
         }
         self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("tuan_dead_letters_total", "consumer" => self.name.clone()).increment(1);
         true
     }
 

@@ -10,6 +10,7 @@
 mod client;
 mod consumer;
 mod headers;
+pub mod lag;
 mod relay;
 pub mod topics;
 

@@ -145,3 +145,67 @@ async fn poison_messages_are_dead_lettered_and_the_consumer_moves_on() {
     let _ = &f.dlq;
     f.trigger.trigger();
 }
+
+fn lag_of(group: &str) -> Option<f64> {
+    let text = tuan_runtime::metrics::render();
+    text.lines()
+        .filter(|l| l.starts_with("tuan_consumer_lag{") && l.contains(&format!("consumer=\"{group}\"")))
+        .map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
+        .reduce(|a, b| a + b)
+}
+
+async fn wait_lag(group: &str, check: impl Fn(f64) -> bool, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(lag) = lag_of(group)
+            && check(lag)
+        {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "lag never {what}: {:?}", lag_of(group));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn consumer_lag_rises_while_paused_and_returns_to_zero_after_resuming() {
+    tuan_runtime::metrics::install("messaging-test", None).unwrap();
+    tuan_testkit::init_tracing();
+    let db = TestDb::new().await;
+    sqlx::query("CREATE TABLE seen (event_id TEXT PRIMARY KEY, applied INT NOT NULL)").execute(&db.pool).await.unwrap();
+    let brokers = shared_broker();
+    let prefix = unique_prefix();
+    let topic = format!("{prefix}lag.events");
+    topics::ensure_topics(&brokers, std::slice::from_ref(&topic), 1, 1, Duration::from_secs(20)).await.unwrap();
+    let kafka = KafkaClients::new(&brokers).unwrap();
+    let group = format!("{prefix}lag-group");
+    let (trigger, shutdown) = Shutdown::new();
+    let (consumer, mut handle) = IdempotentConsumer::new(
+        &group,
+        std::slice::from_ref(&topic),
+        dead_letter_topic(&prefix),
+        db.pool.clone(),
+        kafka.clone(),
+        Counting,
+    )
+    .unwrap();
+    tokio::spawn(consumer.run(shutdown));
+    assert!(handle.wait_assigned(Duration::from_secs(30)).await);
+    let f = Fixture { db, kafka, topic, dlq: String::new(), trigger, stats: handle.stats.clone() };
+    let first = Uuid::now_v7().to_string();
+    produce(&f, &envelope(&first, b"x")).await;
+    wait_applied(&f.db.pool, &first).await;
+    wait_lag(&group, |lag| lag == 0.0, "reached 0 after catching up").await;
+
+    handle.pause();
+    for _ in 0..5 {
+        produce(&f, &envelope(&Uuid::now_v7().to_string(), b"x")).await;
+    }
+    wait_lag(&group, |lag| lag >= 5.0, "rose while paused").await;
+
+    handle.resume();
+    wait_lag(&group, |lag| lag == 0.0, "returned to 0 after resuming").await;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM seen").fetch_one(&f.db.pool).await.unwrap();
+    assert_eq!(applied, 6);
+    f.trigger.trigger();
+}

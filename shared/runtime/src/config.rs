@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 pub struct CommonConfig {
     /// Where the gRPC server listens. Port 0 picks a free port.
     pub grpc_addr: SocketAddr,
+    /// Where Prometheus scrapes `/metrics`; none when unset.
+    #[serde(default)]
+    pub metrics_addr: Option<SocketAddr>,
     pub database: DatabaseConfig,
     pub kafka: KafkaConfig,
     pub telemetry: TelemetryConfig,
@@ -69,6 +72,8 @@ impl CommonConfig {
     pub fn local(service: &str, grpc_port: u16) -> Self {
         Self {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], grpc_port)),
+            // Locally, metrics sit 1000 above the gRPC port (users: 51051).
+            metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], grpc_port + 1000))),
             database: DatabaseConfig {
                 url: format!("postgres://postgres@127.0.0.1:5432/tuan_{service}").into(),
                 max_connections: 20,

@@ -11,14 +11,19 @@ use tonic::{
 };
 use tonic_health::server::HealthReporter;
 
-use crate::telemetry;
+use tower::layer::util::{Identity, Stack};
+
+use crate::{metrics::RpcMetricsLayer, telemetry};
 
 /// The health service's own name, listed by reflection too.
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
-/// A server with health and reflection mounted and a span per call. Add the service's API with
-/// `.add_service(..)` and run it with [`serve`].
-pub fn router(api_names: &[&str]) -> anyhow::Result<(Router, HealthReporter)> {
+/// The router every service serves: a span and metrics per call.
+pub type ServiceRouter = Router<Stack<RpcMetricsLayer, Identity>>;
+
+/// A server with health and reflection mounted, a span per call and RPC metrics. Add the
+/// service's API with `.add_service(..)` and run it with [`serve`].
+pub fn router(api_names: &[&str]) -> anyhow::Result<(ServiceRouter, HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = || {
         let mut builder = tonic_reflection::server::Builder::configure()
@@ -35,6 +40,7 @@ pub fn router(api_names: &[&str]) -> anyhow::Result<(Router, HealthReporter)> {
 
     let router = Server::builder()
         .trace_fn(server_span)
+        .layer(RpcMetricsLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -43,7 +49,7 @@ pub fn router(api_names: &[&str]) -> anyhow::Result<(Router, HealthReporter)> {
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight calls finish.
 pub async fn serve(
-    router: Router,
+    router: ServiceRouter,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {

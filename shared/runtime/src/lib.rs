@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod metrics;
 pub mod paging;
 pub mod shutdown;
 pub mod telemetry;

@@ -1,0 +1,51 @@
+//! The metrics endpoint exposes RPC, outbox and pool metrics in Prometheus text format.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, config_for, phone};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tuan_proto::users::v1 as pb;
+use tuan_testkit::TestDb;
+
+async fn scrape(port: u16) -> String {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("metrics port");
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+#[tokio::test]
+async fn metrics_endpoint_exposes_rpc_outbox_and_pool_metrics() {
+    tuan_testkit::init_tracing();
+    let db = TestDb::new().await;
+    let mut config = config_for(&db, &tuan_testkit::shared_broker());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    config.common.metrics_addr = Some(([127, 0, 0, 1], port).into());
+    let mut app = TestApp::spawn_with(db, config).await;
+    app.sign_up(&phone(), "Metric").await;
+    let refused = app.client.login(pb::LoginRequest { phone: phone(), password: "wrong-password-1".into() }).await;
+    assert!(refused.is_err());
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = scrape(port).await;
+        if text.contains("tuan_outbox_backlog") || tokio::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for expected in [
+        r#"tuan_rpc_requests_total{service_name="users",service="tuan.users.v1.UsersService",method="SignUp",code="OK"} 1"#,
+        r#"method="Login",code="UNAUTHENTICATED"} 1"#,
+        "tuan_rpc_duration_seconds_bucket{",
+        "tuan_outbox_backlog{",
+        "tuan_outbox_oldest_age_seconds{",
+        r#"tuan_db_pool_connections{service_name="users",state="idle"}"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected} in\n{text}");
+    }
+    app.stop().await;
+}

@@ -1,0 +1,70 @@
+//! Consumer lag, measured from outside the consumer: a plain client asks the broker for each
+//! partition's end offset and the group's committed offset. It keeps measuring while the
+//! consumer is paused or stuck, which is exactly when lag matters.
+
+use std::time::Duration;
+
+use rdkafka::{
+    Offset, TopicPartitionList,
+    consumer::{BaseConsumer, Consumer},
+};
+use tuan_runtime::shutdown::Shutdown;
+
+const INTERVAL: Duration = Duration::from_secs(2);
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Publishes `tuan_consumer_lag{consumer,topic,partition}` for `group` until shutdown.
+pub async fn monitor(brokers: String, group: String, topics: Vec<String>, mut shutdown: Shutdown) {
+    let client: BaseConsumer = match crate::consumer_config(&brokers, &group).create() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, %group, "lag monitor not started");
+            return;
+        }
+    };
+    let client = std::sync::Arc::new(client);
+    loop {
+        let (c, g, t) = (client.clone(), group.clone(), topics.clone());
+        match tokio::task::spawn_blocking(move || measure(&c, &t)).await {
+            Ok(Ok(lags)) => {
+                for (topic, partition, lag) in lags {
+                    metrics::gauge!("tuan_consumer_lag", "consumer" => g.clone(), "topic" => topic, "partition" => partition.to_string())
+                        .set(lag as f64);
+                }
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, group = %g, "measuring lag failed"),
+            Err(e) => tracing::debug!(error = %e, "lag task failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(INTERVAL) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
+}
+
+/// (topic, partition, end offset - committed offset) for every partition of `topics`.
+fn measure(client: &BaseConsumer, topics: &[String]) -> Result<Vec<(String, i32, i64)>, rdkafka::error::KafkaError> {
+    let mut wanted = TopicPartitionList::new();
+    let mut ends = Vec::new();
+    for topic in topics {
+        let metadata = client.fetch_metadata(Some(topic), TIMEOUT)?;
+        for t in metadata.topics() {
+            for p in t.partitions() {
+                let (low, high) = client.fetch_watermarks(topic, p.id(), TIMEOUT)?;
+                wanted.add_partition(topic, p.id());
+                ends.push((topic.clone(), p.id(), low, high));
+            }
+        }
+    }
+    let committed = client.committed_offsets(wanted, TIMEOUT)?;
+    Ok(ends
+        .into_iter()
+        .map(|(topic, partition, low, high)| {
+            let done = match committed.find_partition(&topic, partition).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => low,
+            };
+            (topic, partition, (high - done).max(0))
+        })
+        .collect())
+}
