@@ -1,5 +1,5 @@
 # Local development entry points; see docs/local-dev.md.
-.PHONY: run stop test broker fmt lint bench chaos
+.PHONY: run stop test broker fmt lint bench chaos k8s-check drain-test
 
 run:
 	infra/run.sh
@@ -9,6 +9,14 @@ stop:
 
 test:
 	infra/test.sh
+
+# Dockerfile lint, every k8s overlay rendered and validated offline (docs/deploy.md).
+k8s-check:
+	infra/k8s-check.sh
+
+# SIGTERM under load against the users service.
+drain-test:
+	infra/drain-test.sh
 
 broker:
 	infra/broker.sh install

@@ -15,6 +15,9 @@ infra/broker.sh start
 
 export TUAN_TEST_BROKERS="127.0.0.1:${TUAN_BROKER_PORT:-9092}"
 
+# Kubernetes manifests and Dockerfile, offline (docs/deploy.md "What the checks validate").
+infra/k8s-check.sh
+
 locked=()
 [[ -f Cargo.lock ]] && locked=(--locked)
 
@@ -23,6 +26,10 @@ echo "[test] ${cmd[*]}" >&2
 set +e
 "${cmd[@]}"
 status=$?
+# SIGTERM under load against the users service (needs the debug build cargo test just made).
+if [[ $# -eq 0 ]]; then
+    infra/drain-test.sh || status=1
+fi
 set -e
 
 elapsed=$((SECONDS - start))
