@@ -2,32 +2,20 @@
 //! the hold protocol from the group-buy service.
 
 use futures::{FutureExt, future::BoxFuture};
-use prost::{Message, Name};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
-use tuan_eventstore::EventMeta;
-use tuan_messaging::{EventHandler, HandlerError};
+use tuan_messaging::{
+    EventHandler, HandlerError,
+    envelope::{caused_by, decode, is, uuid_field},
+};
 use tuan_proto::{events::v1::EventEnvelope, groupbuy::v1 as groupbuy, users::v1 as users};
 use tuan_runtime::{ApiError, ErrorKind};
-use uuid::Uuid;
 
 use crate::{
     app::{PaymentsApp, holds::WhenShort},
     domain::{Currency, Money, hold::HoldRequest},
     store::external,
 };
-
-fn decode<M: Message + Default>(envelope: &EventEnvelope) -> Result<M, HandlerError> {
-    M::decode(envelope.payload.as_slice()).map_err(|e| HandlerError::Permanent(format!("{}: {e}", envelope.event_type)))
-}
-
-fn uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(value).map_err(|_| HandlerError::Permanent(format!("{field} is not a UUID: {value:?}")))
-}
-
-fn is<M: Name>(envelope: &EventEnvelope) -> bool {
-    envelope.event_type == M::full_name()
-}
 
 /// Keeps the friendship, block and merchant tables in step with the users service.
 pub struct UsersHandler;
@@ -41,21 +29,39 @@ impl EventHandler for UsersHandler {
         async move {
             if is::<users::FriendRequestAccepted>(envelope) {
                 let e: users::FriendRequestAccepted = decode(envelope)?;
-                external::befriend(conn, uuid("from_user_id", &e.from_user_id)?, uuid("to_user_id", &e.to_user_id)?)
-                    .await?;
+                external::befriend(
+                    conn,
+                    uuid_field("from_user_id", &e.from_user_id)?,
+                    uuid_field("to_user_id", &e.to_user_id)?,
+                )
+                .await?;
             } else if is::<users::FriendRemoved>(envelope) {
                 let e: users::FriendRemoved = decode(envelope)?;
-                external::unfriend(conn, uuid("by_user_id", &e.by_user_id)?, uuid("other_user_id", &e.other_user_id)?)
-                    .await?;
+                external::unfriend(
+                    conn,
+                    uuid_field("by_user_id", &e.by_user_id)?,
+                    uuid_field("other_user_id", &e.other_user_id)?,
+                )
+                .await?;
             } else if is::<users::UserBlocked>(envelope) {
                 let e: users::UserBlocked = decode(envelope)?;
-                external::block(conn, uuid("blocker_id", &e.blocker_id)?, uuid("blocked_id", &e.blocked_id)?).await?;
+                external::block(
+                    conn,
+                    uuid_field("blocker_id", &e.blocker_id)?,
+                    uuid_field("blocked_id", &e.blocked_id)?,
+                )
+                .await?;
             } else if is::<users::UserUnblocked>(envelope) {
                 let e: users::UserUnblocked = decode(envelope)?;
-                external::unblock(conn, uuid("blocker_id", &e.blocker_id)?, uuid("blocked_id", &e.blocked_id)?).await?;
+                external::unblock(
+                    conn,
+                    uuid_field("blocker_id", &e.blocker_id)?,
+                    uuid_field("blocked_id", &e.blocked_id)?,
+                )
+                .await?;
             } else if is::<users::MerchantVerified>(envelope) {
                 let e: users::MerchantVerified = decode(envelope)?;
-                external::verify_merchant(conn, uuid("user_id", &e.user_id)?).await?;
+                external::verify_merchant(conn, uuid_field("user_id", &e.user_id)?).await?;
             }
             Ok(())
         }
@@ -67,14 +73,6 @@ impl EventHandler for UsersHandler {
 /// (`HoldPlaced`, `HoldRejected`, `HoldCaptured`, `HoldReleased`) go out through the outbox.
 pub struct GroupBuyHandler {
     pub app: PaymentsApp,
-}
-
-fn meta(envelope: &EventEnvelope) -> EventMeta {
-    EventMeta {
-        correlation_id: envelope.correlation_id.clone(),
-        causation_id: envelope.event_id.clone(),
-        trace_context: tuan_runtime::telemetry::current_trace_context(),
-    }
 }
 
 /// Database trouble is retried; a request that can never succeed is dead-lettered; a request
@@ -99,9 +97,9 @@ fn outcome<T>(envelope: &EventEnvelope, result: Result<T, ApiError>) -> Result<(
 impl GroupBuyHandler {
     async fn hold_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
         let e: groupbuy::HoldRequested = decode(envelope)?;
-        let hold_id = uuid("hold_id", &e.hold_id)?;
-        let user = uuid("user_id", &e.user_id)?;
-        let merchant = uuid("merchant_id", &e.merchant_id)?;
+        let hold_id = uuid_field("hold_id", &e.hold_id)?;
+        let user = uuid_field("user_id", &e.user_id)?;
+        let merchant = uuid_field("merchant_id", &e.merchant_id)?;
         let amount = Currency::parse(&e.currency).and_then(|c| Money::parse_positive(&e.amount, c));
         let request = |amount: Money| HoldRequest {
             hold_id,
@@ -112,7 +110,7 @@ impl GroupBuyHandler {
             team_id: e.team_id.clone(),
             expires_at_micros: self.app.hold_expiry(e.expires_at_micros),
         };
-        let meta = meta(envelope);
+        let meta = caused_by(envelope);
         match amount {
             Ok(amount) => {
                 outcome(envelope, self.app.place_hold_in(conn, &meta, request(amount), WhenShort::Reject).await)
@@ -128,8 +126,8 @@ impl GroupBuyHandler {
 
     async fn capture_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
         let e: groupbuy::HoldCaptureRequested = decode(envelope)?;
-        let hold_id = uuid("hold_id", &e.hold_id)?;
-        let merchant = (!e.merchant_id.is_empty()).then(|| uuid("merchant_id", &e.merchant_id)).transpose()?;
+        let hold_id = uuid_field("hold_id", &e.hold_id)?;
+        let merchant = (!e.merchant_id.is_empty()).then(|| uuid_field("merchant_id", &e.merchant_id)).transpose()?;
         let amount = if e.amount.is_empty() {
             None
         } else {
@@ -137,7 +135,7 @@ impl GroupBuyHandler {
                 .map_err(|_| HandlerError::Permanent(format!("capture amount {:?} is malformed", e.amount)))?;
             Some(parsed)
         };
-        let meta = meta(envelope);
+        let meta = caused_by(envelope);
         let result = async {
             let amount = match amount {
                 None => None,
@@ -156,9 +154,9 @@ impl GroupBuyHandler {
 
     async fn release_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
         let e: groupbuy::HoldReleaseRequested = decode(envelope)?;
-        let hold_id = uuid("hold_id", &e.hold_id)?;
+        let hold_id = uuid_field("hold_id", &e.hold_id)?;
         let reason = if e.reason.trim().is_empty() { "released by group buying".to_string() } else { e.reason.clone() };
-        outcome(envelope, self.app.release_hold_in(conn, &meta(envelope), hold_id, reason).await)
+        outcome(envelope, self.app.release_hold_in(conn, &caused_by(envelope), hold_id, reason).await)
     }
 }
 

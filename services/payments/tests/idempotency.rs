@@ -13,12 +13,12 @@ use uuid::Uuid;
 macro_rules! twice {
     ($app:expr, $method:ident, $token:expr, $request:expr, $different:expr) => {{
         let first = $app.client.$method(authed($token, $request.clone())).await.expect("first call").into_inner();
-        let events = $app.event_count().await;
+        let events = $app.request_event_count().await;
         let second = $app.client.$method(authed($token, $request.clone())).await.expect("retry").into_inner();
         assert_eq!(first, second, "a retry returns the first response");
         let refused = $app.client.$method(authed($token, $different)).await.expect_err("same key, different request");
         assert_eq!(refused.code(), Code::FailedPrecondition, "{}", refused.message());
-        assert_eq!($app.event_count().await, events, "retries and refusals append nothing");
+        assert_eq!($app.request_event_count().await, events, "retries and refusals append nothing");
         first
     }};
 }

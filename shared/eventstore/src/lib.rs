@@ -20,7 +20,10 @@ pub use error::StoreError;
 pub use projection::{PROJECTION_SCHEMA, Projection, ProjectionSet, rebuild_projections};
 pub use repository::{CommandError, Repository};
 pub use schema::install_schema;
-pub use store::{EventMeta, EventStore, NewEvent, RecordedEvent, ReplayCursor, Snapshot, StreamRef, Version};
+pub use store::{
+    EventMeta, EventStore, NewEvent, RecordedEvent, ReplayCursor, Snapshot, StreamRef, Version, decode_event,
+    parse_uuid,
+};
 
 #[doc(hidden)]
 pub mod __private {

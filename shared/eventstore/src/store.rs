@@ -71,6 +71,16 @@ pub struct RecordedEvent {
     pub trace_context: HashMap<String, String>,
 }
 
+/// Decodes a stored event into the projection's or aggregate's event type.
+pub fn decode_event<E: crate::EventPayload>(event: &RecordedEvent) -> Result<E, StoreError> {
+    E::decode(&event.event_type, event.schema_version, &event.payload).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+/// Parses a UUID carried in a stored event; a bad one means the event cannot be applied.
+pub fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Decode(format!("bad uuid {s}: {e}")))
+}
+
 impl RecordedEvent {
     /// The envelope published to Kafka for this event.
     pub fn to_envelope(&self, source: &str) -> EventEnvelope {

@@ -27,6 +27,9 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
+        // A topic created after subscribing (its producer started later) is noticed within
+        // seconds instead of librdkafka's default five minutes.
+        .set("topic.metadata.refresh.interval.ms", "5000")
         .set("socket.keepalive.enable", "true");
     config
 }

@@ -235,6 +235,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             messaging.message.id = %envelope.event_id,
             messaging.kafka.offset = message.offset(),
             event_type = %envelope.event_type,
+            trace_id = tracing::field::Empty,
         );
         telemetry::set_parent(&span, &headers::trace_context(message.headers()));
 

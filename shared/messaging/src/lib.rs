@@ -9,6 +9,7 @@
 
 mod client;
 mod consumer;
+pub mod envelope;
 mod headers;
 pub mod lag;
 mod relay;

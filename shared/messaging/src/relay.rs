@@ -144,6 +144,7 @@ impl OutboxRelay {
             messaging.operation.type = "send",
             messaging.destination.name = %self.topic,
             messaging.message.id = %event.event_id,
+            trace_id = tracing::field::Empty,
         );
         telemetry::set_parent(&span, &event.trace_context);
         async {

@@ -67,6 +67,7 @@ fn server_span(request: &http::Request<()>) -> tracing::Span {
         rpc.system = "grpc",
         rpc.service = %service,
         rpc.method = %method,
+        trace_id = tracing::field::Empty,
     );
     let carrier: HashMap<String, String> = ["traceparent", "tracestate"]
         .iter()

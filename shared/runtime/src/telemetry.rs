@@ -67,13 +67,19 @@ pub fn current_trace_context() -> HashMap<String, String> {
     carrier
 }
 
-/// Makes `span` a child of the trace described by `carrier` (from headers or an event).
+/// Makes `span` a child of the trace described by `carrier` (from headers or an event), and
+/// records the trace id in the span's `trace_id` field (declare it `Empty`) so JSON logs
+/// written inside the span carry it.
 pub fn set_parent(span: &tracing::Span, carrier: &HashMap<String, String>) {
-    if carrier.is_empty() {
-        return;
+    if !carrier.is_empty() {
+        let cx = global::get_text_map_propagator(|p| p.extract(carrier));
+        let _ = span.set_parent(cx);
     }
-    let cx = global::get_text_map_propagator(|p| p.extract(carrier));
-    let _ = span.set_parent(cx);
+    use opentelemetry::trace::TraceContextExt;
+    let trace_id = span.context().span().span_context().trace_id();
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
 }
 
 /// The trace id of the current span, as hex; empty when there is none.

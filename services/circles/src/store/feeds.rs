@@ -14,10 +14,12 @@
 //! `(owner_id, created_at, moment_id)` (created_at is the event's own timestamp, the same on
 //! every redelivery), so each fanned-out row maintains one index only.
 
-use chrono::{DateTime, Utc};
 use futures::{FutureExt, future::BoxFuture};
 use sqlx::{PgConnection, PgPool};
-use tuan_messaging::{EventHandler, HandlerError};
+use tuan_messaging::{
+    EventHandler, HandlerError,
+    envelope::{decode, is, occurred_at, uuid_field},
+};
 use tuan_proto::{circles::v1 as circles_pb, events::v1::EventEnvelope, users::v1 as users_pb};
 use uuid::Uuid;
 
@@ -61,25 +63,6 @@ pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-fn uuid(s: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(s).map_err(|e| HandlerError::Permanent(format!("bad uuid {s:?}: {e}")))
-}
-
-fn decode<M: prost::Message + Default>(envelope: &EventEnvelope) -> Result<M, HandlerError> {
-    M::decode(envelope.payload.as_slice())
-        .map_err(|e| HandlerError::Permanent(format!("cannot decode {}: {e}", envelope.event_type)))
-}
-
-fn occurred_at(envelope: &EventEnvelope) -> Result<DateTime<Utc>, HandlerError> {
-    DateTime::from_timestamp_micros(envelope.occurred_at_micros)
-        .ok_or_else(|| HandlerError::Permanent(format!("bad occurred_at {}", envelope.occurred_at_micros)))
-}
-
-/// Event type names are the full protobuf names, e.g. `tuan.users.v1.UserBlocked`.
-fn is<M: prost::Name>(envelope: &EventEnvelope) -> bool {
-    envelope.event_type == M::full_name()
-}
-
 /// Friendships, blocks and merchant verification from the users service.
 pub struct UsersFeed;
 
@@ -95,16 +78,16 @@ impl EventHandler for UsersFeed {
                 sqlx::query(
                     "INSERT INTO public.friends (user_id, friend_id) VALUES ($1, $2), ($2, $1) ON CONFLICT DO NOTHING",
                 )
-                .bind(uuid(&e.from_user_id)?)
-                .bind(uuid(&e.to_user_id)?)
+                .bind(uuid_field("id", &e.from_user_id)?)
+                .bind(uuid_field("id", &e.to_user_id)?)
                 .execute(conn)
                 .await?;
             } else if is::<users_pb::FriendRemoved>(envelope) {
                 let e: users_pb::FriendRemoved = decode(envelope)?;
-                unfriend(conn, uuid(&e.by_user_id)?, uuid(&e.other_user_id)?).await?;
+                unfriend(conn, uuid_field("id", &e.by_user_id)?, uuid_field("id", &e.other_user_id)?).await?;
             } else if is::<users_pb::UserBlocked>(envelope) {
                 let e: users_pb::UserBlocked = decode(envelope)?;
-                let (blocker, blocked) = (uuid(&e.blocker_id)?, uuid(&e.blocked_id)?);
+                let (blocker, blocked) = (uuid_field("id", &e.blocker_id)?, uuid_field("id", &e.blocked_id)?);
                 unfriend(conn, blocker, blocked).await?;
                 sqlx::query(
                     "INSERT INTO public.blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -116,8 +99,8 @@ impl EventHandler for UsersFeed {
             } else if is::<users_pb::UserUnblocked>(envelope) {
                 let e: users_pb::UserUnblocked = decode(envelope)?;
                 sqlx::query("DELETE FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2")
-                    .bind(uuid(&e.blocker_id)?)
-                    .bind(uuid(&e.blocked_id)?)
+                    .bind(uuid_field("id", &e.blocker_id)?)
+                    .bind(uuid_field("id", &e.blocked_id)?)
                     .execute(conn)
                     .await?;
             } else if is::<users_pb::MerchantVerified>(envelope) {
@@ -125,14 +108,14 @@ impl EventHandler for UsersFeed {
                 sqlx::query(
                     "INSERT INTO public.merchants (user_id, verified_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 )
-                .bind(uuid(&e.user_id)?)
+                .bind(uuid_field("id", &e.user_id)?)
                 .bind(occurred_at(envelope)?)
                 .execute(conn)
                 .await?;
             } else if is::<users_pb::MerchantRejected>(envelope) {
                 let e: users_pb::MerchantRejected = decode(envelope)?;
                 sqlx::query("DELETE FROM public.merchants WHERE user_id = $1")
-                    .bind(uuid(&e.user_id)?)
+                    .bind(uuid_field("id", &e.user_id)?)
                     .execute(conn)
                     .await?;
             }
@@ -170,8 +153,8 @@ impl EventHandler for FanoutFeed {
                      UNION ALL SELECT $1, $3, $2, $1 \
                      ON CONFLICT DO NOTHING",
                 )
-                .bind(uuid(&e.author_id)?)
-                .bind(uuid(&e.moment_id)?)
+                .bind(uuid_field("id", &e.author_id)?)
+                .bind(uuid_field("id", &e.moment_id)?)
                 .bind(occurred_at(envelope)?)
                 .execute(conn)
                 .await?
@@ -185,8 +168,8 @@ impl EventHandler for FanoutFeed {
                      SELECT f.user_id, $3, $2, $1 FROM follows f WHERE f.account_id = $1 AND NOT f.muted \
                      ON CONFLICT DO NOTHING",
                 )
-                .bind(uuid(&e.account_id)?)
-                .bind(uuid(&e.broadcast_id)?)
+                .bind(uuid_field("id", &e.account_id)?)
+                .bind(uuid_field("id", &e.broadcast_id)?)
                 .bind(occurred_at(envelope)?)
                 .execute(conn)
                 .await?

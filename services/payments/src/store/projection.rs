@@ -11,7 +11,7 @@ use futures::{FutureExt, future::BoxFuture};
 use prost::Message as _;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
-use tuan_eventstore::{Aggregate as _, EventPayload, Projection, RecordedEvent, StoreError};
+use tuan_eventstore::{Aggregate as _, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -163,18 +163,18 @@ impl Projection for PaymentsProjection {
         async move {
             match event.stream_type.as_str() {
                 "journal" => {
-                    let JournalEvent::Posted(e) = decode(event)?;
+                    let JournalEvent::Posted(e) = decode_event(event)?;
                     apply_journal(conn, &e, event).await
                 }
                 "hold" => apply_hold(conn, event).await,
-                "top_up" => match decode::<TopUpEvent>(event)? {
+                "top_up" => match decode_event::<TopUpEvent>(event)? {
                     TopUpEvent::Requested(e) => {
                         insert_request(conn, &e.top_up_id, "top_up", &e.user_id, &e.amount, &e.currency, event.occurred_at).await
                     }
                     TopUpEvent::Completed(e) => settle_request(conn, &e.top_up_id, "completed", "").await,
                     TopUpEvent::Failed(e) => settle_request(conn, &e.top_up_id, "failed", &e.reason).await,
                 },
-                "withdrawal" => match decode::<WithdrawalEvent>(event)? {
+                "withdrawal" => match decode_event::<WithdrawalEvent>(event)? {
                     WithdrawalEvent::Requested(e) => {
                         insert_request(conn, &e.withdrawal_id, "withdrawal", &e.user_id, &e.amount, &e.currency, event.occurred_at)
                             .await
@@ -183,17 +183,17 @@ impl Projection for PaymentsProjection {
                     WithdrawalEvent::Failed(e) => settle_request(conn, &e.withdrawal_id, "failed", &e.reason).await,
                 },
                 "aa_bill" => {
-                    let BillEvent::Recorded(e) = decode(event)?;
+                    let BillEvent::Recorded(e) = decode_event(event)?;
                     apply_bill(conn, e, event.occurred_at).await
                 }
                 "charity_campaign" => {
-                    let CharityEvent::Created(e) = decode(event)?;
+                    let CharityEvent::Created(e) = decode_event(event)?;
                     sqlx::query(
                         "INSERT INTO charity_campaigns (campaign_id, organiser_id, title, description, currency, goal, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
-                    .bind(uuid(&e.campaign_id)?)
-                    .bind(uuid(&e.organiser_id)?)
+                    .bind(parse_uuid(&e.campaign_id)?)
+                    .bind(parse_uuid(&e.organiser_id)?)
                     .bind(&e.title)
                     .bind(&e.description)
                     .bind(&e.currency)
@@ -211,16 +211,8 @@ impl Projection for PaymentsProjection {
     }
 }
 
-fn decode<E: EventPayload>(event: &RecordedEvent) -> Result<E, StoreError> {
-    E::decode(&event.event_type, event.schema_version, &event.payload).map_err(|e| StoreError::Decode(e.to_string()))
-}
-
-fn uuid(s: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(s).map_err(|e| StoreError::Decode(format!("bad uuid {s}: {e}")))
-}
-
 fn opt_uuid(s: &str) -> Result<Option<Uuid>, StoreError> {
-    if s.is_empty() { Ok(None) } else { uuid(s).map(Some) }
+    if s.is_empty() { Ok(None) } else { parse_uuid(s).map(Some) }
 }
 
 fn dec(s: &str) -> Result<Decimal, StoreError> {
@@ -232,7 +224,7 @@ async fn apply_journal(
     e: &pb::JournalEntryPosted,
     event: &RecordedEvent,
 ) -> Result<(), StoreError> {
-    let entry_id = uuid(&e.entry_id)?;
+    let entry_id = parse_uuid(&e.entry_id)?;
     let from = opt_uuid(&e.from_user_id)?;
     let to = opt_uuid(&e.to_user_id)?;
     let mut order: Vec<usize> = (0..e.postings.len()).collect();
@@ -296,7 +288,7 @@ async fn apply_journal(
         let payer = from.ok_or_else(|| StoreError::Decode("group payment without a payer".into()))?;
         for p in &e.postings {
             let amount = dec(&p.amount)?;
-            if let Some(payee) = p.account.strip_prefix("wallet:").map(uuid).transpose()?
+            if let Some(payee) = p.account.strip_prefix("wallet:").map(parse_uuid).transpose()?
                 && amount > Decimal::ZERO
             {
                 group_payment(conn, &e.group_key, &p.currency, payer, payee, amount).await?;
@@ -307,8 +299,8 @@ async fn apply_journal(
 }
 
 async fn apply_donation(conn: &mut PgConnection, e: &pb::JournalEntryPosted) -> Result<(), StoreError> {
-    let campaign = uuid(&e.reference_id)?;
-    let donor = uuid(&e.initiator_id)?;
+    let campaign = parse_uuid(&e.reference_id)?;
+    let donor = parse_uuid(&e.initiator_id)?;
     let amount = e
         .postings
         .iter()
@@ -451,12 +443,12 @@ async fn apply_bill(conn: &mut PgConnection, e: pb::BillRecorded, at: DateTime<U
 }
 
 async fn apply_hold(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), StoreError> {
-    let hold_event: HoldEvent = decode(event)?;
+    let hold_event: HoldEvent = decode_event(event)?;
     let hold_id = match &hold_event {
-        HoldEvent::Placed(e) => uuid(&e.hold_id)?,
-        HoldEvent::Rejected(e) => uuid(&e.hold_id)?,
-        HoldEvent::Captured(e) => uuid(&e.hold_id)?,
-        HoldEvent::Released(e) => uuid(&e.hold_id)?,
+        HoldEvent::Placed(e) => parse_uuid(&e.hold_id)?,
+        HoldEvent::Rejected(e) => parse_uuid(&e.hold_id)?,
+        HoldEvent::Captured(e) => parse_uuid(&e.hold_id)?,
+        HoldEvent::Released(e) => parse_uuid(&e.hold_id)?,
     };
     // The hold's state is folded from its stream, then written whole.
     let mut hold = load_hold_row(conn, hold_id).await?;
@@ -555,9 +547,9 @@ async fn insert_request(
         "INSERT INTO provider_requests (request_id, kind, user_id, amount, currency, status, requested_at, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
     )
-    .bind(uuid(id)?)
+    .bind(parse_uuid(id)?)
     .bind(kind)
-    .bind(uuid(user)?)
+    .bind(parse_uuid(user)?)
     .bind(dec(amount)?)
     .bind(currency)
     .bind(at)
@@ -568,7 +560,7 @@ async fn insert_request(
 
 async fn settle_request(conn: &mut PgConnection, id: &str, status: &str, reason: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE provider_requests SET status = $2, failure_reason = $3 WHERE request_id = $1")
-        .bind(uuid(id)?)
+        .bind(parse_uuid(id)?)
         .bind(status)
         .bind(reason)
         .execute(conn)

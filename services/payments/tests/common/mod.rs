@@ -217,6 +217,15 @@ impl TestApp {
         sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.db.pool).await.unwrap()
     }
 
+    /// Events appended by API requests only: not by the provider's asynchronous confirmations
+    /// or the expiry scanner, which may land at any moment.
+    pub async fn request_event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE causation_id LIKE 'request:%'")
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
     /// Sum of every account (must be zero: every entry balances).
     pub async fn ledger_sum(&self) -> rust_decimal::Decimal {
         sqlx::query_scalar("SELECT COALESCE(sum(balance), 0) FROM proj.account_balances")
@@ -241,6 +250,8 @@ impl TestApp {
             .set("group.id", format!("test-watch-{}", Uuid::now_v7()))
             .set("auto.offset.reset", "earliest")
             .set("enable.auto.commit", "false")
+            // The topic may be created just after subscribing; notice it within a second.
+            .set("topic.metadata.refresh.interval.ms", "1000")
             .create()
             .unwrap();
         consumer.subscribe(&[&self.topic("payments")]).unwrap();

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, future::BoxFuture};
 use sqlx::PgConnection;
-use tuan_eventstore::{EventPayload, Projection, RecordedEvent, StoreError};
+use tuan_eventstore::{Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
 use uuid::Uuid;
 
 use crate::domain::{friendship::FriendshipEvent, merchant::MerchantEvent, session::SessionEvent, user::UserEvent};
@@ -84,24 +84,16 @@ impl Projection for UsersProjection {
         async move {
             let at = event.occurred_at;
             match event.stream_type.as_str() {
-                "user" => apply_user(conn, decode(event)?, at).await,
-                "friendship" => apply_friendship(conn, decode(event)?, at).await,
-                "merchant" => apply_merchant(conn, decode(event)?, at).await,
+                "user" => apply_user(conn, decode_event(event)?, at).await,
+                "friendship" => apply_friendship(conn, decode_event(event)?, at).await,
+                "merchant" => apply_merchant(conn, decode_event(event)?, at).await,
                 // Sessions are read from their streams; nothing to project.
-                "session" => decode::<SessionEvent>(event).map(|_| ()),
+                "session" => decode_event::<SessionEvent>(event).map(|_| ()),
                 _ => Ok(()),
             }
         }
         .boxed()
     }
-}
-
-fn decode<E: EventPayload>(event: &RecordedEvent) -> Result<E, StoreError> {
-    E::decode(&event.event_type, event.schema_version, &event.payload).map_err(|e| StoreError::Decode(e.to_string()))
-}
-
-fn uuid(s: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(s).map_err(|e| StoreError::Decode(format!("bad uuid {s}: {e}")))
 }
 
 async fn apply_user(conn: &mut PgConnection, event: UserEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -111,7 +103,7 @@ async fn apply_user(conn: &mut PgConnection, event: UserEvent, at: DateTime<Utc>
                 "INSERT INTO users (user_id, phone_e164, phone_hash, password_hash, display_name, region, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(uuid(&e.user_id)?)
+            .bind(parse_uuid(&e.user_id)?)
             .bind(&e.phone_e164)
             .bind(&e.phone_hash)
             .bind(&e.password_hash)
@@ -126,7 +118,7 @@ async fn apply_user(conn: &mut PgConnection, event: UserEvent, at: DateTime<Utc>
                 "UPDATE users SET display_name = $2, avatar_url = $3, region = $4, marketplace_account_id = $5 \
                  WHERE user_id = $1",
             )
-            .bind(uuid(&e.user_id)?)
+            .bind(parse_uuid(&e.user_id)?)
             .bind(&e.display_name)
             .bind(&e.avatar_url)
             .bind(&e.region)
@@ -138,7 +130,7 @@ async fn apply_user(conn: &mut PgConnection, event: UserEvent, at: DateTime<Utc>
             sqlx::query(
                 "UPDATE users SET roles = array_append(roles, $2) WHERE user_id = $1 AND NOT ($2 = ANY(roles))",
             )
-            .bind(uuid(&e.user_id)?)
+            .bind(parse_uuid(&e.user_id)?)
             .bind(&e.role)
             .execute(conn)
             .await?;
@@ -155,15 +147,15 @@ async fn apply_friendship(
     match event {
         FriendshipEvent::Requested(e) => {
             sqlx::query("INSERT INTO friend_requests (from_id, to_id, message, requested_at) VALUES ($1, $2, $3, $4)")
-                .bind(uuid(&e.from_user_id)?)
-                .bind(uuid(&e.to_user_id)?)
+                .bind(parse_uuid(&e.from_user_id)?)
+                .bind(parse_uuid(&e.to_user_id)?)
                 .bind(&e.message)
                 .bind(at)
                 .execute(conn)
                 .await?;
         }
         FriendshipEvent::Accepted(e) => {
-            let (a, b) = (uuid(&e.from_user_id)?, uuid(&e.to_user_id)?);
+            let (a, b) = (parse_uuid(&e.from_user_id)?, parse_uuid(&e.to_user_id)?);
             delete_requests(conn, a, b).await?;
             sqlx::query("INSERT INTO friends (user_id, friend_id, since) VALUES ($1, $2, $3), ($2, $1, $3)")
                 .bind(a)
@@ -172,11 +164,17 @@ async fn apply_friendship(
                 .execute(conn)
                 .await?;
         }
-        FriendshipEvent::Declined(e) => delete_requests(conn, uuid(&e.from_user_id)?, uuid(&e.to_user_id)?).await?,
-        FriendshipEvent::Cancelled(e) => delete_requests(conn, uuid(&e.from_user_id)?, uuid(&e.to_user_id)?).await?,
-        FriendshipEvent::Removed(e) => delete_friends(conn, uuid(&e.by_user_id)?, uuid(&e.other_user_id)?).await?,
+        FriendshipEvent::Declined(e) => {
+            delete_requests(conn, parse_uuid(&e.from_user_id)?, parse_uuid(&e.to_user_id)?).await?
+        }
+        FriendshipEvent::Cancelled(e) => {
+            delete_requests(conn, parse_uuid(&e.from_user_id)?, parse_uuid(&e.to_user_id)?).await?
+        }
+        FriendshipEvent::Removed(e) => {
+            delete_friends(conn, parse_uuid(&e.by_user_id)?, parse_uuid(&e.other_user_id)?).await?
+        }
         FriendshipEvent::Blocked(e) => {
-            let (blocker, blocked) = (uuid(&e.blocker_id)?, uuid(&e.blocked_id)?);
+            let (blocker, blocked) = (parse_uuid(&e.blocker_id)?, parse_uuid(&e.blocked_id)?);
             delete_requests(conn, blocker, blocked).await?;
             delete_friends(conn, blocker, blocked).await?;
             sqlx::query("INSERT INTO blocks (blocker_id, blocked_id, since) VALUES ($1, $2, $3)")
@@ -188,8 +186,8 @@ async fn apply_friendship(
         }
         FriendshipEvent::Unblocked(e) => {
             sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
-                .bind(uuid(&e.blocker_id)?)
-                .bind(uuid(&e.blocked_id)?)
+                .bind(parse_uuid(&e.blocker_id)?)
+                .bind(parse_uuid(&e.blocked_id)?)
                 .execute(conn)
                 .await?;
         }
@@ -218,7 +216,7 @@ async fn delete_friends(conn: &mut PgConnection, a: Uuid, b: Uuid) -> Result<(),
 async fn apply_merchant(conn: &mut PgConnection, event: MerchantEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
     let (user_id, status) = match &event {
         MerchantEvent::Applied(e) => {
-            let user_id = uuid(&e.user_id)?;
+            let user_id = parse_uuid(&e.user_id)?;
             sqlx::query(
                 "INSERT INTO merchant_applications \
                    (user_id, business_name, license_number, contact_phone_e164, category, status, applied_at) \
@@ -238,12 +236,12 @@ async fn apply_merchant(conn: &mut PgConnection, event: MerchantEvent, at: DateT
             (user_id, "pending")
         }
         MerchantEvent::Verified(e) => {
-            let user_id = uuid(&e.user_id)?;
+            let user_id = parse_uuid(&e.user_id)?;
             decide(conn, user_id, "verified", "", &e.operator_id, at).await?;
             (user_id, "verified")
         }
         MerchantEvent::Rejected(e) => {
-            let user_id = uuid(&e.user_id)?;
+            let user_id = parse_uuid(&e.user_id)?;
             decide(conn, user_id, "rejected", &e.reason, &e.operator_id, at).await?;
             (user_id, "rejected")
         }

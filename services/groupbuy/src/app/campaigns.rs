@@ -1,0 +1,128 @@
+//! Launching and running campaigns.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use tuan_eventstore::{Aggregate as _, CommandError, EventMeta};
+use tuan_runtime::{ApiError, auth::Caller};
+use uuid::Uuid;
+
+use super::{ATTEMPTS, GroupBuyApp, is_conflict};
+use crate::{
+    domain::{
+        GroupBuyError,
+        campaign::{CampaignCommand, CampaignSpec, Tipping},
+        join::JoinCommand,
+    },
+    store::{
+        external::{self, DeadlineKind},
+        queries::{self, CampaignRow, StatsRow},
+    },
+};
+
+fn at(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+impl GroupBuyApp {
+    /// Verified merchants only; the end time becomes a durable deadline in the same transaction.
+    pub async fn launch(&self, meta: &EventMeta, caller: &Caller, spec: CampaignSpec) -> Result<CampaignRow, ApiError> {
+        let merchant = caller.user_id;
+        if !external::is_verified_merchant(&self.pool, merchant).await? {
+            return Err(GroupBuyError::NotVerifiedMerchant.into());
+        }
+        let campaign_id = Uuid::now_v7();
+        let mut tx = self.pool.begin().await?;
+        self.campaigns
+            .execute_in(&mut tx, &campaign_id.to_string(), meta, |c| {
+                c.handle(CampaignCommand::Launch { campaign_id, merchant_id: merchant, spec: Box::new(spec.clone()) })
+            })
+            .await?;
+        external::set_deadline(&mut tx, DeadlineKind::CampaignEnd, campaign_id, at(spec.ends_at_micros)).await?;
+        tx.commit().await?;
+        self.campaign(campaign_id).await
+    }
+
+    pub async fn pause(&self, meta: &EventMeta, caller: &Caller, id: Uuid) -> Result<CampaignRow, ApiError> {
+        let by = caller.user_id;
+        self.campaigns.execute(&id.to_string(), meta, |c| c.handle(CampaignCommand::Pause { by })).await?;
+        self.campaign(id).await
+    }
+
+    pub async fn resume(&self, meta: &EventMeta, caller: &Caller, id: Uuid) -> Result<CampaignRow, ApiError> {
+        let by = caller.user_id;
+        self.campaigns.execute(&id.to_string(), meta, |c| c.handle(CampaignCommand::Resume { by })).await?;
+        self.campaign(id).await
+    }
+
+    /// Ends a campaign early, with the same consequences as reaching its end time.
+    pub async fn end(&self, meta: &EventMeta, caller: &Caller, id: Uuid) -> Result<CampaignRow, ApiError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut tx = self.pool.begin().await?;
+            match self.end_in(&mut tx, meta, id, Some(caller.user_id)).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    return self.campaign(id).await;
+                }
+                Err(e) if is_conflict(&e) && attempt < ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Ends campaign `id` inside the caller's transaction (`by` None: its end time passed).
+    ///
+    /// The campaign row is locked by the append (its projection update) before the joins are
+    /// read, so a confirmation committing meanwhile is either seen here or sees the end.
+    pub(crate) async fn end_in(
+        &self,
+        conn: &mut PgConnection,
+        meta: &EventMeta,
+        id: Uuid,
+        by: Option<Uuid>,
+    ) -> Result<(), CommandError<GroupBuyError>> {
+        let (state, events) =
+            self.campaigns.execute_in(conn, &id.to_string(), meta, |c| c.handle(CampaignCommand::End { by })).await?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        if state.tipping == Tipping::Failed {
+            let joins = queries::joins_in(conn, id, &["pending", "confirmed"])
+                .await
+                .map_err(tuan_eventstore::StoreError::from)?;
+            for join in joins {
+                let reason = "the campaign ended without reaching its minimum".to_string();
+                self.joins
+                    .execute_in(conn, &join.to_string(), meta, |j| {
+                        j.handle(JoinCommand::Release { reason: reason.clone() })
+                    })
+                    .await?;
+            }
+        }
+        let teams = queries::live_teams(conn, id).await.map_err(tuan_eventstore::StoreError::from)?;
+        external::due_now(conn, DeadlineKind::Team, &teams).await.map_err(tuan_eventstore::StoreError::from)?;
+        external::clear_deadline(conn, DeadlineKind::CampaignEnd, id)
+            .await
+            .map_err(tuan_eventstore::StoreError::from)?;
+        Ok(())
+    }
+
+    pub async fn campaign(&self, id: Uuid) -> Result<CampaignRow, ApiError> {
+        let mut conn = self.pool.acquire().await?;
+        queries::campaign(&mut conn, id).await?.ok_or_else(|| GroupBuyError::CampaignNotFound.into())
+    }
+
+    pub async fn active_campaigns(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<CampaignRow>, ApiError> {
+        Ok(queries::active_campaigns(&self.pool, after, limit).await?)
+    }
+
+    /// The owning merchant only.
+    pub async fn stats(&self, caller: &Caller, id: Uuid) -> Result<(CampaignRow, StatsRow), ApiError> {
+        let campaign = self.campaign(id).await?;
+        if campaign.merchant_id != caller.user_id {
+            return Err(GroupBuyError::NotOwner.into());
+        }
+        Ok((campaign, queries::stats(&self.pool, id).await?))
+    }
+}

@@ -1,0 +1,293 @@
+//! The join saga's reactions to payments, and the merchant projection from users' events.
+//!
+//! Each handler runs inside the consumer's transaction (with the processed-event record), and
+//! appends through `Repository::execute_in`, so every step happens exactly once in effect and
+//! goes out through the outbox. Lock order everywhere: campaign row, join stream, stock bucket,
+//! team stream, which keeps the saga, the scanner and the API from deadlocking each other.
+
+use futures::{FutureExt, future::BoxFuture};
+use sqlx::PgConnection;
+use tuan_eventstore::{Aggregate as _, CommandError, EventMeta, StoreError};
+use tuan_messaging::{
+    EventHandler, HandlerError,
+    envelope::{caused_by, decode},
+};
+use tuan_proto::{events::v1::EventEnvelope, payments::v1 as payments, users::v1 as users};
+use uuid::Uuid;
+
+use super::GroupBuyApp;
+use crate::{
+    domain::{
+        GroupBuyError,
+        campaign::CampaignCommand,
+        join::{Join, JoinCommand, JoinEvent, JoinStatus},
+        team::{TeamCommand, TeamStatus},
+    },
+    store::external::{self, DeadlineKind},
+};
+
+type Saga<T = ()> = Result<T, CommandError<GroupBuyError>>;
+
+/// Consumes `tuan.payments.v1` (hold outcomes) and `tuan.users.v1` (merchant verification).
+#[derive(Clone)]
+pub struct SagaHandler {
+    app: GroupBuyApp,
+}
+
+impl SagaHandler {
+    pub fn new(app: GroupBuyApp) -> Self {
+        Self { app }
+    }
+}
+
+fn handler_error(err: CommandError<GroupBuyError>) -> HandlerError {
+    match err {
+        CommandError::Store(e) => e.into(),
+        CommandError::Domain(e) => HandlerError::Permanent(e.to_string()),
+    }
+}
+
+impl EventHandler for SagaHandler {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        env: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        async move {
+            let meta = caused_by(env);
+            let app = &self.app;
+            let result = match env.event_type.as_str() {
+                "tuan.payments.v1.HoldPlaced" => {
+                    app.on_hold_placed(conn, &meta, &decode::<payments::HoldPlaced>(env)?.hold_id).await
+                }
+                "tuan.payments.v1.HoldRejected" => {
+                    let e = decode::<payments::HoldRejected>(env)?;
+                    app.on_hold_rejected(conn, &meta, &e.hold_id, e.reason).await
+                }
+                "tuan.payments.v1.HoldCaptured" => {
+                    let e = decode::<payments::HoldCaptured>(env)?;
+                    app.on_join(conn, &meta, &e.hold_id, JoinCommand::HoldCaptured).await.map(|_| ())
+                }
+                "tuan.payments.v1.HoldReleased" => {
+                    let e = decode::<payments::HoldReleased>(env)?;
+                    app.on_hold_released(conn, &meta, &e.hold_id, e.reason).await
+                }
+                "tuan.users.v1.MerchantVerified" => {
+                    let e = decode::<users::MerchantVerified>(env)?;
+                    let user =
+                        Uuid::parse_str(&e.user_id).map_err(|_| HandlerError::Permanent("bad user_id".into()))?;
+                    let at = chrono::DateTime::from_timestamp_micros(env.occurred_at_micros)
+                        .unwrap_or_else(chrono::Utc::now);
+                    external::record_merchant(conn, user, at).await?;
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+            result.map_err(handler_error)
+        }
+        .boxed()
+    }
+}
+
+impl GroupBuyApp {
+    /// Runs `command` on join `hold_id`. None when the hold is not one of ours.
+    async fn on_join(
+        &self,
+        conn: &mut PgConnection,
+        meta: &EventMeta,
+        hold_id: &str,
+        command: JoinCommand,
+    ) -> Saga<Option<(Join, Vec<JoinEvent>)>> {
+        if Uuid::parse_str(hold_id).is_err() {
+            return Ok(None);
+        }
+        match self.joins.execute_in(conn, hold_id, meta, |j| j.handle(command.clone())).await {
+            Ok((join, recorded)) => {
+                let events = recorded
+                    .iter()
+                    .filter_map(|r| {
+                        tuan_eventstore::EventPayload::decode(&r.event_type, r.schema_version, &r.payload).ok()
+                    })
+                    .collect();
+                Ok(Some((join, events)))
+            }
+            Err(CommandError::Domain(GroupBuyError::JoinNotFound)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Locks the campaign row of join `hold_id` first (see the module's lock order) and
+    /// returns (campaign id, status, tipping, confirmed buyers, min buyers).
+    async fn lock_campaign_of(&self, conn: &mut PgConnection, hold_id: &str) -> Saga<Option<(Uuid, String, String)>> {
+        let Ok(join) = Uuid::parse_str(hold_id) else { return Ok(None) };
+        let row: Option<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT c.campaign_id, c.status, c.tipping FROM campaigns c \
+             WHERE c.campaign_id = (SELECT campaign_id FROM joins WHERE join_id = $1) FOR UPDATE OF c",
+        )
+        .bind(join)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::from)?;
+        Ok(row)
+    }
+
+    /// payments placed the hold: confirm the member; a full team or a tipped campaign captures.
+    async fn on_hold_placed(&self, conn: &mut PgConnection, meta: &EventMeta, hold_id: &str) -> Saga {
+        let Some((campaign_id, status, _)) = self.lock_campaign_of(conn, hold_id).await? else { return Ok(()) };
+        let Some((join, events)) = self.on_join(conn, meta, hold_id, JoinCommand::HoldPlaced).await? else {
+            return Ok(());
+        };
+        if events.is_empty() {
+            return Ok(()); // a duplicate, or the join was already let go
+        }
+        let join_id = join.join_id.unwrap_or_default();
+        match join.team_id {
+            Some(team_id) => {
+                if status == "ended" {
+                    // The campaign ended while this hold was pending: the team is over.
+                    self.expire_team_in(conn, meta, team_id, true).await?;
+                    return self.release(conn, meta, join_id, "the campaign ended").await;
+                }
+                match self
+                    .teams
+                    .execute_in(conn, &team_id.to_string(), meta, |t| t.handle(TeamCommand::Confirm { join_id }))
+                    .await
+                {
+                    Ok((team, _)) if team.status == TeamStatus::Completed => {
+                        for member in team.active_members() {
+                            self.joins
+                                .execute_in(conn, &member.join_id.to_string(), meta, |j| j.handle(JoinCommand::Capture))
+                                .await?;
+                        }
+                        external::clear_deadline(conn, DeadlineKind::Team, team_id).await.map_err(StoreError::from)?;
+                        Ok(())
+                    }
+                    Ok(_) => Ok(()),
+                    // The team closed (or let this member go) meanwhile: give the money back.
+                    Err(CommandError::Domain(e)) => {
+                        self.release(conn, meta, join_id, &format!("team closed: {e}")).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            None => self.on_tipping_confirmed(conn, meta, campaign_id, join_id).await,
+        }
+    }
+
+    /// A tipping buyer's hold is placed. The campaign row is locked, so the counter read here
+    /// includes every confirmation committed before, and the campaign's end waits for us.
+    async fn on_tipping_confirmed(
+        &self,
+        conn: &mut PgConnection,
+        meta: &EventMeta,
+        campaign_id: Uuid,
+        join_id: Uuid,
+    ) -> Saga {
+        let (status, tipping, confirmed, min_buyers): (String, String, i32, i32) = sqlx::query_as(
+            "SELECT status, tipping, confirmed_buyers, min_buyers FROM campaigns WHERE campaign_id = $1",
+        )
+        .bind(campaign_id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::from)?;
+        match tipping.as_str() {
+            "tipped" => {
+                self.joins.execute_in(conn, &join_id.to_string(), meta, |j| j.handle(JoinCommand::Capture)).await?;
+            }
+            "failed" => self.release(conn, meta, join_id, "the campaign ended without reaching its minimum").await?,
+            _ if status == "ended" => self.release(conn, meta, join_id, "the campaign ended").await?,
+            _ if confirmed >= min_buyers => {
+                let confirmed_buyers = confirmed as u32;
+                let (_, tipped) = self
+                    .campaigns
+                    .execute_in(conn, &campaign_id.to_string(), meta, |c| {
+                        c.handle(CampaignCommand::Tip { confirmed_buyers })
+                    })
+                    .await?;
+                if !tipped.is_empty() {
+                    let joins = crate::store::queries::joins_in(conn, campaign_id, &["confirmed"])
+                        .await
+                        .map_err(StoreError::from)?;
+                    for join in joins {
+                        self.joins
+                            .execute_in(conn, &join.to_string(), meta, |j| j.handle(JoinCommand::Capture))
+                            .await?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn release(&self, conn: &mut PgConnection, meta: &EventMeta, join_id: Uuid, reason: &str) -> Saga {
+        let command = JoinCommand::Release { reason: reason.to_string() };
+        self.joins.execute_in(conn, &join_id.to_string(), meta, |j| j.handle(command.clone())).await?;
+        Ok(())
+    }
+
+    /// payments refused the hold: the join fails, the unit returns, the member is dropped.
+    async fn on_hold_rejected(&self, conn: &mut PgConnection, meta: &EventMeta, hold_id: &str, reason: String) -> Saga {
+        let reason = if reason.is_empty() { "payment refused".to_string() } else { reason };
+        self.lock_campaign_of(conn, hold_id).await?;
+        let Some((join, events)) =
+            self.on_join(conn, meta, hold_id, JoinCommand::HoldRejected { reason: reason.clone() }).await?
+        else {
+            return Ok(());
+        };
+        if !events.is_empty() {
+            self.drop_member(conn, meta, &join, &reason).await?;
+        }
+        Ok(())
+    }
+
+    /// payments released the hold (as asked, or by itself when it lapsed).
+    async fn on_hold_released(&self, conn: &mut PgConnection, meta: &EventMeta, hold_id: &str, reason: String) -> Saga {
+        self.lock_campaign_of(conn, hold_id).await?;
+        let Some((join, events)) =
+            self.on_join(conn, meta, hold_id, JoinCommand::HoldReleased { reason: reason.clone() }).await?
+        else {
+            return Ok(());
+        };
+        if events.iter().any(|e| matches!(e, JoinEvent::StockReturned(_))) {
+            self.drop_member(conn, meta, &join, &format!("hold released by payments: {reason}")).await?;
+        }
+        Ok(())
+    }
+
+    async fn drop_member(&self, conn: &mut PgConnection, meta: &EventMeta, join: &Join, reason: &str) -> Saga {
+        let (Some(team_id), Some(join_id)) = (join.team_id, join.join_id) else { return Ok(()) };
+        if matches!(join.status, JoinStatus::Failed | JoinStatus::Released) {
+            let command = TeamCommand::Drop { join_id, reason: reason.to_string() };
+            let (team, _) =
+                self.teams.execute_in(conn, &team_id.to_string(), meta, |t| t.handle(command.clone())).await?;
+            if !team.status.is_live() {
+                external::clear_deadline(conn, DeadlineKind::Team, team_id).await.map_err(StoreError::from)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Expires a team whose window ran out (or, `force`, whose campaign ended) and releases
+    /// every member's hold. Joins first, the team last (the lock order).
+    pub(crate) async fn expire_team_in(
+        &self,
+        conn: &mut PgConnection,
+        meta: &EventMeta,
+        team_id: Uuid,
+        force: bool,
+    ) -> Saga {
+        let now = chrono::Utc::now().timestamp_micros();
+        let (team, _) = self.teams.load(conn, &team_id.to_string()).await?;
+        let expire = TeamCommand::Expire { now_micros: now, force };
+        if team.handle(expire.clone()).map_err(CommandError::Domain)?.is_empty() {
+            return Ok(());
+        }
+        for member in team.active_members() {
+            self.release(conn, meta, member.join_id, "the team expired").await?;
+        }
+        self.teams.execute_in(conn, &team_id.to_string(), meta, |t| t.handle(expire.clone())).await?;
+        external::clear_deadline(conn, DeadlineKind::Team, team_id).await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}

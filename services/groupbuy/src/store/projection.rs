@@ -1,0 +1,474 @@
+//! Read models of the group-buy service, kept inline with every append and rebuildable.
+//!
+//! Stock lives here too: `campaign_stock` rows (one per bucket) are created by
+//! `CampaignLaunched`, decremented by `JoinRequested` and incremented by `JoinStockReturned`;
+//! the CHECK constraints are the last line against overselling and per-user overbuying (the
+//! join transaction locks its bucket row first, see `app::joins`). Every change also sends a
+//! `groupbuy_progress` notification (`team:<id>` / `campaign:<id>`) that commits with it.
+
+use futures::{FutureExt, future::BoxFuture};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use tuan_eventstore::{Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
+use uuid::Uuid;
+
+use crate::domain::{campaign::CampaignEvent, join::JoinEvent, team::TeamEvent};
+
+pub const PROGRESS_CHANNEL: &str = "groupbuy_progress";
+pub const STOCK_CHECK: &str = "campaign_stock_not_negative";
+pub const LIMIT_CHECK: &str = "campaign_buyers_within_limit";
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS campaigns (
+    campaign_id      UUID PRIMARY KEY,
+    merchant_id      UUID NOT NULL,
+    title            TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    list_price       NUMERIC NOT NULL,
+    group_price      NUMERIC NOT NULL,
+    leader_discount  NUMERIC NOT NULL,
+    currency         TEXT NOT NULL,
+    stock            INT NOT NULL,
+    per_user_limit   INT NOT NULL,
+    starts_at        TIMESTAMPTZ NOT NULL,
+    ends_at          TIMESTAMPTZ NOT NULL,
+    mode             TEXT NOT NULL,
+    team_size        INT NOT NULL,
+    team_window_secs BIGINT NOT NULL,
+    min_buyers       INT NOT NULL,
+    status           TEXT NOT NULL,
+    tipping          TEXT NOT NULL,
+    confirmed_buyers INT NOT NULL DEFAULT 0,
+    version          BIGINT NOT NULL,
+    launched_at      TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS campaigns_active ON campaigns (campaign_id) WHERE status = 'active';
+
+CREATE TABLE IF NOT EXISTS campaign_stock (
+    campaign_id UUID NOT NULL,
+    bucket      INT NOT NULL,
+    remaining   INT NOT NULL,
+    PRIMARY KEY (campaign_id, bucket),
+    CONSTRAINT campaign_stock_not_negative CHECK (remaining >= 0)
+);
+
+CREATE TABLE IF NOT EXISTS campaign_buyers (
+    campaign_id UUID NOT NULL,
+    user_id     UUID NOT NULL,
+    units       INT NOT NULL,
+    max_units   INT NOT NULL,
+    PRIMARY KEY (campaign_id, user_id),
+    CONSTRAINT campaign_buyers_within_limit CHECK (units >= 0 AND units <= max_units)
+);
+
+CREATE TABLE IF NOT EXISTS teams (
+    team_id     UUID PRIMARY KEY,
+    campaign_id UUID NOT NULL,
+    leader_id   UUID NOT NULL,
+    status      TEXT NOT NULL,
+    team_size   INT NOT NULL,
+    members     INT NOT NULL,
+    confirmed   INT NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL,
+    opened_at   TIMESTAMPTZ NOT NULL,
+    reason      TEXT NOT NULL DEFAULT '',
+    version     BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS teams_of_campaign ON teams (campaign_id, team_id);
+
+CREATE TABLE IF NOT EXISTS team_members (
+    team_id   UUID NOT NULL,
+    join_id   UUID NOT NULL,
+    user_id   UUID NOT NULL,
+    status    TEXT NOT NULL,
+    position  BIGINT NOT NULL,
+    joined_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (team_id, join_id)
+);
+CREATE INDEX IF NOT EXISTS team_members_of_user ON team_members (user_id, team_id);
+
+CREATE TABLE IF NOT EXISTS joins (
+    join_id     UUID PRIMARY KEY,
+    campaign_id UUID NOT NULL,
+    team_id     UUID,
+    user_id     UUID NOT NULL,
+    amount      NUMERIC NOT NULL,
+    currency    TEXT NOT NULL,
+    bucket      INT NOT NULL,
+    status      TEXT NOT NULL,
+    reason      TEXT NOT NULL DEFAULT '',
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS joins_of_campaign ON joins (campaign_id, status);
+"#;
+
+/// Campaigns, stock, buyers, teams, members and joins.
+pub struct GroupBuyProjection;
+
+impl Projection for GroupBuyProjection {
+    fn name(&self) -> &'static str {
+        "groupbuy"
+    }
+
+    fn schema(&self) -> &'static str {
+        SCHEMA
+    }
+
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        async move {
+            match event.stream_type.as_str() {
+                "campaign" => apply_campaign(conn, decode_event(event)?, event).await,
+                "team" => apply_team(conn, decode_event(event)?, event).await,
+                "join" => apply_join(conn, decode_event(event)?, event).await,
+                _ => Ok(()),
+            }
+        }
+        .boxed()
+    }
+}
+
+fn decimal(s: &str) -> Result<Decimal, StoreError> {
+    if s.is_empty() {
+        return Ok(Decimal::ZERO);
+    }
+    s.parse().map_err(|e| StoreError::Decode(format!("bad amount {s:?}: {e}")))
+}
+
+fn micros(m: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(m).unwrap_or_default()
+}
+
+/// Tells watchers (in every replica) that `key` changed, once this transaction commits.
+pub async fn notify(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)").bind(PROGRESS_CHANNEL).bind(key).execute(conn).await?;
+    Ok(())
+}
+
+async fn apply_campaign(conn: &mut PgConnection, event: CampaignEvent, rec: &RecordedEvent) -> Result<(), StoreError> {
+    let id = parse_uuid(&rec.stream_id)?;
+    let version = rec.version as i64;
+    let set = |column: &'static str| {
+        move |value: &'static str| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE campaigns SET {column} = $2, version = $3 WHERE campaign_id = $1"
+            )))
+            .bind(id)
+            .bind(value)
+            .bind(version)
+        }
+    };
+    match event {
+        CampaignEvent::Launched(e) => {
+            sqlx::query(
+                "INSERT INTO campaigns (campaign_id, merchant_id, title, description, list_price, group_price, \
+                 leader_discount, currency, stock, per_user_limit, starts_at, ends_at, mode, team_size, \
+                 team_window_secs, min_buyers, status, tipping, version, launched_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'active', $17, $18, $19)",
+            )
+            .bind(id)
+            .bind(parse_uuid(&e.merchant_id)?)
+            .bind(&e.title)
+            .bind(&e.description)
+            .bind(decimal(&e.list_price)?)
+            .bind(decimal(&e.group_price)?)
+            .bind(decimal(&e.leader_discount)?)
+            .bind(&e.currency)
+            .bind(e.stock as i32)
+            .bind(e.per_user_limit as i32)
+            .bind(micros(e.starts_at_micros))
+            .bind(micros(e.ends_at_micros))
+            .bind(&e.mode)
+            .bind(e.team_size as i32)
+            .bind(e.team_window_secs as i64)
+            .bind(e.min_buyers as i32)
+            .bind(if e.mode == "tipping" { "pending" } else { "none" })
+            .bind(version)
+            .bind(rec.occurred_at)
+            .execute(&mut *conn)
+            .await?;
+            // Bucket b starts with stock / n, plus one of the remainder for the first buckets.
+            sqlx::query(
+                "INSERT INTO campaign_stock (campaign_id, bucket, remaining) \
+                 SELECT $1, b, $2 / $3 + CASE WHEN b < $2 % $3 THEN 1 ELSE 0 END FROM generate_series(0, $3 - 1) AS b",
+            )
+            .bind(id)
+            .bind(e.stock as i32)
+            .bind(e.buckets.max(1) as i32)
+            .execute(&mut *conn)
+            .await?;
+        }
+        CampaignEvent::Paused(_) => {
+            set("status")("paused").execute(&mut *conn).await?;
+        }
+        CampaignEvent::Resumed(_) => {
+            set("status")("active").execute(&mut *conn).await?;
+        }
+        CampaignEvent::Ended(_) => {
+            set("status")("ended").execute(&mut *conn).await?;
+        }
+        CampaignEvent::Tipped(_) => {
+            set("tipping")("tipped").execute(&mut *conn).await?;
+        }
+        CampaignEvent::TippingFailed(_) => {
+            set("tipping")("failed").execute(&mut *conn).await?;
+        }
+    }
+    notify(conn, &format!("campaign:{id}")).await?;
+    Ok(())
+}
+
+async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEvent) -> Result<(), StoreError> {
+    let id = parse_uuid(&rec.stream_id)?;
+    let version = rec.version as i64;
+    let at = rec.occurred_at;
+    let status = |value: &'static str, reason: String| {
+        sqlx::query("UPDATE teams SET status = $2, reason = $3, version = $4 WHERE team_id = $1")
+            .bind(id)
+            .bind(value)
+            .bind(reason)
+            .bind(version)
+    };
+    let mut campaign_changed = false;
+    match event {
+        TeamEvent::Opened(e) => {
+            sqlx::query(
+                "INSERT INTO teams (team_id, campaign_id, leader_id, status, team_size, members, confirmed, expires_at, opened_at, version) \
+                 VALUES ($1, $2, $3, 'pending', $4, 1, 0, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(parse_uuid(&e.campaign_id)?)
+            .bind(parse_uuid(&e.leader_id)?)
+            .bind(e.team_size as i32)
+            .bind(micros(e.expires_at_micros))
+            .bind(at)
+            .bind(version)
+            .execute(&mut *conn)
+            .await?;
+            insert_member(conn, id, &e.join_id, &e.leader_id, version, at).await?;
+            campaign_changed = true;
+        }
+        TeamEvent::MemberJoined(e) => {
+            insert_member(conn, id, &e.join_id, &e.user_id, version, at).await?;
+            sqlx::query("UPDATE teams SET members = members + 1, version = $2 WHERE team_id = $1")
+                .bind(id)
+                .bind(version)
+                .execute(&mut *conn)
+                .await?;
+        }
+        TeamEvent::MemberConfirmed(e) => {
+            sqlx::query("UPDATE team_members SET status = 'confirmed' WHERE team_id = $1 AND join_id = $2")
+                .bind(id)
+                .bind(parse_uuid(&e.join_id)?)
+                .execute(&mut *conn)
+                .await?;
+            let opened = sqlx::query(
+                "UPDATE teams SET confirmed = confirmed + 1, version = $3, \
+                 status = CASE WHEN status = 'pending' AND leader_id = $2 THEN 'open' ELSE status END \
+                 WHERE team_id = $1 RETURNING status",
+            )
+            .bind(id)
+            .bind(parse_uuid(&e.user_id)?)
+            .bind(version)
+            .fetch_optional(&mut *conn)
+            .await?;
+            campaign_changed = opened.is_some();
+        }
+        TeamEvent::MemberLeft(pb_left) => remove_member(conn, id, &pb_left.join_id, "left", version).await?,
+        TeamEvent::MemberDropped(e) => remove_member(conn, id, &e.join_id, "dropped", version).await?,
+        TeamEvent::LeaderChanged(e) => {
+            sqlx::query("UPDATE teams SET leader_id = $2, version = $3 WHERE team_id = $1")
+                .bind(id)
+                .bind(parse_uuid(&e.leader_id)?)
+                .bind(version)
+                .execute(&mut *conn)
+                .await?;
+        }
+        TeamEvent::Completed(_) => {
+            status("completed", String::new()).execute(&mut *conn).await?;
+            campaign_changed = true;
+        }
+        TeamEvent::Expired(_) => {
+            status("expired", "the team window ran out".into()).execute(&mut *conn).await?;
+            campaign_changed = true;
+        }
+        TeamEvent::Failed(e) => {
+            status("failed", e.reason).execute(&mut *conn).await?;
+            campaign_changed = true;
+        }
+    }
+    notify(conn, &format!("team:{id}")).await?;
+    if campaign_changed {
+        let campaign: Option<Uuid> = sqlx::query_scalar("SELECT campaign_id FROM teams WHERE team_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(campaign) = campaign {
+            notify(conn, &format!("campaign:{campaign}")).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_member(
+    conn: &mut PgConnection,
+    team: Uuid,
+    join_id: &str,
+    user_id: &str,
+    position: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO team_members (team_id, join_id, user_id, status, position, joined_at) VALUES ($1, $2, $3, 'pending', $4, $5)",
+    )
+    .bind(team)
+    .bind(parse_uuid(join_id)?)
+    .bind(parse_uuid(user_id)?)
+    .bind(position)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn remove_member(
+    conn: &mut PgConnection,
+    team: Uuid,
+    join_id: &str,
+    status: &str,
+    version: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "WITH old AS (SELECT status FROM team_members WHERE team_id = $1 AND join_id = $2), \
+         upd AS (UPDATE team_members SET status = $3 WHERE team_id = $1 AND join_id = $2) \
+         UPDATE teams SET members = members - 1, version = $4, \
+         confirmed = confirmed - CASE WHEN (SELECT status FROM old) = 'confirmed' THEN 1 ELSE 0 END \
+         WHERE team_id = $1",
+    )
+    .bind(team)
+    .bind(parse_uuid(join_id)?)
+    .bind(status)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEvent) -> Result<(), StoreError> {
+    let id = parse_uuid(&rec.stream_id)?;
+    let at = rec.occurred_at;
+    let status = |value: &'static str| {
+        sqlx::query("UPDATE joins SET status = $2, updated_at = $3 WHERE join_id = $1").bind(id).bind(value).bind(at)
+    };
+    let campaign: Option<Uuid> = match event {
+        JoinEvent::Requested(e) => {
+            let campaign = parse_uuid(&e.campaign_id)?;
+            let team = if e.team_id.is_empty() { None } else { Some(parse_uuid(&e.team_id)?) };
+            // One round trip: take the unit from its bucket, count it against the buyer's
+            // limit, record the join.
+            sqlx::query(
+                "WITH unit AS (UPDATE campaign_stock SET remaining = remaining - 1 \
+                               WHERE campaign_id = $2 AND bucket = $7 RETURNING 1), \
+                 buyer AS (INSERT INTO campaign_buyers (campaign_id, user_id, units, max_units) \
+                           SELECT $2, $4, 1, per_user_limit FROM campaigns WHERE campaign_id = $2 \
+                           ON CONFLICT (campaign_id, user_id) DO UPDATE SET units = campaign_buyers.units + 1 RETURNING 1) \
+                 INSERT INTO joins (join_id, campaign_id, team_id, user_id, amount, currency, bucket, status, created_at, updated_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8 \
+                 FROM (SELECT count(*) FROM unit) u, (SELECT count(*) FROM buyer) b",
+            )
+            .bind(id)
+            .bind(campaign)
+            .bind(team)
+            .bind(parse_uuid(&e.user_id)?)
+            .bind(decimal(&e.amount)?)
+            .bind(&e.currency)
+            .bind(e.bucket as i32)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            Some(campaign)
+        }
+        JoinEvent::HoldRequested(_) => None,
+        JoinEvent::Confirmed(e) => {
+            status("confirmed").fetch_optional(&mut *conn).await?;
+            sqlx::query("UPDATE campaigns SET confirmed_buyers = confirmed_buyers + 1 WHERE campaign_id = $1")
+                .bind(parse_uuid(&e.campaign_id)?)
+                .execute(&mut *conn)
+                .await?;
+            Some(parse_uuid(&e.campaign_id)?)
+        }
+        JoinEvent::CaptureRequested(_) => {
+            status("capturing").fetch_optional(&mut *conn).await?;
+            None
+        }
+        JoinEvent::ReleaseRequested(e) => {
+            uncount_confirmed(conn, id).await?;
+            sqlx::query("UPDATE joins SET status = 'releasing', reason = $2, updated_at = $3 WHERE join_id = $1")
+                .bind(id)
+                .bind(&e.reason)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            None
+        }
+        JoinEvent::StockReturned(e) => {
+            let campaign = parse_uuid(&e.campaign_id)?;
+            sqlx::query(
+                "WITH unit AS (UPDATE campaign_stock SET remaining = remaining + 1 WHERE campaign_id = $1 AND bucket = $3) \
+                 UPDATE campaign_buyers SET units = units - 1 WHERE campaign_id = $1 AND user_id = $2",
+            )
+            .bind(campaign)
+            .bind(parse_uuid(&e.user_id)?)
+            .bind(e.bucket as i32)
+            .execute(&mut *conn)
+            .await?;
+            Some(campaign)
+        }
+        JoinEvent::Captured(_) => {
+            status("captured").fetch_optional(&mut *conn).await?;
+            None
+        }
+        JoinEvent::Released(e) => {
+            uncount_confirmed(conn, id).await?;
+            sqlx::query(
+                "UPDATE joins SET status = 'released', reason = CASE WHEN reason = '' THEN $2 ELSE reason END, \
+                 updated_at = $3 WHERE join_id = $1",
+            )
+            .bind(id)
+            .bind(&e.reason)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            None
+        }
+        JoinEvent::Failed(e) => {
+            sqlx::query("UPDATE joins SET status = 'failed', reason = $2, updated_at = $3 WHERE join_id = $1")
+                .bind(id)
+                .bind(&e.reason)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            None
+        }
+    };
+    if let Some(campaign) = campaign {
+        notify(conn, &format!("campaign:{campaign}")).await?;
+    }
+    Ok(())
+}
+
+/// A confirmed buyer who is let go no longer counts towards the campaign's minimum.
+async fn uncount_confirmed(conn: &mut PgConnection, join: Uuid) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE campaigns SET confirmed_buyers = confirmed_buyers - 1 \
+         WHERE campaign_id = (SELECT campaign_id FROM joins WHERE join_id = $1 AND status = 'confirmed')",
+    )
+    .bind(join)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! Reads over the group-buy read models.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct CampaignRow {
+    pub campaign_id: Uuid,
+    pub merchant_id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub list_price: Decimal,
+    pub group_price: Decimal,
+    pub leader_discount: Decimal,
+    pub currency: String,
+    pub stock: i32,
+    pub per_user_limit: i32,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub mode: String,
+    pub team_size: i32,
+    pub team_window_secs: i64,
+    pub min_buyers: i32,
+    pub status: String,
+    pub tipping: String,
+    pub confirmed_buyers: i32,
+    pub version: i64,
+    pub stock_left: i64,
+}
+
+const CAMPAIGN: &str = "SELECT c.*, (SELECT COALESCE(sum(remaining), 0)::int8 FROM campaign_stock s \
+                        WHERE s.campaign_id = c.campaign_id) AS stock_left FROM campaigns c";
+
+pub async fn campaign(conn: &mut PgConnection, id: Uuid) -> Result<Option<CampaignRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{CAMPAIGN} WHERE c.campaign_id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn active_campaigns(pool: &PgPool, after: Option<Uuid>, limit: i64) -> Result<Vec<CampaignRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CAMPAIGN} WHERE c.status = 'active' AND c.ends_at > now() AND c.campaign_id > $1 \
+         ORDER BY c.campaign_id LIMIT $2"
+    )))
+    .bind(after.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// What a join needs to know about its campaign, and how many units the buyer already holds.
+#[derive(Clone, Debug, FromRow)]
+pub struct JoinTarget {
+    pub merchant_id: Uuid,
+    pub group_price: Decimal,
+    pub leader_discount: Decimal,
+    pub currency: String,
+    pub per_user_limit: i32,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub mode: String,
+    pub team_size: i32,
+    pub team_window_secs: i64,
+    pub status: String,
+    pub tipping: String,
+    pub units: i32,
+}
+
+pub async fn join_target(
+    conn: &mut PgConnection,
+    campaign: Uuid,
+    user: Uuid,
+) -> Result<Option<JoinTarget>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.merchant_id, c.group_price, c.leader_discount, c.currency, c.per_user_limit, c.starts_at, c.ends_at, \
+         c.mode, c.team_size, c.team_window_secs, c.status, c.tipping, COALESCE(b.units, 0) AS units \
+         FROM campaigns c LEFT JOIN campaign_buyers b ON b.campaign_id = c.campaign_id AND b.user_id = $2 \
+         WHERE c.campaign_id = $1",
+    )
+    .bind(campaign)
+    .bind(user)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn stock_left(conn: &mut PgConnection, campaign: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(sum(remaining), 0)::int8 FROM campaign_stock WHERE campaign_id = $1")
+        .bind(campaign)
+        .fetch_one(conn)
+        .await
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct TeamRow {
+    pub team_id: Uuid,
+    pub campaign_id: Uuid,
+    pub leader_id: Uuid,
+    pub status: String,
+    pub team_size: i32,
+    pub members: i32,
+    pub confirmed: i32,
+    pub expires_at: DateTime<Utc>,
+    pub opened_at: DateTime<Utc>,
+    pub reason: String,
+    pub version: i64,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct MemberRow {
+    pub team_id: Uuid,
+    pub join_id: Uuid,
+    pub user_id: Uuid,
+    pub status: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+pub async fn team(pool: &PgPool, id: Uuid) -> Result<Option<TeamRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM teams WHERE team_id = $1").bind(id).fetch_optional(pool).await
+}
+
+/// Active members (pending or confirmed) of `teams`, in joining order.
+pub async fn members(pool: &PgPool, teams: &[Uuid]) -> Result<Vec<MemberRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT team_id, join_id, user_id, status, joined_at FROM team_members \
+         WHERE team_id = ANY($1) AND status IN ('pending', 'confirmed') ORDER BY team_id, position",
+    )
+    .bind(teams)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn teams_of_user(
+    pool: &PgPool,
+    user: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<TeamRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.* FROM teams t WHERE t.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1) \
+         AND t.team_id < $2 ORDER BY t.team_id DESC LIMIT $3",
+    )
+    .bind(user)
+    .bind(after.unwrap_or(Uuid::max()))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn teams_of_campaign(
+    pool: &PgPool,
+    campaign: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<TeamRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM teams WHERE campaign_id = $1 AND team_id > $2 ORDER BY team_id LIMIT $3")
+        .bind(campaign)
+        .bind(after.unwrap_or_default())
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+}
+
+/// Live teams of a campaign (to expire them when it ends).
+pub async fn live_teams(conn: &mut PgConnection, campaign: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT team_id FROM teams WHERE campaign_id = $1 AND status IN ('pending', 'open')")
+        .bind(campaign)
+        .fetch_all(conn)
+        .await
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct JoinRow {
+    pub join_id: Uuid,
+    pub campaign_id: Uuid,
+    pub team_id: Option<Uuid>,
+    pub user_id: Uuid,
+    pub amount: Decimal,
+    pub currency: String,
+    pub status: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn join(pool: &PgPool, id: Uuid) -> Result<Option<JoinRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT join_id, campaign_id, team_id, user_id, amount, currency, status, reason, created_at FROM joins WHERE join_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Joins of a campaign in the given states.
+pub async fn joins_in(conn: &mut PgConnection, campaign: Uuid, states: &[&str]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT join_id FROM joins WHERE campaign_id = $1 AND status = ANY($2) ORDER BY join_id")
+        .bind(campaign)
+        .bind(states)
+        .fetch_all(conn)
+        .await
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct StatsRow {
+    pub teams_opened: i64,
+    pub teams_completed: i64,
+    pub teams_failed: i64,
+    pub buyers: i64,
+    pub units_sold: i64,
+    pub units_pending: i64,
+    pub revenue: Decimal,
+}
+
+pub async fn stats(pool: &PgPool, campaign: Uuid) -> Result<StatsRow, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT \
+           (SELECT count(*) FROM teams WHERE campaign_id = $1) AS teams_opened, \
+           (SELECT count(*) FROM teams WHERE campaign_id = $1 AND status = 'completed') AS teams_completed, \
+           (SELECT count(*) FROM teams WHERE campaign_id = $1 AND status IN ('expired', 'failed')) AS teams_failed, \
+           count(DISTINCT user_id) FILTER (WHERE status = 'captured') AS buyers, \
+           count(*) FILTER (WHERE status = 'captured') AS units_sold, \
+           count(*) FILTER (WHERE status IN ('pending', 'confirmed', 'capturing')) AS units_pending, \
+           COALESCE(sum(amount) FILTER (WHERE status = 'captured'), 0) AS revenue \
+         FROM joins WHERE campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_one(pool)
+    .await
+}
+
+/// Campaign-level progress for watchers.
+#[derive(Clone, Debug, PartialEq, FromRow)]
+pub struct CampaignProgressRow {
+    pub status: String,
+    pub tipping: String,
+    pub confirmed_buyers: i32,
+    pub min_buyers: i32,
+    pub ends_at: DateTime<Utc>,
+    pub version: i64,
+    pub stock_left: i64,
+    pub teams_open: i64,
+}
+
+pub async fn campaign_progress(pool: &PgPool, campaign: Uuid) -> Result<Option<CampaignProgressRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.status, c.tipping, c.confirmed_buyers, c.min_buyers, c.ends_at, c.version, \
+         (SELECT COALESCE(sum(remaining), 0)::int8 FROM campaign_stock s WHERE s.campaign_id = c.campaign_id) AS stock_left, \
+         (SELECT count(*) FROM teams t WHERE t.campaign_id = c.campaign_id AND t.status IN ('pending', 'open')) AS teams_open \
+         FROM campaigns c WHERE c.campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,88 @@
+//! Tipping campaigns: reaching the minimum captures everyone (and later buyers at once);
+//! missing it by the end time captures nobody and returns the stock.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use common::{TestApp, launch_request, tipping_mode};
+use tuan_proto::groupbuy::v1 as pb;
+use uuid::Uuid;
+
+async fn join(app: &mut TestApp, user: Uuid, campaign: &str) -> pb::Join {
+    let request = app.as_user(user, pb::JoinCampaignRequest { campaign_id: campaign.into() });
+    app.client.join_campaign(request).await.expect("join").into_inner().join.unwrap()
+}
+
+#[tokio::test]
+async fn a_tipping_campaign_that_reaches_its_minimum_captures_everyone() {
+    let mut app = TestApp::spawn().await;
+    let merchant = app.merchant().await;
+    let campaign = app.launch(merchant, 10, tipping_mode(3)).await;
+    let id = campaign.campaign_id.clone();
+    for _ in 0..2 {
+        join(&mut app, Uuid::now_v7(), &id).await;
+    }
+    app.wait_joins(&id, "confirmed", 2, Duration::from_secs(30)).await;
+    assert_eq!(app.sim.captured(), 0, "below the minimum nobody is charged");
+
+    join(&mut app, Uuid::now_v7(), &id).await;
+    app.wait_joins(&id, "captured", 3, Duration::from_secs(30)).await;
+    let late = join(&mut app, Uuid::now_v7(), &id).await;
+    app.wait_joins(&id, "captured", 4, Duration::from_secs(30)).await;
+    let late =
+        app.client.get_join(app.as_user(merchant, pb::JoinRef { join_id: late.join_id })).await.unwrap().into_inner();
+    assert_eq!(late.status, pb::JoinStatus::Captured as i32, "a buyer after the tip is charged at once");
+
+    let c = app
+        .client
+        .get_campaign(app.as_user(merchant, pb::CampaignRef { campaign_id: id.clone() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((c.tipping, c.confirmed_buyers, c.stock_left), (pb::TippingState::Tipped as i32, 4, 6));
+    assert!(app.sim.double_captures().is_empty());
+    assert_eq!(app.sim.released(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_tipping_campaign_that_misses_its_minimum_captures_nobody() {
+    let mut app = TestApp::spawn().await;
+    let merchant = app.merchant().await;
+    let mut request = launch_request(10, tipping_mode(3));
+    request.ends_at_micros = (Utc::now() + chrono::Duration::seconds(4)).timestamp_micros();
+    let campaign = app.client.launch_campaign(app.as_user(merchant, request)).await.unwrap().into_inner();
+    let id = campaign.campaign_id.clone();
+    for _ in 0..2 {
+        join(&mut app, Uuid::now_v7(), &id).await;
+    }
+    app.wait_joins(&id, "confirmed", 2, Duration::from_secs(30)).await;
+
+    // The end time passes: the deadline scanner fails the campaign and releases everyone.
+    app.wait_joins(&id, "released", 2, Duration::from_secs(30)).await;
+    let c = app
+        .client
+        .get_campaign(app.as_user(merchant, pb::CampaignRef { campaign_id: id.clone() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(c.status, pb::CampaignStatus::Ended as i32);
+    assert_eq!(c.tipping, pb::TippingState::Failed as i32);
+    assert_eq!(c.stock_left, 10, "the stock is back");
+    assert_eq!((app.sim.captured(), app.sim.released()), (0, 2), "nobody is charged");
+    assert_eq!(app.count_events("tuan.groupbuy.v1.HoldCaptureRequested").await, 0);
+
+    // Ended early by the merchant: the same outcome.
+    let early = app.launch(merchant, 10, tipping_mode(5)).await;
+    join(&mut app, Uuid::now_v7(), &early.campaign_id).await;
+    app.wait_joins(&early.campaign_id, "confirmed", 1, Duration::from_secs(30)).await;
+    app.client
+        .end_campaign(app.as_user(merchant, pb::CampaignRef { campaign_id: early.campaign_id.clone() }))
+        .await
+        .unwrap();
+    app.wait_joins(&early.campaign_id, "released", 1, Duration::from_secs(30)).await;
+    assert_eq!(app.sim.captured(), 0);
+    app.stop().await;
+}

@@ -1,0 +1,41 @@
+//! Reading other services' events inside a consumer's handler.
+
+use chrono::{DateTime, Utc};
+use tuan_eventstore::EventMeta;
+use tuan_proto::events::v1::EventEnvelope;
+use uuid::Uuid;
+
+use crate::HandlerError;
+
+/// Whether the envelope carries an `M` (event types are full protobuf names,
+/// e.g. `tuan.users.v1.UserBlocked`).
+pub fn is<M: prost::Name>(envelope: &EventEnvelope) -> bool {
+    envelope.event_type == M::full_name()
+}
+
+/// The payload as an `M`; a payload that does not decode can never be applied.
+pub fn decode<M: prost::Message + Default>(envelope: &EventEnvelope) -> Result<M, HandlerError> {
+    M::decode(envelope.payload.as_slice())
+        .map_err(|e| HandlerError::Permanent(format!("cannot decode {}: {e}", envelope.event_type)))
+}
+
+/// A UUID field of a payload, named in the error.
+pub fn uuid_field(field: &str, value: &str) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(value).map_err(|_| HandlerError::Permanent(format!("{field} is not a UUID: {value:?}")))
+}
+
+/// When the event happened, by its producer's clock.
+pub fn occurred_at(envelope: &EventEnvelope) -> Result<DateTime<Utc>, HandlerError> {
+    DateTime::from_timestamp_micros(envelope.occurred_at_micros)
+        .ok_or_else(|| HandlerError::Permanent(format!("bad occurred_at {}", envelope.occurred_at_micros)))
+}
+
+/// Metadata for events a handler appends because of `envelope`: same correlation, caused by
+/// it, in the current (consumer) span's trace.
+pub fn caused_by(envelope: &EventEnvelope) -> EventMeta {
+    EventMeta {
+        correlation_id: envelope.correlation_id.clone(),
+        causation_id: envelope.event_id.clone(),
+        trace_context: tuan_runtime::telemetry::current_trace_context(),
+    }
+}
