@@ -2,6 +2,7 @@
 # Local PostgreSQL for development and tests (no Docker).
 #
 #   infra/postgres.sh ensure       install (apt) if missing, start if stopped, wait until ready
+#   infra/postgres.sh tune         raise max_connections to 300 if lower (restarts PostgreSQL)
 #   infra/postgres.sh create-dbs   create the service databases if they do not exist
 #
 # Assumes a Debian-style cluster reachable at 127.0.0.1:5432 as user postgres
@@ -61,6 +62,24 @@ cmd_ensure() {
     exit 1
 }
 
+# The test suite runs several services per test, four tests at a time; Debian's default of
+# 100 connections is too few. Raises it (a restart) only when it is lower than needed.
+cmd_tune() {
+    local want=300 have ver
+    have="$(psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d postgres -tAc 'SHOW max_connections')"
+    if (( have >= want )); then
+        log "max_connections $have"
+        return 0
+    fi
+    log "raising max_connections from $have to $want (restarts PostgreSQL)"
+    psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d postgres -qc "ALTER SYSTEM SET max_connections = $want"
+    ver="$(cluster_version)"
+    local sudo=""
+    [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
+    $sudo pg_ctlcluster --skip-systemctl-redirect "$ver" main restart
+    cmd_ensure
+}
+
 cmd_create_dbs() {
     local db exists
     for db in "${DATABASES[@]}"; do
@@ -78,9 +97,10 @@ cmd_create_dbs() {
 
 case "${1:-}" in
     ensure) cmd_ensure ;;
+    tune) cmd_tune ;;
     create-dbs) cmd_create_dbs ;;
     *)
-        echo "usage: $0 {ensure|create-dbs}" >&2
+        echo "usage: $0 {ensure|tune|create-dbs}" >&2
         exit 2
         ;;
 esac

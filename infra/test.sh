@@ -10,6 +10,7 @@ cd "$ROOT"
 start=$SECONDS
 
 infra/postgres.sh ensure
+infra/postgres.sh tune
 infra/broker.sh install
 infra/broker.sh start
 

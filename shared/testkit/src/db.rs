@@ -29,7 +29,8 @@ impl TestDb {
             .await
             .expect("create test database");
         let url = format!("{server}/{name}");
-        let pool = tuan_runtime::db::connect(&url, 20).await.expect("connect to test database");
+        // Small: the test itself only inspects; the service under test has its own pool.
+        let pool = tuan_runtime::db::connect(&url, 5).await.expect("connect to test database");
         tuan_eventstore::install_schema(&pool).await.expect("install event store schema");
         Self { name, url, pool }
     }

@@ -23,3 +23,39 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
     samples[rank.min(samples.len() - 1)]
 }
+
+/// Runs pgbench's built-in TPC-B-like script on a scratch database of the same server and
+/// returns its transactions per second (connection time excluded).
+pub fn pgbench_tpcb(clients: usize, seconds: u32) -> anyhow::Result<f64> {
+    let db = format!("bench_pgbench_{}", uuid::Uuid::new_v4().simple());
+    let psql = |sql: &str| {
+        std::process::Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-qc", sql]).status()
+    };
+    psql(&format!("CREATE DATABASE {db}"))?;
+    let run = || -> anyhow::Result<f64> {
+        let init = std::process::Command::new("pgbench")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "10", &db])
+            .output()?;
+        anyhow::ensure!(init.status.success(), "pgbench -i failed: {}", String::from_utf8_lossy(&init.stderr));
+        pgbench(&db, &["-b", "tpcb-like"], clients, seconds)
+    };
+    let result = run();
+    psql(&format!("DROP DATABASE {db} WITH (FORCE)"))?;
+    result
+}
+
+/// Runs pgbench with `args` against `db` and parses its tps figure.
+pub fn pgbench(db: &str, args: &[&str], clients: usize, seconds: u32) -> anyhow::Result<f64> {
+    let (c, t) = (clients.to_string(), seconds.to_string());
+    let threads = clients.clamp(1, 2).to_string();
+    let out = std::process::Command::new("pgbench")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-n", "-c", &c, "-j", &threads, "-T", &t])
+        .args(args)
+        .arg(db)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {text} {}", String::from_utf8_lossy(&out.stderr)))
+}
