@@ -28,9 +28,8 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 /// returns its transactions per second (connection time excluded).
 pub fn pgbench_tpcb(clients: usize, seconds: u32) -> anyhow::Result<f64> {
     let db = format!("bench_pgbench_{}", uuid::Uuid::new_v4().simple());
-    let psql = |sql: &str| {
-        std::process::Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-qc", sql]).status()
-    };
+    let psql =
+        |sql: &str| std::process::Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-qc", sql]).status();
     psql(&format!("CREATE DATABASE {db}"))?;
     let run = || -> anyhow::Result<f64> {
         let init = std::process::Command::new("pgbench")

@@ -46,19 +46,30 @@ async fn main() -> anyhow::Result<()> {
     config.common.kafka.topic_prefix = tuan_testkit::unique_prefix();
     let keys = TokenKeys::new(&config.common.auth);
     let token = |user: Uuid| {
-        keys.issue(&Caller { user_id: user, session_id: Uuid::now_v7(), roles: vec![] }, Utc::now(), chrono::Duration::hours(1))
-            .map(|t| t.0)
+        keys.issue(
+            &Caller { user_id: user, session_id: Uuid::now_v7(), roles: vec![] },
+            Utc::now(),
+            chrono::Duration::hours(1),
+        )
+        .map(|t| t.0)
     };
     let app = Application::build(config).await?;
     let port = app.port();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let mut client: CirclesServiceClient<Channel> = CirclesServiceClient::connect(format!("http://127.0.0.1:{port}")).await?;
+    let mut client: CirclesServiceClient<Channel> =
+        CirclesServiceClient::connect(format!("http://127.0.0.1:{port}")).await?;
 
     let merchant = Uuid::now_v7();
-    sqlx::query("INSERT INTO public.merchants (user_id, verified_at) VALUES ($1, now())").bind(merchant).execute(&db.pool).await?;
+    sqlx::query("INSERT INTO public.merchants (user_id, verified_at) VALUES ($1, now())")
+        .bind(merchant)
+        .execute(&db.pool)
+        .await?;
     let merchant_token = token(merchant)?;
     let account = client
-        .open_public_account(authed(&merchant_token, pb::OpenPublicAccountRequest { name: "Bench Fruit".into(), description: String::new() }))
+        .open_public_account(authed(
+            &merchant_token,
+            pb::OpenPublicAccountRequest { name: "Bench Fruit".into(), description: String::new() },
+        ))
         .await?
         .into_inner();
     let account_id = Uuid::parse_str(&account.account_id)?;
@@ -75,7 +86,14 @@ async fn main() -> anyhow::Result<()> {
     let count_inbox = "SELECT count(*) FROM public.inbox";
     let (result, fanout) = timed(async {
         client
-            .broadcast(authed(&merchant_token, pb::BroadcastRequest { account_id: account.account_id.clone(), text: "flash sale at 8".into(), card: None }))
+            .broadcast(authed(
+                &merchant_token,
+                pb::BroadcastRequest {
+                    account_id: account.account_id.clone(),
+                    text: "flash sale at 8".into(),
+                    card: None,
+                },
+            ))
             .await?;
         wait_rows(&db.pool, count_inbox, followers).await
     })
@@ -83,7 +101,10 @@ async fn main() -> anyhow::Result<()> {
     result?;
 
     sqlx::raw_sql("CREATE TABLE raw_inbox (LIKE public.inbox INCLUDING ALL)").execute(&db.pool).await?;
-    let owners: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM proj.follows WHERE account_id = $1").bind(account_id).fetch_all(&db.pool).await?;
+    let owners: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM proj.follows WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_all(&db.pool)
+        .await?;
     let (result, raw) = timed(
         sqlx::query(
             "INSERT INTO raw_inbox (owner_id, created_at, broadcast_id, account_id) \
@@ -104,30 +125,41 @@ async fn main() -> anyhow::Result<()> {
 
     // Timelines: one author with `followers` friends posts 3 moments.
     let author = Uuid::now_v7();
-    sqlx::query("INSERT INTO public.friends (user_id, friend_id) SELECT $1, user_id FROM proj.follows WHERE account_id = $2")
-        .bind(author)
-        .bind(account_id)
-        .execute(&db.pool)
-        .await?;
-    sqlx::query("INSERT INTO public.friends (user_id, friend_id) SELECT user_id, $1 FROM proj.follows WHERE account_id = $2")
-        .bind(author)
-        .bind(account_id)
-        .execute(&db.pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO public.friends (user_id, friend_id) SELECT $1, user_id FROM proj.follows WHERE account_id = $2",
+    )
+    .bind(author)
+    .bind(account_id)
+    .execute(&db.pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO public.friends (user_id, friend_id) SELECT user_id, $1 FROM proj.follows WHERE account_id = $2",
+    )
+    .bind(author)
+    .bind(account_id)
+    .execute(&db.pool)
+    .await?;
     let author_token = token(author)?;
     for i in 0..3 {
-        client.post_moment(authed(&author_token, pb::PostMomentRequest { text: format!("moment {i}"), card: None })).await?;
+        client
+            .post_moment(authed(&author_token, pb::PostMomentRequest { text: format!("moment {i}"), card: None }))
+            .await?;
     }
     wait_rows(&db.pool, "SELECT count(*) FROM public.timeline", 3 * followers).await?;
     // Fixtures were bulk-loaded a moment ago; give the planner the statistics autovacuum would.
     sqlx::raw_sql("ANALYZE").execute(&db.pool).await?;
-    let readers: Vec<String> = owners.iter().step_by((owners.len() / 1000).max(1)).take(1000).map(|u| token(*u)).collect::<Result<_, _>>()?;
+    let readers: Vec<String> =
+        owners.iter().step_by((owners.len() / 1000).max(1)).take(1000).map(|u| token(*u)).collect::<Result<_, _>>()?;
     let mut latencies: Vec<Duration> = stream::iter(readers)
         .map(|t| {
             let mut client = client.clone();
             async move {
                 let start = Instant::now();
-                let page = client.get_timeline(authed(&t, pb::GetTimelineRequest { page: None })).await.expect("timeline").into_inner();
+                let page = client
+                    .get_timeline(authed(&t, pb::GetTimelineRequest { page: None }))
+                    .await
+                    .expect("timeline")
+                    .into_inner();
                 assert_eq!(page.moments.len(), 3);
                 start.elapsed()
             }

@@ -23,7 +23,12 @@ fn authed<T>(token: &str, message: T) -> Request<T> {
     request
 }
 
-async fn transfers(client: &PaymentsServiceClient<Channel>, pairs: &[(String, Uuid)], clients: usize, secs: u64) -> u64 {
+async fn transfers(
+    client: &PaymentsServiceClient<Channel>,
+    pairs: &[(String, Uuid)],
+    clients: usize,
+    secs: u64,
+) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let tasks = pairs.iter().take(clients).map(|(token, to)| {
         let mut client = client.clone();
@@ -76,8 +81,18 @@ async fn main() -> anyhow::Result<()> {
             .bind(to)
             .execute(&db.pool)
             .await?;
-        let token = keys.issue(&Caller { user_id: from, session_id: Uuid::now_v7(), roles: vec![] }, Utc::now(), chrono::Duration::hours(1))?.0;
-        let top_up = pb::TopUpRequest { amount: "100000.00".into(), currency: "CNY".into(), idempotency_key: Uuid::now_v7().to_string() };
+        let token = keys
+            .issue(
+                &Caller { user_id: from, session_id: Uuid::now_v7(), roles: vec![] },
+                Utc::now(),
+                chrono::Duration::hours(1),
+            )?
+            .0;
+        let top_up = pb::TopUpRequest {
+            amount: "100000.00".into(),
+            currency: "CNY".into(),
+            idempotency_key: Uuid::now_v7().to_string(),
+        };
         client.clone().top_up(authed(&token, top_up)).await?;
         pairs.push((token, to));
     }
@@ -99,9 +114,10 @@ async fn main() -> anyhow::Result<()> {
         let baseline = tokio::task::spawn_blocking(move || pgbench_tpcb(clients, secs as u32)).await??;
         println!("{clients:>8} {ours:>14.0} {baseline:>14.0} {:>7.2}", ours / baseline);
     }
-    let negative: i64 = sqlx::query_scalar("SELECT count(*) FROM proj.account_balances WHERE balance < 0 AND account LIKE 'wallet:%'")
-        .fetch_one(&db.pool)
-        .await?;
+    let negative: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM proj.account_balances WHERE balance < 0 AND account LIKE 'wallet:%'")
+            .fetch_one(&db.pool)
+            .await?;
     println!("wallets below zero after the run: {negative}");
     Ok(())
 }

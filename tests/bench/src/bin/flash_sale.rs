@@ -1,0 +1,268 @@
+//! A flash sale: 1,000 units, 20,000 join attempts from 500 concurrent buyers, with the real
+//! group-buy and payments services (in this process, own databases, own broker).
+//!
+//! Prints units sold (must be 1,000), accepted joins/s, saga completion (join accepted ->
+//! hold placed -> join confirmed) p50/p99, and pgbench's single-row insert-commit TPS on the
+//! same Postgres with the ratio. Then a second sale paced at half the accepted rate, for the
+//! saga latency there.
+//!
+//! `cargo run --release -p tuan-bench --bin flash_sale [attempts] [clients]`
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use futures::future::join_all;
+use groupbuy::config::GroupBuyConfig;
+use payments::config::PaymentsConfig;
+use tonic::{Code, Request, transport::Channel};
+use tuan_bench::{pgbench, rate};
+use tuan_proto::{
+    groupbuy::v1::{self as gb, group_buy_service_client::GroupBuyServiceClient},
+    payments::v1::{self as pay, payments_service_client::PaymentsServiceClient},
+};
+use tuan_runtime::auth::{Caller, TokenKeys};
+use tuan_testkit::{OwnBroker, TestDb};
+use uuid::Uuid;
+
+const UNITS: u32 = 1_000;
+
+fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+struct Stack {
+    groupbuy: GroupBuyServiceClient<Channel>,
+    payments: PaymentsServiceClient<Channel>,
+    gb_db: TestDb,
+    keys: TokenKeys,
+}
+
+impl Stack {
+    fn token(&self, user: Uuid) -> String {
+        let caller = Caller { user_id: user, session_id: Uuid::now_v7(), roles: vec![] };
+        self.keys.issue(&caller, Utc::now(), chrono::Duration::hours(2)).unwrap().0
+    }
+
+    async fn launch(&self, merchant: &str) -> anyhow::Result<String> {
+        let request = gb::LaunchCampaignRequest {
+            title: "Flash sale".into(),
+            description: "1,000 units at 8 pm".into(),
+            list_price: "19.90".into(),
+            group_price: "9.90".into(),
+            currency: "CNY".into(),
+            stock: UNITS,
+            per_user_limit: 40,
+            starts_at_micros: 0,
+            ends_at_micros: (Utc::now() + chrono::Duration::hours(1)).timestamp_micros(),
+            mode: Some(gb::launch_campaign_request::Mode::Tipping(gb::TippingSettings { min_buyers: 100 })),
+        };
+        Ok(self.groupbuy.clone().launch_campaign(authed(merchant, request)).await?.into_inner().campaign_id)
+    }
+
+    /// Saga completion (JoinRequested -> JoinConfirmed) percentiles in ms for one campaign.
+    async fn saga_latency(&self, campaign: &str) -> anyhow::Result<(f64, f64, i64)> {
+        let row: (Option<f64>, Option<f64>, i64) = sqlx::query_as(
+            "WITH j AS (SELECT stream_id, \
+                 min(occurred_at) FILTER (WHERE event_type = 'tuan.groupbuy.v1.JoinRequested') AS requested, \
+                 min(occurred_at) FILTER (WHERE event_type = 'tuan.groupbuy.v1.JoinConfirmed') AS confirmed \
+               FROM events WHERE stream_type = 'join' GROUP BY stream_id), \
+             c AS (SELECT j.* FROM j JOIN events e ON e.stream_type = 'join' AND e.stream_id = j.stream_id \
+                   AND e.event_type = 'tuan.groupbuy.v1.JoinRequested' \
+                   AND position($1::bytea in e.payload) > 0) \
+             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM confirmed - requested) * 1000), \
+                    percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM confirmed - requested) * 1000), \
+                    count(confirmed) FROM c",
+        )
+        .bind(campaign.as_bytes())
+        .fetch_one(&self.gb_db.pool)
+        .await?;
+        Ok((row.0.unwrap_or_default(), row.1.unwrap_or_default(), row.2))
+    }
+
+    async fn wait_sold(&self, merchant: &str, campaign: &str) -> anyhow::Result<gb::CampaignStats> {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let stats = self
+                .groupbuy
+                .clone()
+                .get_campaign_stats(authed(merchant, gb::CampaignRef { campaign_id: campaign.into() }))
+                .await?
+                .into_inner();
+            if stats.units_sold >= UNITS || Instant::now() > deadline {
+                return Ok(stats);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Every buyer tries `per_buyer` times, `gap` apart. Returns (accepted, refused, elapsed).
+async fn sale(
+    stack: &Stack,
+    campaign: &str,
+    buyers: &[String],
+    per_buyer: usize,
+    gap: Duration,
+) -> (u64, u64, Duration) {
+    let (accepted, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let start = Instant::now();
+    let tasks = buyers.iter().map(|token| {
+        let (mut client, accepted, refused) = (stack.groupbuy.clone(), accepted.clone(), refused.clone());
+        let campaign = campaign.to_string();
+        async move {
+            for _ in 0..per_buyer {
+                match client
+                    .join_campaign(authed(token, gb::JoinCampaignRequest { campaign_id: campaign.clone() }))
+                    .await
+                {
+                    Ok(_) => accepted.fetch_add(1, Ordering::Relaxed),
+                    Err(s)
+                        if matches!(s.code(), Code::FailedPrecondition | Code::ResourceExhausted | Code::Aborted) =>
+                    {
+                        refused.fetch_add(1, Ordering::Relaxed)
+                    }
+                    Err(s) => panic!("join failed: {s}"),
+                };
+                if !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
+            }
+        }
+    });
+    join_all(tasks).await;
+    (accepted.load(Ordering::Relaxed), refused.load(Ordering::Relaxed), start.elapsed())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let attempts: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20_000);
+    let clients: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(500);
+    let broker = OwnBroker::start();
+    let prefix = tuan_testkit::unique_prefix();
+    let (gb_db, pay_db) = (TestDb::new().await, TestDb::new().await);
+
+    let mut pay_config = PaymentsConfig::default();
+    pay_config.common.grpc_addr = "127.0.0.1:0".parse()?;
+    pay_config.common.metrics_addr = None;
+    pay_config.common.database.url = pay_db.url.clone().into();
+    pay_config.common.kafka.brokers = broker.address();
+    pay_config.common.kafka.topic_prefix = prefix.clone();
+    pay_config.payments.provider.min_latency_ms = 0;
+    pay_config.payments.provider.max_latency_ms = 0;
+    let mut gb_config = GroupBuyConfig::default();
+    gb_config.common.grpc_addr = "127.0.0.1:0".parse()?;
+    gb_config.common.metrics_addr = None;
+    gb_config.common.database.url = gb_db.url.clone().into();
+    gb_config.common.kafka.brokers = broker.address();
+    gb_config.common.kafka.topic_prefix = prefix.clone();
+    let keys = TokenKeys::new(&gb_config.common.auth);
+
+    let pay_app = payments::Application::build(pay_config).await?;
+    let pay_port = pay_app.port();
+    tokio::spawn(pay_app.run_until_stopped(std::future::pending()));
+    let gb_app = groupbuy::Application::build(gb_config).await?;
+    let gb_port = gb_app.port();
+    tokio::spawn(gb_app.run_until_stopped(std::future::pending()));
+    let stack = Stack {
+        groupbuy: GroupBuyServiceClient::connect(format!("http://127.0.0.1:{gb_port}")).await?,
+        payments: PaymentsServiceClient::connect(format!("http://127.0.0.1:{pay_port}")).await?,
+        gb_db,
+        keys,
+    };
+
+    // The merchant is verified (fixture) and the buyers have money.
+    let merchant_id = Uuid::now_v7();
+    sqlx::query("INSERT INTO public.merchants (user_id, verified_at) VALUES ($1, now())")
+        .bind(merchant_id)
+        .execute(&stack.gb_db.pool)
+        .await?;
+    let merchant = stack.token(merchant_id);
+    let buyers: Vec<String> = (0..clients).map(|_| stack.token(Uuid::now_v7())).collect();
+    for token in &buyers {
+        let top_up = pay::TopUpRequest {
+            amount: "1000.00".into(),
+            currency: "CNY".into(),
+            idempotency_key: Uuid::now_v7().to_string(),
+        };
+        stack.payments.clone().top_up(authed(token, top_up)).await?;
+    }
+    for token in &buyers {
+        loop {
+            let wallet = stack.payments.clone().get_wallet(authed(token, pay::GetWalletRequest {})).await?.into_inner();
+            if wallet.balances.iter().any(|b| b.available == "1000.00") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    let campaign = stack.launch(&merchant).await?;
+    let (accepted, refused, elapsed) = sale(&stack, &campaign, &buyers, attempts / clients, Duration::ZERO).await;
+    let stats = stack.wait_sold(&merchant, &campaign).await?;
+    let (p50, p99, sagas) = stack.saga_latency(&campaign).await?;
+    let accepted_rate = rate(accepted, elapsed);
+    println!("flash sale: {UNITS} units, {} attempts from {clients} concurrent buyers", attempts / clients * clients);
+    println!("  accepted {accepted}, refused {refused} in {:.2} s", elapsed.as_secs_f64());
+    println!(
+        "  units sold {} (captured), pending {}, stock left {}",
+        stats.units_sold, stats.units_pending, stats.stock_left
+    );
+    println!("  accepted joins/s {accepted_rate:.0}; attempts/s {:.0}", rate(accepted + refused, elapsed));
+    println!(
+        "  saga completion (accepted -> hold placed -> confirmed) over {sagas} joins: p50 {p50:.0} ms, p99 {p99:.0} ms"
+    );
+
+    // Baseline: single-row insert-commit at the services' database concurrency.
+    let pg_clients = 40;
+    let baseline = tokio::task::spawn_blocking(move || -> anyhow::Result<f64> {
+        let db = format!("bench_insert_{}", Uuid::new_v4().simple());
+        let psql = |sql: &str| {
+            std::process::Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-qc", sql]).status()
+        };
+        psql(&format!("CREATE DATABASE {db}"))?;
+        std::process::Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                &db,
+                "-qc",
+                "CREATE TABLE t (id bigserial PRIMARY KEY, v int)",
+            ])
+            .status()?;
+        let script = std::env::temp_dir().join(format!("{db}.sql"));
+        std::fs::write(&script, "INSERT INTO t (v) VALUES (1);\n")?;
+        let tps = pgbench(&db, &["-f", script.to_str().unwrap_or_default()], pg_clients, 10);
+        psql(&format!("DROP DATABASE {db} WITH (FORCE)"))?;
+        tps
+    })
+    .await??;
+    println!(
+        "  pgbench single-row insert-commit, {pg_clients} clients: {baseline:.0} tps; ratio accepted joins/s : tps = {:.2}",
+        accepted_rate / baseline
+    );
+
+    // Half the maximum rate: pace the buyers so accepted joins arrive at ~accepted_rate / 2.
+    let campaign = stack.launch(&merchant).await?;
+    let per_buyer = (UNITS as usize).div_ceil(clients) + 1;
+    let gap = Duration::from_secs_f64(clients as f64 / (accepted_rate / 2.0).max(1.0));
+    let (accepted, _, elapsed) = sale(&stack, &campaign, &buyers, per_buyer, gap).await;
+    stack.wait_sold(&merchant, &campaign).await?;
+    let (p50, p99, sagas) = stack.saga_latency(&campaign).await?;
+    println!(
+        "half rate: {accepted} accepted at {:.0} joins/s; saga completion over {sagas} joins: p50 {p50:.0} ms, p99 {p99:.0} ms",
+        rate(accepted, elapsed)
+    );
+    Ok(())
+}
