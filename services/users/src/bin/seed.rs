@@ -1,8 +1,17 @@
-//! Demo data for `make run`: an operator, a verified merchant, and three friends.
-//! Talks to the running users service over gRPC; safe to run twice.
+//! Demo data for `make run`: an operator, a verified merchant, three friends with money in
+//! their wallets, a circle of theirs, and a team campaign by the merchant. Talks to the running
+//! services over gRPC; safe to run twice. Other services learn about users through Kafka, so
+//! calls that depend on that are retried for a while.
+
+use std::time::Duration;
 
 use tonic::{Code, Request, transport::Channel};
-use tuan_proto::users::v1::{self as pb, users_service_client::UsersServiceClient};
+use tuan_proto::{
+    circles::v1::{self as circles, circles_service_client::CirclesServiceClient},
+    groupbuy::v1::{self as groupbuy, group_buy_service_client::GroupBuyServiceClient},
+    payments::v1::{self as payments, payments_service_client::PaymentsServiceClient},
+    users::v1::{self as pb, users_service_client::UsersServiceClient},
+};
 
 const PASSWORD: &str = "tuan-demo-2026";
 
@@ -73,6 +82,8 @@ async fn main() -> anyhow::Result<()> {
     let verify = pb::VerifyMerchantRequest { user_id: merchant.user_id.clone() };
     tolerate(demo.client.verify_merchant(authed(&operator, verify)).await)?;
 
+    seed_other_services(&operator, &merchant, [&alice, &bob, &carol]).await?;
+
     println!("demo users (password {PASSWORD}):");
     for (name, phone, t) in [
         ("operator", "+8613800000000", &operator),
@@ -84,4 +95,106 @@ async fn main() -> anyhow::Result<()> {
         println!("  {name:<9} {phone}  user_id {}", t.user_id);
     }
     Ok(())
+}
+
+fn url(service: &str, port: u16) -> String {
+    std::env::var(format!("TUAN_{}_URL", service.to_uppercase())).unwrap_or_else(|_| format!("http://127.0.0.1:{port}"))
+}
+
+/// Retries `call` while the other service has not yet heard about the users (Kafka is
+/// asynchronous), for up to 30 s.
+async fn eventually<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, tonic::Status>>,
+{
+    for _ in 0..60 {
+        match call().await {
+            Ok(v) => return Ok(Some(v)),
+            Err(s) if matches!(s.code(), Code::AlreadyExists) => return Ok(None),
+            Err(s)
+                if matches!(
+                    s.code(),
+                    Code::PermissionDenied | Code::FailedPrecondition | Code::NotFound | Code::Unavailable
+                ) =>
+            {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(s) => return Err(anyhow::anyhow!("{what}: {s}")),
+        }
+    }
+    println!("  (skipped {what}: the service did not catch up in 30 s)");
+    Ok(None)
+}
+
+async fn seed_other_services(
+    _operator: &pb::AuthTokens,
+    merchant: &pb::AuthTokens,
+    friends: [&pb::AuthTokens; 3],
+) -> anyhow::Result<()> {
+    let Ok(mut wallets) = PaymentsServiceClient::connect(url("payments", 50054)).await else {
+        println!("  payments not running: no wallets seeded");
+        return Ok(());
+    };
+    for person in friends {
+        // A fixed key per person: running the seed twice tops up once.
+        let key = format!("seed-top-up-{}", person.user_id);
+        let top_up = payments::TopUpRequest { amount: "500.00".into(), currency: "CNY".into(), idempotency_key: key };
+        wallets.top_up(authed(person, top_up)).await?;
+    }
+
+    if let Ok(mut circles) = CirclesServiceClient::connect(url("circles", 50052)).await {
+        let [alice, bob, carol] = friends;
+        let mine = circles.list_my_circles(authed(alice, circles::ListMyCirclesRequest::default())).await?.into_inner();
+        if mine.circles.is_empty() {
+            let create = circles::CreateCircleRequest {
+                name: "Dinner friends".into(),
+                kind: circles::CircleKind::Cluster as i32,
+                topic: "let's organise a dinner".into(),
+                approval_required: false,
+            };
+            let circle = circles.create_circle(authed(alice, create)).await?.into_inner();
+            for friend in [bob, carol] {
+                let target =
+                    circles::MemberTarget { circle_id: circle.circle_id.clone(), user_id: friend.user_id.clone() };
+                eventually("adding a friend to the circle", || {
+                    let (mut client, request) = (circles.clone(), authed(alice, target.clone()));
+                    async move { client.invite_member(request).await }
+                })
+                .await?;
+            }
+        }
+    }
+
+    if let Ok(mut deals) = GroupBuyServiceClient::connect(url("groupbuy", 50053)).await {
+        let launch = groupbuy::LaunchCampaignRequest {
+            title: "Hainan mangoes, 5 kg".into(),
+            description: "Picked this week; teams of 3".into(),
+            list_price: "89.00".into(),
+            group_price: "59.00".into(),
+            currency: "CNY".into(),
+            stock: 200,
+            per_user_limit: 2,
+            starts_at_micros: 0,
+            ends_at_micros: now_micros() + 7 * 24 * 3600 * 1_000_000,
+            mode: Some(groupbuy::launch_campaign_request::Mode::Team(groupbuy::TeamSettings {
+                team_size: 3,
+                team_window_secs: 24 * 3600,
+                ..Default::default()
+            })),
+        };
+        let active = deals.list_active_campaigns(groupbuy::ListActiveCampaignsRequest::default()).await?.into_inner();
+        if active.campaigns.is_empty() {
+            eventually("launching the demo campaign", || {
+                let (mut client, request) = (deals.clone(), authed(merchant, launch.clone()));
+                async move { client.launch_campaign(request).await }
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or_default()
 }
