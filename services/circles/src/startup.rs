@@ -13,7 +13,7 @@ use crate::{
     api::{CirclesApi, CirclesServiceServer},
     app::{CirclesApp, Settings},
     config::{CirclesConfig, SERVICE},
-    store::{CirclesProjection, FanoutFeed, UsersFeed, feeds},
+    store::{CardsFeed, CirclesProjection, FanoutFeed, UsersFeed, cards, feeds},
 };
 
 /// The circles service, built and ready to serve.
@@ -29,6 +29,7 @@ impl Application {
         let projections = projections();
         let mut host = Host::start(SERVICE, &config.common, &projections).await?;
         feeds::install(&host.pool).await?;
+        cards::install(&host.pool).await?;
         let keys = TokenKeys::new(&config.common.auth);
         let settings = Settings {
             default_member_cap: config.circles.default_member_cap,
@@ -52,7 +53,8 @@ impl Application {
         &self.app
     }
 
-    /// Waits until both consumers (users events, own fan-out events) have partitions.
+    /// The consumers (users events, own fan-out events, group-buy and payments events for the
+    /// live cards), once all are running.
     pub fn consumers(&self) -> watch::Receiver<Vec<ConsumerHandle>> {
         self.consumers.clone()
     }
@@ -66,17 +68,20 @@ impl Application {
     }
 }
 
-/// Starts the users-events consumer and the fan-out consumer once their topics exist (a
-/// subscription to a missing topic would not see it for minutes). The service serves
-/// meanwhile; the handles appear in the returned channel when both are running.
+/// Starts the users-events consumer, the fan-out consumer and the live-cards consumer (of the
+/// group-buy and payments topics) once their topics exist (a subscription to a missing topic
+/// would not see it for minutes). The service serves meanwhile; the handles appear in the
+/// returned channel when all are running.
 fn start_consumers(host: &mut Host, config: &CirclesConfig) -> watch::Receiver<Vec<ConsumerHandle>> {
     let (tx, rx) = watch::channel(Vec::new());
     let (users_topic, own_topic, dlq) = (host.topic_of("users"), host.topic(), host.dead_letter_topic());
+    let card_topics = vec![host.topic_of("groupbuy"), host.topic_of("payments")];
     let prefix = config.common.kafka.topic_prefix.clone();
     let (partitions, replication) = (config.common.kafka.partitions, config.common.kafka.replication_factor);
     let (pool, kafka, shutdown) = (host.pool.clone(), host.kafka.clone(), host.shutdown());
     host.spawn(async move {
-        let topics = vec![users_topic.clone(), own_topic.clone(), dlq.clone()];
+        let mut topics = vec![users_topic.clone(), own_topic.clone(), dlq.clone()];
+        topics.extend(card_topics.iter().cloned());
         if !topics::ensure_topics_eventually(&kafka.brokers, &topics, partitions, replication, shutdown.clone()).await {
             return;
         }
@@ -88,17 +93,25 @@ fn start_consumers(host: &mut Host, config: &CirclesConfig) -> watch::Receiver<V
             kafka.clone(),
             UsersFeed,
         );
-        let fanout =
-            IdempotentConsumer::new(&format!("{prefix}circles.fanout"), &[own_topic], dlq, pool, kafka, FanoutFeed);
-        let ((users, users_handle), (fanout, fanout_handle)) = match (users, fanout) {
-            (Ok(u), Ok(f)) => (u, f),
-            (Err(e), _) | (_, Err(e)) => {
+        let fanout = IdempotentConsumer::new(
+            &format!("{prefix}circles.fanout"),
+            &[own_topic],
+            dlq.clone(),
+            pool.clone(),
+            kafka.clone(),
+            FanoutFeed,
+        );
+        let cards =
+            IdempotentConsumer::new(&format!("{prefix}circles.cards"), &card_topics, dlq, pool, kafka, CardsFeed);
+        let ((users, users_handle), (fanout, fanout_handle), (cards, cards_handle)) = match (users, fanout, cards) {
+            (Ok(u), Ok(f), Ok(c)) => (u, f, c),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 tracing::error!(error = %e, "cannot create consumers");
                 return;
             }
         };
-        let _ = tx.send(vec![users_handle, fanout_handle]);
-        tokio::join!(users.run(shutdown.clone()), fanout.run(shutdown));
+        let _ = tx.send(vec![users_handle, fanout_handle, cards_handle]);
+        tokio::join!(users.run(shutdown.clone()), fanout.run(shutdown.clone()), cards.run(shutdown));
     });
     rx
 }

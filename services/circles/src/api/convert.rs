@@ -7,8 +7,12 @@ use uuid::Uuid;
 
 use crate::{
     app::BroadcastReceipt,
-    domain::{circle::Kind, text::DealCard},
-    store::queries::{AccountRow, CircleRow, ItemRow, MembershipRow},
+    domain::{
+        card::{CampaignStatus, CollectionStatus, TeamStatus},
+        circle::Kind,
+        text::DealCard,
+    },
+    store::queries::{AccountRow, CardLive, CircleRow, ItemRow, MembershipRow},
 };
 
 pub fn kind(kind: pb::CircleKind) -> Result<Kind, ApiError> {
@@ -97,9 +101,94 @@ fn card(item: &ItemRow) -> Option<pb::DealCard> {
     DealCard::from_parts(kind, id).map(DealCard::to_proto)
 }
 
+fn count(n: Option<i64>) -> u32 {
+    n.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+fn id(id: Option<Uuid>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_default()
+}
+
+fn campaign_status(s: Option<&str>) -> pb::CampaignCardStatus {
+    match s.and_then(CampaignStatus::parse) {
+        Some(CampaignStatus::Active) => pb::CampaignCardStatus::Active,
+        Some(CampaignStatus::Paused) => pb::CampaignCardStatus::Paused,
+        Some(CampaignStatus::Ended) => pb::CampaignCardStatus::Ended,
+        Some(CampaignStatus::Tipped) => pb::CampaignCardStatus::Tipped,
+        Some(CampaignStatus::TippingFailed) => pb::CampaignCardStatus::TippingFailed,
+        None => pb::CampaignCardStatus::Unspecified,
+    }
+}
+
+fn team_status(s: Option<&str>) -> pb::TeamCardStatus {
+    match s.and_then(TeamStatus::parse) {
+        Some(TeamStatus::Pending) => pb::TeamCardStatus::Pending,
+        Some(TeamStatus::Open) => pb::TeamCardStatus::Open,
+        Some(TeamStatus::Completed) => pb::TeamCardStatus::Completed,
+        Some(TeamStatus::Expired) => pb::TeamCardStatus::Expired,
+        Some(TeamStatus::Failed) => pb::TeamCardStatus::Failed,
+        None => pb::TeamCardStatus::Unspecified,
+    }
+}
+
+fn collection_status(s: Option<&str>) -> pb::CollectionCardStatus {
+    match s.and_then(CollectionStatus::parse) {
+        Some(CollectionStatus::Open) => pb::CollectionCardStatus::Open,
+        Some(CollectionStatus::Closed) => pb::CollectionCardStatus::Closed,
+        None => pb::CollectionCardStatus::Unspecified,
+    }
+}
+
+/// The live view of the item's card, or None without a card or before its source arrived.
+fn live(card_id: Option<Uuid>, l: CardLive) -> Option<pb::CardView> {
+    use pb::card_view::View;
+    let card_id = card_id?.to_string();
+    let view = match l.live_kind.as_deref()? {
+        "campaign" => View::Campaign(pb::CampaignCardView {
+            campaign_id: card_id,
+            title: l.live_title.unwrap_or_default(),
+            group_price: l.live_group_price.unwrap_or_default(),
+            list_price: l.live_list_price.unwrap_or_default(),
+            currency: l.live_currency.unwrap_or_default(),
+            stock_left: count(l.live_stock_left),
+            status: campaign_status(l.live_status.as_deref()) as i32,
+        }),
+        "team" => View::Team(pb::TeamCardView {
+            team_id: card_id,
+            campaign_id: id(l.live_campaign_id),
+            campaign_title: l.live_title.unwrap_or_default(),
+            team_size: count(l.live_team_size),
+            members: count(l.live_members),
+            status: team_status(l.live_status.as_deref()) as i32,
+            expires_at_micros: l.live_expires_at.map(|t| t.timestamp_micros()).unwrap_or_default(),
+        }),
+        "bill" => View::Bill(pb::BillCardView {
+            bill_id: card_id,
+            title: l.live_title.unwrap_or_default(),
+            total: l.live_total.unwrap_or_default(),
+            currency: l.live_currency.unwrap_or_default(),
+            participants: count(l.live_participants),
+        }),
+        "collection" => View::Collection(pb::CollectionCardView {
+            collection_id: card_id,
+            bill_id: id(l.live_bill_id),
+            paid_count: count(l.live_paid_count),
+            participant_count: count(l.live_participants),
+            status: collection_status(l.live_status.as_deref()) as i32,
+            currency: l.live_currency.unwrap_or_default(),
+        }),
+        _ => return None,
+    };
+    Some(pb::CardView {
+        view: Some(view),
+        updated_at_micros: l.live_updated_at.map(|t| t.timestamp_micros()).unwrap_or_default(),
+    })
+}
+
 pub fn post(p: ItemRow) -> pb::Post {
     pb::Post {
         card: card(&p),
+        live: live(p.card_id, p.live),
         post_id: p.id.to_string(),
         circle_id: p.parent_id.to_string(),
         author_id: p.author_id.to_string(),
@@ -111,6 +200,7 @@ pub fn post(p: ItemRow) -> pb::Post {
 pub fn moment(m: ItemRow) -> pb::Moment {
     pb::Moment {
         card: card(&m),
+        live: live(m.card_id, m.live),
         moment_id: m.id.to_string(),
         author_id: m.author_id.to_string(),
         text: m.text,
@@ -121,6 +211,7 @@ pub fn moment(m: ItemRow) -> pb::Moment {
 pub fn inbox_item(i: ItemRow) -> pb::InboxItem {
     pb::InboxItem {
         card: card(&i),
+        live: live(i.card_id, i.live),
         broadcast_id: i.id.to_string(),
         account_id: i.parent_id.to_string(),
         account_name: i.source_name,

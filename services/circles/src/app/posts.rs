@@ -12,7 +12,7 @@ use crate::{
         post::{PostMoment, PublishPost},
         text::Content,
     },
-    store::queries::{self, ItemRow, Lock},
+    store::queries::{self, CardLive, ItemRow, Lock},
 };
 
 impl CirclesApp {
@@ -37,7 +37,14 @@ impl CirclesApp {
         let (_, events) =
             self.posts.execute_in(&mut tx, &command.post_id.to_string(), meta, |p| p.handle(command.clone())).await?;
         tx.commit().await?;
-        Ok(item(command.post_id, circle_id, caller.user_id, &content, events.first().map(|e| e.occurred_at)))
+        self.with_live(item(
+            command.post_id,
+            circle_id,
+            caller.user_id,
+            &content,
+            events.first().map(|e| e.occurred_at),
+        ))
+        .await
     }
 
     pub async fn posts(
@@ -59,7 +66,22 @@ impl CirclesApp {
         let command = PostMoment { moment_id: Uuid::now_v7(), author: caller.user_id, content: content.clone() };
         let (_, events) =
             self.moments.execute(&command.moment_id.to_string(), meta, |m| m.handle(command.clone())).await?;
-        Ok(item(command.moment_id, caller.user_id, caller.user_id, &content, events.first().map(|e| e.occurred_at)))
+        self.with_live(item(
+            command.moment_id,
+            caller.user_id,
+            caller.user_id,
+            &content,
+            events.first().map(|e| e.occurred_at),
+        ))
+        .await
+    }
+
+    /// The item with what its card shows now (lists get this from their own join).
+    async fn with_live(&self, mut row: ItemRow) -> Result<ItemRow, ApiError> {
+        if let (Some(kind), Some(id)) = (row.card_kind.as_deref(), row.card_id) {
+            row.live = queries::card_live(&self.pool, kind, id).await?;
+        }
+        Ok(row)
     }
 
     pub async fn timeline(
@@ -90,5 +112,6 @@ pub(super) fn item(
         card_id,
         created_at: at.unwrap_or_else(Utc::now),
         source_name: String::new(),
+        live: CardLive::default(),
     }
 }

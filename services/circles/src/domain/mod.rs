@@ -5,6 +5,7 @@
 //! every decision is testable without a database.
 
 pub mod account;
+pub mod card;
 pub mod circle;
 mod error;
 pub mod membership;

@@ -51,6 +51,76 @@ pub struct ItemRow {
     pub created_at: DateTime<Utc>,
     /// The account's name, for inbox items; '' otherwise.
     pub source_name: String,
+    /// What the card shows now; all None without a card or before its source arrived.
+    #[sqlx(flatten)]
+    pub live: CardLive,
+}
+
+/// What a card shows now, in one shape for every card kind (each uses the fields that apply
+/// to it), from [`live_joins`]. `live_kind` is None when the card's source has not arrived.
+#[derive(Clone, Debug, Default, FromRow)]
+pub struct CardLive {
+    pub live_kind: Option<String>,
+    /// The campaign's (campaign and team cards) or the bill's title.
+    pub live_title: Option<String>,
+    pub live_campaign_id: Option<Uuid>,
+    pub live_group_price: Option<String>,
+    pub live_list_price: Option<String>,
+    pub live_currency: Option<String>,
+    pub live_stock_left: Option<i64>,
+    pub live_status: Option<String>,
+    pub live_team_size: Option<i64>,
+    pub live_members: Option<i64>,
+    pub live_expires_at: Option<DateTime<Utc>>,
+    pub live_total: Option<String>,
+    /// A bill's participants; a collection's participants asked to pay.
+    pub live_participants: Option<i64>,
+    pub live_paid_count: Option<i64>,
+    pub live_bill_id: Option<Uuid>,
+    pub live_updated_at: Option<DateTime<Utc>>,
+}
+
+/// The card tables joined to the item aliased `item` (with `card_kind`, `card_id`): one
+/// primary-key lookup per table, each only for its kind of card (and the team's campaign for
+/// a team card), so a page of items costs no query per item. Aliases: cc, ct, cb, ck.
+fn live_joins(item: &str) -> String {
+    format!(
+        "LEFT JOIN public.card_teams ct ON {item}.card_kind = 'team' AND ct.team_id = {item}.card_id \
+         LEFT JOIN public.card_campaigns cc ON cc.status IS NOT NULL AND cc.campaign_id = \
+           CASE {item}.card_kind WHEN 'campaign' THEN {item}.card_id WHEN 'team' THEN ct.campaign_id END \
+         LEFT JOIN public.card_bills cb ON {item}.card_kind = 'bill' AND cb.bill_id = {item}.card_id \
+         LEFT JOIN public.card_collections ck ON {item}.card_kind = 'collection' AND ck.collection_id = {item}.card_id"
+    )
+}
+
+/// The [`CardLive`] columns over [`live_joins`] (only the card's own tables match, so each
+/// COALESCE picks its kind's value; a team card also matches its campaign, hence ct first).
+fn live_columns(item: &str) -> String {
+    format!(
+        "CASE WHEN ct.team_id IS NOT NULL OR cb.bill_id IS NOT NULL OR ck.collection_id IS NOT NULL \
+                OR ({item}.card_kind = 'campaign' AND cc.campaign_id IS NOT NULL) THEN {item}.card_kind END AS live_kind, \
+         COALESCE(cc.title, cb.title) AS live_title, COALESCE(ct.campaign_id, cc.campaign_id) AS live_campaign_id, \
+         cc.group_price AS live_group_price, cc.list_price AS live_list_price, \
+         COALESCE(cc.currency, cb.currency, ck.currency) AS live_currency, \
+         GREATEST(cc.stock - cc.units_taken, 0) AS live_stock_left, \
+         COALESCE(ct.status, cc.status, ck.status) AS live_status, ct.team_size AS live_team_size, \
+         ct.members AS live_members, ct.expires_at AS live_expires_at, cb.total AS live_total, \
+         COALESCE(cb.participants, ck.participant_count) AS live_participants, ck.paid_count AS live_paid_count, \
+         ck.bill_id AS live_bill_id, COALESCE(ct.updated_at, cc.updated_at, cb.updated_at, ck.updated_at) AS live_updated_at"
+    )
+}
+
+/// What one card shows now, if its source has arrived.
+pub async fn card_live(pool: &PgPool, kind: &str, id: Uuid) -> Result<CardLive, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM (VALUES ($1::text, $2::uuid)) AS x (card_kind, card_id) {}",
+        live_columns("x"),
+        live_joins("x")
+    )))
+    .bind(kind)
+    .bind(id)
+    .fetch_one(pool)
+    .await
 }
 
 #[derive(Clone, Debug, FromRow)]
@@ -199,11 +269,15 @@ pub async fn posts(
     limit: i64,
 ) -> Result<Vec<ItemRow>, sqlx::Error> {
     let (at, id) = before.unzip();
-    sqlx::query_as(
-        "SELECT post_id AS id, circle_id AS parent_id, author_id, text, card_kind, card_id, created_at, '' AS source_name \
-         FROM posts WHERE circle_id = $1 AND ($2::timestamptz IS NULL OR (created_at, post_id) < ($2, $3)) \
-         ORDER BY created_at DESC, post_id DESC LIMIT $4",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT p.post_id AS id, p.circle_id AS parent_id, p.author_id, p.text, p.card_kind, p.card_id, p.created_at, \
+                '' AS source_name, {} \
+         FROM posts p {} \
+         WHERE p.circle_id = $1 AND ($2::timestamptz IS NULL OR (p.created_at, p.post_id) < ($2, $3)) \
+         ORDER BY p.created_at DESC, p.post_id DESC LIMIT $4",
+        live_columns("p"),
+        live_joins("p")
+    )))
     .bind(circle)
     .bind(at)
     .bind(id)
@@ -221,14 +295,16 @@ pub async fn timeline(
     limit: i64,
 ) -> Result<Vec<ItemRow>, sqlx::Error> {
     let (at, id) = before.unzip();
-    sqlx::query_as(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT mo.moment_id AS id, mo.author_id AS parent_id, mo.author_id, mo.text, mo.card_kind, mo.card_id, \
-                t.created_at, '' AS source_name \
-         FROM public.timeline t JOIN moments mo ON mo.moment_id = t.moment_id \
+                t.created_at, '' AS source_name, {} \
+         FROM public.timeline t JOIN moments mo ON mo.moment_id = t.moment_id {} \
          WHERE t.owner_id = $1 AND ($2::timestamptz IS NULL OR (t.created_at, t.moment_id) < ($2, $3)) \
            AND (t.author_id = $1 OR EXISTS (SELECT 1 FROM public.friends f WHERE f.user_id = $1 AND f.friend_id = t.author_id)) \
          ORDER BY t.created_at DESC, t.moment_id DESC LIMIT $4",
-    )
+        live_columns("mo"),
+        live_joins("mo")
+    )))
     .bind(user)
     .bind(at)
     .bind(id)
@@ -245,14 +321,16 @@ pub async fn inbox(
     limit: i64,
 ) -> Result<Vec<ItemRow>, sqlx::Error> {
     let (at, id) = before.unzip();
-    sqlx::query_as(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT b.broadcast_id AS id, b.account_id AS parent_id, a.owner_id AS author_id, b.text, b.card_kind, b.card_id, \
-                i.created_at, a.name AS source_name \
+                i.created_at, a.name AS source_name, {} \
          FROM public.inbox i JOIN broadcasts b ON b.broadcast_id = i.broadcast_id \
-         JOIN public_accounts a ON a.account_id = b.account_id \
+         JOIN public_accounts a ON a.account_id = b.account_id {} \
          WHERE i.owner_id = $1 AND ($2::timestamptz IS NULL OR (i.created_at, i.broadcast_id) < ($2, $3)) \
          ORDER BY i.created_at DESC, i.broadcast_id DESC LIMIT $4",
-    )
+        live_columns("b"),
+        live_joins("b")
+    )))
     .bind(user)
     .bind(at)
     .bind(id)

@@ -126,27 +126,23 @@ impl TestApp {
 
     /// Publishes a users-service event as the users service's outbox relay would.
     pub async fn publish_users_event<M: Name + prost::Message>(&self, stream_type: &str, stream_id: &str, event: M) {
-        let envelope = EventEnvelope {
-            event_id: Uuid::now_v7().to_string(),
-            stream_type: stream_type.into(),
-            stream_id: stream_id.into(),
-            version: 1,
-            event_type: M::full_name(),
-            schema_version: 1,
-            occurred_at_micros: Utc::now().timestamp_micros(),
-            correlation_id: Uuid::now_v7().to_string(),
-            payload: event.encode_to_vec(),
-            source: "users".into(),
-            ..Default::default()
-        };
-        let topic = format!("{}tuan.users.v1", self.config.common.kafka.topic_prefix);
+        self.publish("users", &envelope("users", stream_type, stream_id, 1, event)).await;
+    }
+
+    /// Publishes `envelope` onto `<prefix>tuan.<service>.v1`, keyed by its stream id, as that
+    /// service's outbox relay would.
+    pub async fn publish(&self, service: &str, envelope: &EventEnvelope) {
+        let topic = format!("{}tuan.{service}.v1", self.config.common.kafka.topic_prefix);
         let payload = envelope.encode_to_vec();
         self.kafka
             .producer
-            .send(FutureRecord::to(&topic).key(stream_id).payload(&payload), Timeout::After(Duration::from_secs(10)))
+            .send(
+                FutureRecord::to(&topic).key(&envelope.stream_id).payload(&payload),
+                Timeout::After(Duration::from_secs(10)),
+            )
             .await
             .map_err(|(e, _)| e)
-            .expect("publish users event");
+            .unwrap_or_else(|e| panic!("publish {} event: {e}", envelope.event_type));
     }
 
     /// Makes `a` and `b` friends (as the users service would announce) without waiting.
@@ -224,6 +220,30 @@ impl TestApp {
 
     pub async fn circle(&mut self, user: &User, circle_id: &str) -> pb::Circle {
         self.client.get_circle(authed(&user.token, circle(circle_id))).await.expect("get circle").into_inner()
+    }
+}
+
+/// `event` as version `version` of stream `stream_type`/`stream_id` of service `source`, with a
+/// fresh event id.
+pub fn envelope<M: Name + prost::Message>(
+    source: &str,
+    stream_type: &str,
+    stream_id: &str,
+    version: u64,
+    event: M,
+) -> EventEnvelope {
+    EventEnvelope {
+        event_id: Uuid::now_v7().to_string(),
+        stream_type: stream_type.into(),
+        stream_id: stream_id.into(),
+        version,
+        event_type: M::full_name(),
+        schema_version: 1,
+        occurred_at_micros: Utc::now().timestamp_micros(),
+        correlation_id: Uuid::now_v7().to_string(),
+        payload: event.encode_to_vec(),
+        source: source.into(),
+        ..Default::default()
     }
 }
 
