@@ -40,3 +40,9 @@ pub mod circles {
         tonic::include_proto!("tuan.circles.v1");
     }
 }
+
+pub mod gateway {
+    pub mod v1 {
+        tonic::include_proto!("tuan.gateway.v1");
+    }
+}

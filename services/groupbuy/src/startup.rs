@@ -61,9 +61,11 @@ impl Application {
             tracing::warn!(error = %e, "cannot create source topics yet; the consumers will find them later");
         }
         let mut first = None;
+        // Prefixed like the topics, so environments sharing a broker do not share a group.
+        let group = format!("{}{CONSUMER_GROUP}", config.common.kafka.topic_prefix);
         for _ in 0..config.groupbuy.saga_consumers.max(1) {
             let (consumer, handle) = IdempotentConsumer::new(
-                CONSUMER_GROUP,
+                &group,
                 &sources,
                 host.dead_letter_topic(),
                 host.pool.clone(),

@@ -1,0 +1,177 @@
+//! Per-client-IP and per-user rate limits (GCRA, the `governor` crate) as a tower layer.
+//! Past a limit: RESOURCE_EXHAUSTED with `retry-after-ms` metadata and a google.rpc.RetryInfo.
+
+use std::{
+    convert::Infallible,
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures::future::{Either, Ready, ready};
+use governor::{
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+};
+use tonic::{
+    Code, Status, body::Body, metadata::MetadataValue, server::NamedService, transport::server::TcpConnectInfo,
+};
+use tonic_types::{ErrorDetails, StatusExt};
+use tower::{Layer, Service};
+use uuid::Uuid;
+
+use super::auth::Authenticated;
+
+/// A sustained rate and a burst.
+#[derive(Clone, Copy, Debug)]
+pub struct Rate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Rate {
+    fn quota(self) -> Quota {
+        let per_second = NonZeroU32::new(self.per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(self.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        Quota::per_second(per_second).allow_burst(burst)
+    }
+}
+
+/// The keyed limiters, shared by every connection.
+#[derive(Clone)]
+pub struct Limits {
+    by_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    by_user: Arc<DefaultKeyedRateLimiter<Uuid>>,
+    clock: DefaultClock,
+}
+
+impl Limits {
+    pub fn new(per_ip: Rate, per_user: Rate) -> Self {
+        Self {
+            by_ip: Arc::new(RateLimiter::keyed(per_ip.quota())),
+            by_user: Arc::new(RateLimiter::keyed(per_user.quota())),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Checks (and counts) one request; `Err(wait)` when over a limit.
+    pub fn check(&self, ip: Option<IpAddr>, user: Option<Uuid>) -> Result<(), Duration> {
+        if let Some(ip) = ip {
+            self.by_ip.check_key(&ip).map_err(|n| n.wait_time_from(self.clock.now()))?;
+        }
+        if let Some(user) = user {
+            self.by_user.check_key(&user).map_err(|n| n.wait_time_from(self.clock.now()))?;
+        }
+        Ok(())
+    }
+
+    /// Forgets keys that are back to a full burst (call now and then so memory stays flat).
+    pub fn forget_idle(&self) {
+        self.by_ip.retain_recent();
+        self.by_user.retain_recent();
+        self.by_ip.shrink_to_fit();
+        self.by_user.shrink_to_fit();
+    }
+}
+
+/// RESOURCE_EXHAUSTED saying when to come back.
+pub fn exhausted(wait: Duration) -> Status {
+    // At least 1 ms: a client reading 0 would retry at once.
+    let wait = wait.max(Duration::from_millis(1));
+    let mut status = Status::with_error_details(
+        Code::ResourceExhausted,
+        format!("rate limit exceeded; retry in {} ms", wait.as_millis()),
+        ErrorDetails::with_retry_info(Some(wait)),
+    );
+    if let Ok(value) = MetadataValue::try_from(wait.as_millis().to_string()) {
+        status.metadata_mut().insert("retry-after-ms", value);
+    }
+    status
+}
+
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    limits: Limits,
+}
+
+impl RateLimitLayer {
+    pub fn new(limits: Limits) -> Self {
+        Self { limits }
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit { inner, limits: self.limits.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+    limits: Limits,
+}
+
+impl<S: NamedService> NamedService for RateLimit<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S> Service<http::Request<Body>> for RateLimit<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<http::Response<Body>, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let ip = request.extensions().get::<TcpConnectInfo>().and_then(|i| i.remote_addr()).map(|a| a.ip());
+        let user = request.extensions().get::<Authenticated>().map(|a| a.0.user_id);
+        match self.limits.check(ip, user) {
+            Ok(()) => Either::Right(self.inner.call(request)),
+            Err(wait) => Either::Left(ready(Ok(exhausted(wait).into_http()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_above_the_limit_is_refused_per_user_and_others_are_unaffected() {
+        let limits = Limits::new(Rate { per_second: 1000, burst: 1000 }, Rate { per_second: 1, burst: 3 });
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let ip = Some(IpAddr::from([127, 0, 0, 1]));
+        assert!((0..3).all(|_| limits.check(ip, Some(a)).is_ok()));
+        let wait = limits.check(ip, Some(a)).unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(limits.check(ip, Some(b)).is_ok(), "another user has their own budget");
+    }
+
+    #[test]
+    fn the_ip_limit_covers_anonymous_calls() {
+        let limits = Limits::new(Rate { per_second: 1, burst: 2 }, Rate { per_second: 100, burst: 100 });
+        let ip = Some(IpAddr::from([10, 0, 0, 1]));
+        assert!(limits.check(ip, None).is_ok() && limits.check(ip, None).is_ok());
+        assert!(limits.check(ip, None).is_err());
+        assert!(limits.check(Some(IpAddr::from([10, 0, 0, 2])), None).is_ok());
+    }
+
+    #[test]
+    fn exhausted_carries_retry_after_and_retry_info() {
+        let status = exhausted(Duration::from_millis(250));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.metadata().get("retry-after-ms").unwrap(), "250");
+        let info = status.get_details_retry_info().expect("retry info");
+        assert_eq!(info.retry_delay, Some(Duration::from_millis(250)));
+    }
+}

@@ -1,0 +1,74 @@
+//! Settings of the gateway (see `tuan_runtime::config` for layering).
+//!
+//! The gateway has no database and publishes nothing: of the common settings it uses
+//! `grpc_addr`, `auth` and `telemetry`; `database` and `kafka` are ignored.
+
+use serde::{Deserialize, Serialize};
+use tuan_runtime::config::CommonConfig;
+
+pub const SERVICE: &str = "gateway";
+pub const DEFAULT_PORT: u16 = 50050;
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct GatewayConfig {
+    #[serde(flatten)]
+    pub common: CommonConfig,
+    pub gateway: GatewaySettings,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct GatewaySettings {
+    /// Backends, e.g. `http://127.0.0.1:50051` (env `TUAN_GATEWAY__USERS_URL`).
+    pub users_url: String,
+    pub circles_url: String,
+    pub groupbuy_url: String,
+    pub payments_url: String,
+    /// TCP connect timeout to a backend.
+    pub connect_timeout_ms: u64,
+    /// Budget of one backend call made for a screen part (cut further by the client's deadline).
+    pub part_budget_ms: u64,
+    /// The longest a screen waits when the client sets no deadline.
+    pub screen_budget_ms: u64,
+    /// Budget of a passed-through call when the client sets no shorter deadline.
+    pub command_budget_ms: u64,
+    /// Per-user limit: sustained requests per second and burst.
+    pub user_rate_per_sec: u32,
+    pub user_burst: u32,
+    /// Per-client-IP limit (applies to sign-up and login too).
+    pub ip_rate_per_sec: u32,
+    pub ip_burst: u32,
+    /// Consecutive failures of a backend that open its circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit refuses calls before letting one probe through.
+    pub breaker_cool_down_ms: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            common: CommonConfig::local(SERVICE, DEFAULT_PORT),
+            gateway: GatewaySettings {
+                users_url: "http://127.0.0.1:50051".into(),
+                circles_url: "http://127.0.0.1:50052".into(),
+                groupbuy_url: "http://127.0.0.1:50053".into(),
+                payments_url: "http://127.0.0.1:50054".into(),
+                connect_timeout_ms: 500,
+                part_budget_ms: 800,
+                screen_budget_ms: 2_500,
+                command_budget_ms: 10_000,
+                user_rate_per_sec: 20,
+                user_burst: 40,
+                ip_rate_per_sec: 200,
+                ip_burst: 400,
+                breaker_failures: 5,
+                breaker_cool_down_ms: 5_000,
+            },
+        }
+    }
+}
+
+impl GatewayConfig {
+    pub fn load() -> anyhow::Result<Self> {
+        tuan_runtime::config::load(SERVICE, Self::default())
+    }
+}

@@ -1,0 +1,312 @@
+//! Runs the whole system as real processes for one test: a fresh database per service, the
+//! shared broker with a topic prefix of the test's own, every service binary on a free port,
+//! and the gateway in front. Children are killed when the [`Stack`] is dropped. Logs go to
+//! `target/e2e-logs/<test>/<service>.log`.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use tokio::sync::{Mutex, MutexGuard};
+use tonic::{Request, transport::Channel};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tuan_proto::gateway::v1::mobile_gateway_client::MobileGatewayClient;
+use tuan_testkit::TestDb;
+
+pub const SERVICES: [&str; 4] = ["users", "circles", "groupbuy", "payments"];
+pub const JWT_SECRET: &str = "tuan-e2e-secret-not-for-production";
+pub const OPERATOR_PHONE: &str = "+8613800000000";
+
+pub type Gateway = MobileGatewayClient<Channel>;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace dir")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"))
+}
+
+fn binary(name: &str) -> PathBuf {
+    target_dir().join("debug").join(name)
+}
+
+/// Builds the service binaries once per test run (a no-op when they are fresh). Set
+/// `TUAN_E2E_NO_BUILD=1` to use whatever is in target/debug.
+fn ensure_binaries() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let all = || SERVICES.iter().chain(["gateway"].iter()).all(|s| binary(s).is_file());
+        if std::env::var_os("TUAN_E2E_NO_BUILD").is_some() {
+            assert!(all(), "service binaries missing: run `cargo build --bins -p users -p circles -p groupbuy -p payments -p gateway`");
+            return;
+        }
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(workspace())
+            .args(["build", "--bins", "-p", "users", "-p", "circles", "-p", "groupbuy", "-p", "payments", "-p", "gateway"])
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            _ if all() => eprintln!("e2e: building the services failed; using the binaries already in target/debug"),
+            _ => panic!(
+                "the service binaries are missing and could not be built: run \
+                 `cargo build --bins -p users -p circles -p groupbuy -p payments -p gateway`"
+            ),
+        }
+    });
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// Tests take turns: each starts five services, and the machine is small.
+pub async fn exclusive() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    TURN.lock().await
+}
+
+struct Process {
+    name: &'static str,
+    port: u16,
+    env: BTreeMap<String, String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Process {
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "{} is already running", self.name);
+        let log = File::options().create(true).append(true).open(&self.log).expect("log file");
+        let child = Command::new(binary(self.name))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .current_dir(self.log.parent().expect("log dir"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("log handle")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", self.name));
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // A frozen process must be able to die.
+            let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    async fn wait_serving(&mut self, timeout: Duration) {
+        let start = Instant::now();
+        let url = format!("http://127.0.0.1:{}", self.port);
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("{} exited with {status} while starting:\n{}", self.name, self.log_tail());
+            }
+            if let Ok(channel) = Channel::from_shared(url.clone()).expect("url").connect().await
+                && let Ok(reply) = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await
+                && reply.get_ref().status() == ServingStatus::Serving
+            {
+                return;
+            }
+            assert!(start.elapsed() < timeout, "{} did not serve within {timeout:?}:\n{}", self.name, self.log_tail());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Settings a test may change.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Per-user rate limit of the gateway: per second, burst.
+    pub user_rate: (u32, u32),
+    /// The gateway's budget per backend call of a screen. Generous by default: debug builds
+    /// on a small shared machine are slow, and a part missing for that would fail a test
+    /// about something else.
+    pub part_budget_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { user_rate: (50, 100), part_budget_ms: 3_000 }
+    }
+}
+
+/// The running system of one test.
+pub struct Stack {
+    // Processes stop before their databases are dropped.
+    processes: Vec<Process>,
+    dbs: BTreeMap<&'static str, TestDb>,
+    pub gateway_url: String,
+}
+
+impl Stack {
+    pub async fn start(test: &str, options: Options) -> Self {
+        tuan_testkit::init_tracing();
+        ensure_binaries();
+        let broker = tuan_testkit::shared_broker();
+        let prefix = tuan_testkit::unique_prefix();
+        let log_dir = target_dir().join("e2e-logs").join(test);
+        let _ = std::fs::remove_dir_all(&log_dir);
+        std::fs::create_dir_all(&log_dir).expect("log dir");
+
+        let mut dbs = BTreeMap::new();
+        for service in SERVICES {
+            dbs.insert(service, TestDb::new().await);
+        }
+        let ports: BTreeMap<&str, u16> = SERVICES.iter().chain(["gateway"].iter()).map(|s| (*s, free_port())).collect();
+        let common = |name: &str| -> BTreeMap<String, String> {
+            let mut env = BTreeMap::new();
+            let mut set = |k: &str, v: String| env.insert(k.to_string(), v);
+            set("TUAN_CONFIG", log_dir.join("no-config.toml").display().to_string());
+            set("TUAN_GRPC_ADDR", format!("127.0.0.1:{}", ports[name]));
+            set("TUAN_KAFKA__BROKERS", broker.clone());
+            set("TUAN_KAFKA__TOPIC_PREFIX", prefix.clone());
+            set("TUAN_KAFKA__PARTITIONS", "3".into());
+            set("TUAN_AUTH__JWT_SECRET", JWT_SECRET.into());
+            set("TUAN_TELEMETRY__LOG_FORMAT", "pretty".into());
+            set("TUAN_TELEMETRY__LOG_FILTER", "info".into());
+            set("NO_COLOR", "1".into());
+            if let Some(db) = dbs.get(name) {
+                set("TUAN_DATABASE__URL", db.url.clone());
+                set("TUAN_DATABASE__MAX_CONNECTIONS", "10".into());
+            }
+            env
+        };
+        let specific: [(&str, Vec<(&str, String)>); 5] = [
+            ("users", vec![("TUAN_USERS__OPERATOR_PHONES", format!("[\"{OPERATOR_PHONE}\"]"))]),
+            ("circles", vec![]),
+            ("groupbuy", vec![("TUAN_GROUPBUY__DEADLINE_SCAN_MS", "200".into())]),
+            (
+                "payments",
+                vec![
+                    ("TUAN_PAYMENTS__FEE_BASIS_POINTS", "100".into()),
+                    ("TUAN_PAYMENTS__PROVIDER__MIN_LATENCY_MS", "0".into()),
+                    ("TUAN_PAYMENTS__PROVIDER__MAX_LATENCY_MS", "0".into()),
+                    ("TUAN_PAYMENTS__PROVIDER__FAILURE_RATE", "0".into()),
+                    ("TUAN_PAYMENTS__EXPIRY_SCAN_INTERVAL_MS", "200".into()),
+                ],
+            ),
+            (
+                "gateway",
+                vec![
+                    ("TUAN_GATEWAY__USERS_URL", format!("http://127.0.0.1:{}", ports["users"])),
+                    ("TUAN_GATEWAY__CIRCLES_URL", format!("http://127.0.0.1:{}", ports["circles"])),
+                    ("TUAN_GATEWAY__GROUPBUY_URL", format!("http://127.0.0.1:{}", ports["groupbuy"])),
+                    ("TUAN_GATEWAY__PAYMENTS_URL", format!("http://127.0.0.1:{}", ports["payments"])),
+                    ("TUAN_GATEWAY__USER_RATE_PER_SEC", options.user_rate.0.to_string()),
+                    ("TUAN_GATEWAY__USER_BURST", options.user_rate.1.to_string()),
+                    ("TUAN_GATEWAY__PART_BUDGET_MS", options.part_budget_ms.to_string()),
+                    ("TUAN_GATEWAY__SCREEN_BUDGET_MS", (options.part_budget_ms * 3).to_string()),
+                    // Every test client is on 127.0.0.1: keep the IP limit out of the way.
+                    ("TUAN_GATEWAY__IP_RATE_PER_SEC", "10000".into()),
+                    ("TUAN_GATEWAY__IP_BURST", "10000".into()),
+                ],
+            ),
+        ];
+        let mut processes = Vec::new();
+        for (name, extra) in specific {
+            let mut env = common(name);
+            env.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+            let mut process =
+                Process { name, port: ports[name], env, log: log_dir.join(format!("{name}.log")), child: None };
+            process.spawn();
+            processes.push(process);
+        }
+        let mut stack = Self { processes, dbs, gateway_url: format!("http://127.0.0.1:{}", ports["gateway"]) };
+        for process in &mut stack.processes {
+            process.wait_serving(Duration::from_secs(60)).await;
+        }
+        stack
+    }
+
+    fn process(&mut self, name: &str) -> &mut Process {
+        self.processes.iter_mut().find(|p| p.name == name).unwrap_or_else(|| panic!("no service {name}"))
+    }
+
+    /// Kills one service (SIGKILL, as a crash would).
+    pub fn stop(&mut self, name: &str) {
+        self.process(name).kill();
+    }
+
+    /// Freezes one service (SIGSTOP): it accepts connections and never answers, as a hung
+    /// process would. [`Stack::thaw`] lets it go on.
+    pub fn freeze(&mut self, name: &str) {
+        self.signal(name, "-STOP");
+    }
+
+    pub fn thaw(&mut self, name: &str) {
+        self.signal(name, "-CONT");
+    }
+
+    fn signal(&mut self, name: &str, signal: &str) {
+        let pid = self.process(name).child.as_ref().unwrap_or_else(|| panic!("{name} is not running")).id();
+        let status = Command::new("kill").args([signal, &pid.to_string()]).status().expect("kill");
+        assert!(status.success(), "kill {signal} {name}");
+    }
+
+    /// Starts a stopped service again on the same port and database, and waits for it.
+    pub async fn restart(&mut self, name: &str) {
+        let process = self.process(name);
+        process.spawn();
+        process.wait_serving(Duration::from_secs(60)).await;
+    }
+
+    pub async fn gateway(&self) -> Gateway {
+        let channel = Channel::from_shared(self.gateway_url.clone()).expect("url").connect().await.expect("gateway");
+        MobileGatewayClient::new(channel)
+    }
+
+    /// A service's database (for the few facts no RPC exposes).
+    pub fn db(&self, service: &str) -> &TestDb {
+        &self.dbs[service]
+    }
+}
+
+impl Drop for Stack {
+    /// Stops every service as a deployment would (SIGTERM, drain), so their consumers leave
+    /// their groups on the shared broker instead of stalling the next test's rebalance; what
+    /// has not exited after a few seconds is killed.
+    fn drop(&mut self) {
+        for process in &self.processes {
+            if let Some(child) = &process.child {
+                let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(8);
+        for process in &mut self.processes {
+            while let Some(child) = process.child.as_mut() {
+                match child.try_wait() {
+                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                    Ok(Some(_)) => {
+                        process.child = None;
+                    }
+                    _ => process.kill(),
+                }
+            }
+        }
+    }
+}
+
+/// A request carrying `token` as the caller's identity.
+pub fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("token"));
+    request
+}

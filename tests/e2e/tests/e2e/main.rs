@@ -1,0 +1,9 @@
+//! End-to-end tests: every service, the broker and Postgres as real processes, and the test
+//! talking to the gateway only (as the mobile app would). One test binary; tests take turns,
+//! each with a system of its own (see `harness`).
+
+mod flows;
+mod harness;
+mod isolation;
+mod journey;
+mod resilience;
