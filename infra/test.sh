@@ -22,6 +22,11 @@ infra/k8s-check.sh
 locked=()
 [[ -f Cargo.lock ]] && locked=(--locked)
 
+# The service binaries first, with the workspace's feature set: the end-to-end tests run them
+# as processes and then need not build them again.
+cargo build --workspace --bins "${locked[@]}"
+export TUAN_E2E_NO_BUILD=1
+
 cmd=(cargo test --workspace "${locked[@]}" "$@" -- --test-threads=4)
 echo "[test] ${cmd[*]}" >&2
 set +e

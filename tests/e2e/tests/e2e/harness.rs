@@ -44,19 +44,19 @@ fn ensure_binaries() {
     BUILT.get_or_init(|| {
         let all = || SERVICES.iter().chain(["gateway"].iter()).all(|s| binary(s).is_file());
         if std::env::var_os("TUAN_E2E_NO_BUILD").is_some() {
-            assert!(all(), "service binaries missing: run `cargo build --bins -p users -p circles -p groupbuy -p payments -p gateway`");
+            assert!(all(), "service binaries missing: run `cargo build --workspace --bins`");
             return;
         }
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(workspace())
-            .args(["build", "--bins", "-p", "users", "-p", "circles", "-p", "groupbuy", "-p", "payments", "-p", "gateway"])
+            .args(["build", "--workspace", "--bins"])
             .status();
         match status {
             Ok(s) if s.success() => {}
             _ if all() => eprintln!("e2e: building the services failed; using the binaries already in target/debug"),
             _ => panic!(
                 "the service binaries are missing and could not be built: run \
-                 `cargo build --bins -p users -p circles -p groupbuy -p payments -p gateway`"
+                 `cargo build --workspace --bins`"
             ),
         }
     });
