@@ -30,6 +30,9 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
         // A topic created after subscribing (its producer started later) is noticed within
         // seconds instead of librdkafka's default five minutes.
         .set("topic.metadata.refresh.interval.ms", "5000")
+        // Sagas hop between services several times; a fetch that idles up to librdkafka's
+        // default 500 ms per hop dominated their latency against tansu.
+        .set("fetch.wait.max.ms", "20")
         .set("socket.keepalive.enable", "true");
     config
 }

@@ -40,6 +40,45 @@ use crate::{
 /// How often a permanently failing event is tried before it is dead-lettered.
 const PERMANENT_ATTEMPTS: u32 = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long applied offsets may wait before they are committed to the broker.
+const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Next offsets to commit, per partition, for messages already applied.
+#[derive(Default)]
+struct Offsets {
+    next: std::collections::HashMap<(String, i32), i64>,
+    since: Option<std::time::Instant>,
+}
+
+impl Offsets {
+    fn record(&mut self, topic: &str, partition: i32, offset: i64) {
+        self.next.insert((topic.to_string(), partition), offset + 1);
+        self.since.get_or_insert_with(std::time::Instant::now);
+    }
+
+    fn is_dirty(&self) -> bool {
+        !self.next.is_empty()
+    }
+
+    fn due(&self) -> bool {
+        self.since.is_some_and(|t| t.elapsed() >= COMMIT_INTERVAL)
+    }
+
+    fn commit<C: Consumer<GroupContext>>(&mut self, consumer: &C, mode: CommitMode) {
+        if self.next.is_empty() {
+            return;
+        }
+        let mut list = rdkafka::TopicPartitionList::new();
+        for ((topic, partition), offset) in self.next.drain() {
+            let _ = list.add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset));
+        }
+        self.since = None;
+        if let Err(e) = consumer.commit(&list, mode) {
+            // A later commit covers it; at worst the events are redelivered and skipped.
+            tracing::warn!(error = %e, "offset commit failed");
+        }
+    }
+}
 
 /// Why a handler could not apply an event.
 #[derive(Debug, Error)]
@@ -179,8 +218,13 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             self.topics.clone(),
             shutdown.clone(),
         ));
+        // Offsets of applied messages, committed together every COMMIT_INTERVAL: one commit per
+        // message made the broker (sqlite-backed tansu) the bottleneck. Only offsets of
+        // messages whose transaction committed are ever in here.
+        let mut applied = Offsets::default();
         loop {
             if *self.paused.borrow() {
+                applied.commit(&self.consumer, CommitMode::Sync);
                 // Keep polling so the group membership stays alive, but take nothing.
                 let _ = self.consumer.pause(&self.consumer.assignment().unwrap_or_default());
                 tokio::select! {
@@ -192,14 +236,18 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             let message = tokio::select! {
                 _ = self.paused.changed() => continue,
                 m = self.consumer.recv() => m,
+                _ = tokio::time::sleep(COMMIT_INTERVAL), if applied.is_dirty() => {
+                    applied.commit(&self.consumer, CommitMode::Async);
+                    continue;
+                }
                 _ = shutdown.wait() => break,
             };
             match message {
                 Ok(message) => {
                     if self.process(&message, &shutdown).await {
-                        if let Err(e) = self.consumer.commit_message(&message, CommitMode::Async) {
-                            // The next commit covers it; at worst the event is redelivered and skipped.
-                            tracing::warn!(error = %e, "offset commit failed");
+                        applied.record(message.topic(), message.partition(), message.offset());
+                        if applied.due() {
+                            applied.commit(&self.consumer, CommitMode::Async);
                         }
                     } else {
                         break; // shutdown while retrying: leave the offset uncommitted
@@ -211,9 +259,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                 }
             }
         }
-        if let Err(e) = self.consumer.commit_consumer_state(CommitMode::Sync) {
-            tracing::debug!(error = %e, "final offset commit");
-        }
+        applied.commit(&self.consumer, CommitMode::Sync);
         self.consumer.unsubscribe();
     }
 

@@ -165,6 +165,13 @@ async fn main() -> anyhow::Result<()> {
     gb_config.common.kafka.brokers = broker.address();
     gb_config.common.kafka.topic_prefix = prefix.clone();
     let keys = TokenKeys::new(&gb_config.common.auth);
+    // Topic partitions (default: the services' local default); tansu fetches one partition far
+    // faster than several.
+    if let Some(p) = std::env::var("TUAN_BENCH_PARTITIONS").ok().and_then(|p| p.parse().ok()) {
+        gb_config.common.kafka.partitions = p;
+        pay_config.common.kafka.partitions = p;
+    }
+    println!("topic partitions: {}", gb_config.common.kafka.partitions);
 
     let pay_app = payments::Application::build(pay_config).await?;
     let pay_port = pay_app.port();
