@@ -31,6 +31,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
+        // RPC metrics come from the shared router's layer; this serves them.
+        tuan_runtime::metrics::install(crate::config::SERVICE, config.common.metrics_addr)?;
         let app = GatewayApp::new(&config.gateway)?;
         let settings = &config.gateway;
         let limits = Limits::new(
