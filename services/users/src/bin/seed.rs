@@ -183,7 +183,10 @@ async fn seed_other_services(
                 ..Default::default()
             })),
         };
-        let active = deals.list_active_campaigns(groupbuy::ListActiveCampaignsRequest::default()).await?.into_inner();
+        let active = deals
+            .list_active_campaigns(authed(merchant, groupbuy::ListActiveCampaignsRequest::default()))
+            .await?
+            .into_inner();
         if active.campaigns.is_empty() {
             eventually("launching the demo campaign", || {
                 let (mut client, request) = (deals.clone(), authed(merchant, launch.clone()));
