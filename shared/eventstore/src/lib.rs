@@ -19,7 +19,7 @@ pub use aggregate::{Aggregate, DecodeError, EventPayload};
 pub use error::StoreError;
 pub use projection::{PROJECTION_SCHEMA, Projection, ProjectionSet, rebuild_projections};
 pub use repository::{CommandError, Repository};
-pub use schema::install_schema;
+pub use schema::{install_schema, install_tables};
 pub use store::{
     EventMeta, EventStore, NewEvent, RecordedEvent, ReplayCursor, Snapshot, StreamRef, Version, decode_event,
     parse_uuid,

@@ -68,11 +68,16 @@ CREATE TABLE IF NOT EXISTS public.dead_letters (
 );
 "#;
 
-/// Creates the event store tables if missing. Serialised by an advisory lock so replicas
-/// starting together do not race on `CREATE ... IF NOT EXISTS`.
+/// Creates the event store tables if missing.
 pub async fn install_schema(pool: &PgPool) -> Result<(), sqlx::Error> {
+    install_tables(pool, SCHEMA).await
+}
+
+/// Runs idempotent DDL (`CREATE ... IF NOT EXISTS`) under an advisory lock, so replicas starting
+/// together do not race on it. Services use it for tables fed by other services' events.
+pub async fn install_tables(pool: &PgPool, ddl: &'static str) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(7202611230)").execute(&mut *tx).await?;
-    sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
+    sqlx::raw_sql(ddl).execute(&mut *tx).await?;
     tx.commit().await
 }

@@ -84,10 +84,7 @@ CREATE TABLE IF NOT EXISTS public.card_collections (
 
 /// Creates the card tables if missing (idempotent; serialised across replicas).
 pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7202611253)").execute(&mut *tx).await?;
-    sqlx::raw_sql(CARD_SCHEMA).execute(&mut *tx).await?;
-    tx.commit().await
+    tuan_eventstore::install_tables(pool, CARD_SCHEMA).await
 }
 
 /// Campaigns, teams and joins from group-buy; bills and collections from payments.

@@ -57,10 +57,7 @@ CREATE TABLE IF NOT EXISTS public.inbox (
 
 /// Creates the consumer-fed tables if missing (idempotent; serialised across replicas).
 pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7202611252)").execute(&mut *tx).await?;
-    sqlx::raw_sql(PUBLIC_SCHEMA).execute(&mut *tx).await?;
-    tx.commit().await
+    tuan_eventstore::install_tables(pool, PUBLIC_SCHEMA).await
 }
 
 /// Friendships, blocks and merchant verification from the users service.

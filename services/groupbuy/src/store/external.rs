@@ -48,10 +48,7 @@ impl DeadlineKind {
 }
 
 pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7202611253)").execute(&mut *tx).await?;
-    sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
-    tx.commit().await
+    tuan_eventstore::install_tables(pool, SCHEMA).await
 }
 
 pub async fn record_merchant(conn: &mut PgConnection, user: Uuid, at: DateTime<Utc>) -> Result<(), sqlx::Error> {

@@ -33,10 +33,7 @@ CREATE TABLE IF NOT EXISTS public.idempotency_keys (
 "#;
 
 pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7202611254)").execute(&mut *tx).await?;
-    sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
-    tx.commit().await
+    tuan_eventstore::install_tables(pool, SCHEMA).await
 }
 
 pub async fn befriend(conn: &mut PgConnection, a: Uuid, b: Uuid) -> Result<(), sqlx::Error> {
