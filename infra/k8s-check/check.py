@@ -13,8 +13,8 @@ Per overlay:
      upstream CRDs; the shell script runs it);
   3. policies: every container has limits, runs as non-root with a read-only root file system and
      no privilege escalation; long-running containers have probes; cross-references (HPA, PDB,
-     Service, NetworkPolicy per Deployment, Secrets that exist or are generated, Kafka and
-     Postgres settings that agree with the CRs).
+     Service, NetworkPolicy, PodMonitor and metrics port per Deployment, Secrets that exist or
+     are generated, Kafka and Postgres settings that agree with the CRs).
 Prints one line per failure and exits 1 if there is any.
 """
 
@@ -50,12 +50,21 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 # CloudNativePG Cluster in the same render generates.
 EXTERNAL_SECRETS = {"tuan-jwt"}
 SERVICES = {"users": 50051, "circles": 50052, "groupbuy": 50053, "payments": 50054, "gateway": 50050}
+# Every service serves /metrics here (TUAN_METRICS_ADDR); Prometheus scrapes each pod (PodMonitor).
+METRICS_PORT = 9464
+# Who may scrape it: Prometheus' pods in the namespace `monitoring` (docs/deploy.md prerequisites).
+PROMETHEUS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
 TOPICS = {"tuan.users.v1", "tuan.circles.v1", "tuan.groupbuy.v1", "tuan.payments.v1", "tuan.deadletter.v1"}
 # The metrics the services expose (plus kube-state-metrics') that rules and dashboards may use.
 KNOWN_METRICS = {
     "tuan_rpc_requests_total", "tuan_rpc_duration_seconds_bucket", "tuan_rpc_duration_seconds_count",
     "tuan_rpc_duration_seconds_sum", "tuan_consumer_lag", "tuan_outbox_backlog",
     "tuan_outbox_oldest_age_seconds", "tuan_dead_letters_total", "tuan_saga_oldest_unfinished_seconds",
+    "tuan_consumer_events_total", "tuan_dead_letters_waiting", "tuan_db_pool_connections", "tuan_sagas",
+    "tuan_holds_open", "tuan_holds_open_amount",
     "kube_deployment_status_replicas_available",
 }
 # What each overlay must guarantee about Kafka durability.
@@ -212,6 +221,7 @@ def check_app_deployment(dep: dict, objs: list[dict], r: Report) -> None:
     ports = {p.get("containerPort") for p in c.get("ports", [])}
     if port not in ports:
         r.fail(where, f"containerPort {port} missing")
+    check_metrics_endpoint(dep, objs, r)
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         grpc = c.get(probe, {}).get("grpc")
         if not grpc or grpc.get("port") != port:
@@ -254,17 +264,45 @@ def check_app_deployment(dep: dict, objs: list[dict], r: Report) -> None:
     r.ok()
 
 
+def check_metrics_endpoint(dep: dict, objs: list[dict], r: Report) -> None:
+    """/metrics is served on every interface at the port named `metrics`, and a PodMonitor scrapes it."""
+    where = name_of(dep)
+    c = pod_spec(dep)["containers"][0]
+    named = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
+    if named.get("metrics") != METRICS_PORT:
+        r.fail(where, f"container port `metrics` must be {METRICS_PORT} (Prometheus scrapes it)")
+    addr = config_of(dep, objs).get("TUAN_METRICS_ADDR", "")
+    if addr != f"0.0.0.0:{METRICS_PORT}":
+        r.fail(where, f"TUAN_METRICS_ADDR {addr!r} must be 0.0.0.0:{METRICS_PORT} (the default binds 127.0.0.1: unreachable)")
+    labels = pod_labels(dep)
+    monitors = [o for o in objs if o["kind"] == "PodMonitor" and selects(o["spec"].get("selector", {}), labels)]
+    endpoints = [e for m in monitors for e in m["spec"].get("podMetricsEndpoints", [])]
+    if not any(e.get("port") == "metrics" and e.get("path", "/metrics") == "/metrics" for e in endpoints):
+        r.fail(where, "no PodMonitor scrapes its port `metrics` at /metrics")
+    elif not all(e.get("honorLabels") is True for e in endpoints):
+        r.fail(where, "PodMonitor endpoints must set honorLabels: true (keep the exporter's service_name)")
+
+
 def check_service_policy(name: str, port: int, policy: dict, objs: list[dict], r: Report) -> None:
-    """Only the traffic the architecture needs: gateway in, own Postgres, Kafka, collector, DNS out."""
+    """Only the traffic the architecture needs: gateway in, Prometheus scrapes, own Postgres,
+    Kafka, collector, DNS out."""
     where = name_of(policy)
+    scraped = False
     for rule in policy["spec"].get("ingress", []):
         rule_ports = {p.get("port") for p in rule.get("ports", [])}
+        peers = rule.get("from", [])
+        if rule_ports == {METRICS_PORT}:
+            if not peers or any(p != PROMETHEUS_PEER for p in peers):
+                r.fail(where, f"ingress to {METRICS_PORT} must come from Prometheus' pods in namespace monitoring only")
+            scraped = True
+            continue
         if rule_ports != {port}:
-            r.fail(where, f"ingress on ports {sorted(rule_ports)}; only {port} is allowed")
+            r.fail(where, f"ingress on ports {sorted(rule_ports)}; only {port} (and {METRICS_PORT} from Prometheus) is allowed")
         if name != "gateway":
-            peers = rule.get("from", [])
             if not peers or any(p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") != "gateway" or "namespaceSelector" in p for p in peers):
                 r.fail(where, "ingress must come from the gateway pods only")
+    if not scraped:
+        r.fail(where, f"no ingress rule lets Prometheus scrape port {METRICS_PORT}")
     allowed_egress = {53, 4317}
     if name != "gateway":
         allowed_egress |= {5432, 9092}
@@ -602,6 +640,12 @@ MUTATIONS = {
     "alert on unknown metric": lambda o: find(o, "PrometheusRule", "tuan-alerts")["spec"]["groups"][1]["rules"][0].update(expr="tuan_outbox_size > 1"),
     "alert without runbook": lambda o: find(o, "PrometheusRule", "tuan-alerts")["spec"]["groups"][1]["rules"][0]["annotations"].pop("runbook_url"),
     "gRPC probe on wrong port": lambda o: container(o, "Deployment", "users")["livenessProbe"]["grpc"].update(port=50052),
+    "metrics on loopback": lambda o: next(c for c in o if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("payments-config"))["data"].update(
+        TUAN_METRICS_ADDR="127.0.0.1:51054"),
+    "metrics port not declared": lambda o: container(o, "Deployment", "groupbuy")["ports"].pop(),
+    "no PodMonitor": lambda o: o.remove(find(o, "PodMonitor", "tuan-services")),
+    "metrics open to every namespace": lambda o: find(o, "NetworkPolicy", "circles")["spec"]["ingress"][1]["from"][0].pop("podSelector"),
+    "metrics not allowed in": lambda o: find(o, "NetworkPolicy", "gateway")["spec"]["ingress"].pop(),
 }
 
 
