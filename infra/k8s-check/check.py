@@ -471,7 +471,7 @@ def metric_names(expr: str) -> set[str]:
     expr = re.sub(r'"[^"]*"', '""', expr)
     expr = re.sub(r"\{[^}]*\}", "{}", expr)
     expr = re.sub(r"\[[^\]]*\]", "[]", expr)
-    expr = re.sub(r"\b(by|without)\s*\([^)]*\)", "", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
     names = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
     return {n for n in names if n not in PROMQL_WORDS and not re.fullmatch(r"[0-9.e]+", n) and "_" in n}
 
