@@ -39,7 +39,15 @@ pub fn init(service: &'static str, config: &TelemetryConfig) -> anyhow::Result<T
             .with_tonic()
             .with_endpoint(config.otlp_endpoint.clone())
             .build()?;
-        builder = builder.with_batch_exporter(exporter);
+        // The batch processor that runs on the Tokio runtime: the default one exports from a
+        // plain thread with `block_on`, where tonic's channel finds no reactor and panics,
+        // after which every span is silently dropped.
+        let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+            exporter,
+            opentelemetry_sdk::runtime::Tokio,
+        )
+        .build();
+        builder = builder.with_span_processor(processor);
     }
     // Spans are created (and ids propagated) even with no exporter, so every event and call
     // still carries a trace context.
