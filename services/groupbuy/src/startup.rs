@@ -41,6 +41,7 @@ impl Application {
         let app = GroupBuyApp::new(host.pool.clone(), projections, settings, hub.clone(), host.shutdown());
 
         host.spawn(hub.run(host.pool.clone(), host.shutdown()));
+        host.sample_gauges("sagas", Duration::from_secs(5), crate::app::gauges::sample);
         let scanner =
             DeadlineScanner::new(app.clone(), Duration::from_millis(config.groupbuy.deadline_scan_ms.max(50)));
         host.spawn(scanner.run(host.shutdown()));

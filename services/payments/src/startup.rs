@@ -81,6 +81,7 @@ impl Application {
         });
         let shutdown = host.shutdown();
         host.spawn(app.clone().run_dispatcher(shutdown));
+        host.sample_gauges("sagas and holds", Duration::from_secs(5), crate::app::gauges::sample);
         let shutdown = host.shutdown();
         host.spawn(app.clone().run_confirmations(confirmations, shutdown));
         let shutdown = host.shutdown();

@@ -368,6 +368,13 @@ impl EventStore {
         .await?;
         Ok((row.get("n"), row.get("age")))
     }
+
+    /// Dead-lettered messages not yet re-driven (a small table: counting it is cheap).
+    pub async fn dead_letters_waiting(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM public.dead_letters WHERE redriven_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?)
+    }
 }
 
 /// Where a replay stopped: see [`EventStore::read_all`].

@@ -130,6 +130,27 @@ impl Host {
         self.tasks.spawn(task);
     }
 
+    /// Samples service-specific gauges (saga states, open holds) every `every` until shutdown.
+    /// A failed sample is logged and retried at the next tick; the gauges keep their last value.
+    pub fn sample_gauges<F, Fut>(&mut self, name: &'static str, every: Duration, sample: F)
+    where
+        F: Fn(PgPool) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send,
+    {
+        let (pool, mut shutdown) = (self.pool.clone(), self.shutdown());
+        self.spawn(async move {
+            loop {
+                if let Err(e) = sample(pool.clone()).await {
+                    tracing::debug!(error = %e, gauges = name, "sampling gauges failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.wait() => return,
+                }
+            }
+        });
+    }
+
     /// Serves `router` until `stop` resolves, then stops accepting calls, lets in-flight calls
     /// finish, and gives background tasks [`DRAIN_TIMEOUT`] to commit and exit.
     pub async fn serve(
@@ -158,13 +179,17 @@ impl Host {
     }
 }
 
-/// Samples the outbox backlog and the connection pool every few seconds.
+/// Samples the outbox backlog, the dead letters waiting and the connection pool every few
+/// seconds.
 async fn report_gauges(pool: PgPool, mut shutdown: Shutdown) {
     let store = tuan_eventstore::EventStore::new(pool.clone());
     loop {
         if let Ok((rows, age)) = store.outbox_backlog().await {
             metrics::gauge!("tuan_outbox_backlog").set(rows as f64);
             metrics::gauge!("tuan_outbox_oldest_age_seconds").set(age);
+        }
+        if let Ok(waiting) = store.dead_letters_waiting().await {
+            metrics::gauge!("tuan_dead_letters_waiting").set(waiting as f64);
         }
         let (size, idle) = (pool.size(), pool.num_idle() as u32);
         metrics::gauge!("tuan_db_pool_connections", "state" => "idle").set(f64::from(idle));

@@ -4,8 +4,9 @@
 //! Every metric carries `service_name`. Names: `tuan_rpc_requests_total{service,method,code}`,
 //! `tuan_rpc_duration_seconds{service,method}`, `tuan_consumer_lag{consumer,topic,partition}`,
 //! `tuan_consumer_events_total{consumer,outcome}`, `tuan_dead_letters_total{consumer}`,
-//! `tuan_outbox_backlog`, `tuan_outbox_oldest_age_seconds`, `tuan_db_pool_connections{state}`.
-//! Services add their own (sagas, holds).
+//! `tuan_outbox_backlog`, `tuan_outbox_oldest_age_seconds`, `tuan_dead_letters_waiting`,
+//! `tuan_db_pool_connections{state}`, and for services running sagas `tuan_sagas{saga,state}` and
+//! `tuan_saga_oldest_unfinished_seconds{saga}` ([`report_saga`]). Services add their own (holds).
 
 use std::{
     net::SocketAddr,
@@ -21,6 +22,18 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Latency buckets for RPCs and sagas: 1 ms to 10 s.
 const SECONDS_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Reports one kind of saga: `tuan_sagas{saga,state}` for every state in `states` (0 for those
+/// missing from `counts`, so a state that drained does not keep its last count), and
+/// `tuan_saga_oldest_unfinished_seconds{saga}`: how long the oldest saga still waiting for its
+/// next step has waited (0 when none waits). Alerts fire on the latter.
+pub fn report_saga(saga: &'static str, states: &[&'static str], counts: &[(String, i64)], oldest_unfinished_secs: f64) {
+    for state in states {
+        let n = counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+        metrics::gauge!("tuan_sagas", "saga" => saga, "state" => *state).set(n as f64);
+    }
+    metrics::gauge!("tuan_saga_oldest_unfinished_seconds", "saga" => saga).set(oldest_unfinished_secs.max(0.0));
+}
 
 /// Installs the recorder (every metric labelled `service_name`) and serves `/metrics` on `addr`.
 /// Later calls in the same process (tests running several services) reuse the first recorder.

@@ -4,6 +4,7 @@
 
 mod campaigns;
 mod deadlines;
+pub mod gauges;
 mod joins;
 pub mod progress;
 mod saga;

@@ -254,3 +254,41 @@ pub async fn campaign_progress(pool: &PgPool, campaign: Uuid) -> Result<Option<C
     .fetch_optional(pool)
     .await
 }
+
+/// How many rows of `table` (`joins` or `teams`) are in each status.
+pub async fn status_counts(pool: &PgPool, table: SagaTable) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let sql = match table {
+        SagaTable::Joins => "SELECT status, count(*) FROM joins GROUP BY status",
+        SagaTable::Teams => "SELECT status, count(*) FROM teams GROUP BY status",
+    };
+    sqlx::query_as(sql).fetch_all(pool).await
+}
+
+/// The tables whose rows are sagas.
+#[derive(Clone, Copy, Debug)]
+pub enum SagaTable {
+    Joins,
+    Teams,
+}
+
+/// Seconds the oldest join has waited for the payments service (a hold to be placed,
+/// captured or released); 0 when none waits.
+pub async fn oldest_waiting_join_secs(pool: &PgPool) -> Result<f64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(updated_at))::float8, 0) FROM joins \
+         WHERE status IN ('pending', 'capturing', 'releasing')",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Seconds the most overdue unfinished team is past its deadline (the deadline scanner should
+/// have failed it); 0 when none is overdue.
+pub async fn most_overdue_team_secs(pool: &PgPool) -> Result<f64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(expires_at))::float8, 0) FROM teams \
+         WHERE status IN ('pending', 'open') AND expires_at < now()",
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -8,6 +8,7 @@
 
 pub mod bills;
 pub mod charity;
+pub mod gauges;
 pub mod holds;
 pub mod wallet;
 

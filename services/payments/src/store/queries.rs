@@ -254,3 +254,45 @@ pub async fn campaign(conn: &mut PgConnection, id: Uuid) -> Result<Option<Campai
     .fetch_optional(conn)
     .await
 }
+
+/// Holds per status, and the provider requests (top-ups, withdrawals) per status.
+pub async fn hold_status_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT status, count(*) FROM holds GROUP BY status").fetch_all(pool).await
+}
+
+pub async fn provider_request_status_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT status, count(*) FROM provider_requests GROUP BY status").fetch_all(pool).await
+}
+
+/// Per currency ever held: open holds and the money they keep from being spent (0 when none
+/// is open, so the figure drops back instead of keeping its last value).
+pub async fn open_holds_by_currency(pool: &PgPool) -> Result<Vec<(String, i64, f64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT currency, count(*) FILTER (WHERE status = 'placed'), \
+                COALESCE(sum(remaining) FILTER (WHERE status = 'placed'), 0)::float8 \
+         FROM holds GROUP BY currency",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Seconds the most overdue open hold is past its expiry (the expiry scan should have released
+/// it); 0 when none is.
+pub async fn most_overdue_hold_secs(pool: &PgPool) -> Result<f64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(expires_at))::float8, 0) FROM holds \
+         WHERE status = 'placed' AND expires_at < now()",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Seconds the oldest provider request has waited for the provider; 0 when none waits.
+pub async fn oldest_pending_provider_request_secs(pool: &PgPool) -> Result<f64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(requested_at))::float8, 0) FROM provider_requests \
+         WHERE status = 'pending'",
+    )
+    .fetch_one(pool)
+    .await
+}
