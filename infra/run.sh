@@ -130,16 +130,26 @@ example_port="$(grpc_port "${present[0]}")"
 for svc in "${present[@]}"; do
     [[ "$svc" == gateway ]] && example_port=50050
 done
-row() { printf '  %-10s  %-16s  %s\n' "$@"; }
 echo
 echo "tuan is running."
 echo
-row service address log
+row() { printf '  %-10s  %-16s  %-38s  %s\n' "$@"; }
+row service address metrics log
 for svc in "${present[@]}"; do
-    row "$svc" "127.0.0.1:$(grpc_port "$svc")" ".run/logs/$svc.log"
+    port="$(grpc_port "$svc")"
+    row "$svc" "127.0.0.1:$port" "http://127.0.0.1:$((port + 1000))/metrics" ".run/logs/$svc.log"
 done
-row broker "127.0.0.1:${TUAN_BROKER_PORT:-9092}" ".run/tansu/tansu.log"
-row postgres "127.0.0.1:5432" "databases tuan_users, tuan_circles, tuan_groupbuy, tuan_payments"
+row broker "127.0.0.1:${TUAN_BROKER_PORT:-9092}" "" ".run/tansu/tansu.log"
+row postgres "127.0.0.1:5432" "" "databases tuan_users, tuan_circles, tuan_groupbuy, tuan_payments"
+echo
+if [[ -n "${TUAN_TELEMETRY__OTLP_ENDPOINT:-}" ]]; then
+    echo "Traces: exported over OTLP/gRPC to $TUAN_TELEMETRY__OTLP_ENDPOINT"
+else
+    echo "Traces: not exported (trace ids are still in every log line). To see them, run any"
+    echo "OTLP/gRPC collector (e.g. Jaeger all-in-one, listening on :4317) and start with"
+    echo "  TUAN_TELEMETRY__OTLP_ENDPOINT=http://127.0.0.1:4317 make run"
+fi
+echo "Metrics: Prometheus text on each service's metrics address above (docs/local-dev.md)."
 cat <<SUMMARY
 
 Try (services expose gRPC reflection):
