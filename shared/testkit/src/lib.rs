@@ -3,11 +3,17 @@
 //! - [`TestDb`]: a fresh database per test, named by a random UUID, dropped afterwards.
 //! - [`shared_broker`]: the broker every test may use (started if it is not running).
 //! - [`OwnBroker`]: a private broker a test can kill and restart.
+//! - [`authz::MATRIX`]: who may call each RPC; [`rpc`]: any RPC called by path with raw bytes,
+//!   bad credentials, and [`rpc::assert_refused_cleanly`]; [`fuzz`]: random requests to every
+//!   RPC of a service, built from the descriptors.
 //!
 //! Nothing here skips a test when something is missing: it fails saying what to start.
 
+pub mod authz;
 mod broker;
 mod db;
+pub mod fuzz;
+pub mod rpc;
 
 pub use broker::{OwnBroker, shared_broker};
 pub use db::TestDb;
