@@ -1,0 +1,120 @@
+//! The group-buy service's rows of the authorization matrix (`tuan_testkit::authz::MATRIX`):
+//! every RPC refuses bad tokens; only verified merchants launch; another merchant can neither
+//! run nor read the figures of a campaign that is not theirs, leave a team they are not in, or
+//! see someone else's join. Refusals change nothing.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, launch_request, team_mode};
+use prost::Message as _;
+use tonic::transport::Channel;
+use tuan_proto::groupbuy::v1::{self as pb, TeamStatus};
+use tuan_testkit::{
+    authz::{self, Callers, GROUPBUY},
+    rpc::{assert_probes_are_public, bearer},
+};
+use uuid::Uuid;
+
+/// Merchant M runs a team campaign; buyer A leads an open team in it. The intruder is another
+/// verified merchant, and a buyer like any other.
+struct Fixture {
+    merchant: Uuid,
+    buyer: Uuid,
+    campaign: pb::Campaign,
+    team: pb::Team,
+    join: pb::Join,
+}
+
+impl Fixture {
+    async fn new(app: &mut TestApp) -> Self {
+        let merchant = app.merchant().await;
+        let campaign = app.launch(merchant, 10, team_mode(3, 3600)).await;
+        let buyer = Uuid::now_v7();
+        let request = app.as_user(buyer, pb::OpenTeamRequest { campaign_id: campaign.campaign_id.clone() });
+        let opened = app.client.open_team(request).await.expect("open team").into_inner();
+        let team_id = opened.team.expect("team").team_id;
+        let team = app.wait_team(buyer, &team_id, TeamStatus::Open, Duration::from_secs(30)).await;
+        Self { merchant, buyer, campaign, team, join: opened.join.expect("join") }
+    }
+
+    /// The request each RPC gets in this test, naming the victims' things.
+    fn request(&self, method: &str) -> Vec<u8> {
+        let campaign = || pb::CampaignRef { campaign_id: self.campaign.campaign_id.clone() };
+        let team = || pb::TeamRef { team_id: self.team.team_id.clone() };
+        match method {
+            "LaunchCampaign" => launch_request(5, team_mode(2, 600)).encode_to_vec(),
+            "PauseCampaign" | "ResumeCampaign" | "EndCampaign" | "GetCampaign" | "GetCampaignStats"
+            | "WatchCampaign" => campaign().encode_to_vec(),
+            "ListActiveCampaigns" => pb::ListActiveCampaignsRequest { page: None }.encode_to_vec(),
+            "OpenTeam" => pb::OpenTeamRequest { campaign_id: self.campaign.campaign_id.clone() }.encode_to_vec(),
+            "JoinTeam" => pb::JoinTeamRequest { team_id: self.team.team_id.clone() }.encode_to_vec(),
+            "LeaveTeam" => pb::LeaveTeamRequest { team_id: self.team.team_id.clone() }.encode_to_vec(),
+            "GetTeam" | "WatchTeam" => team().encode_to_vec(),
+            "ListMyTeams" => pb::ListMyTeamsRequest { page: None }.encode_to_vec(),
+            "ListCampaignTeams" => {
+                pb::ListCampaignTeamsRequest { campaign_id: self.campaign.campaign_id.clone(), page: None }
+                    .encode_to_vec()
+            }
+            "JoinCampaign" => {
+                pb::JoinCampaignRequest { campaign_id: self.campaign.campaign_id.clone() }.encode_to_vec()
+            }
+            "GetJoin" => pb::JoinRef { join_id: self.join.join_id.clone() }.encode_to_vec(),
+            other => panic!("no request for GroupBuyService/{other}: add one (and its row in the matrix)"),
+        }
+    }
+}
+
+/// Events appended by API requests (the saga appends with other causes, at any moment), and
+/// the campaign's stock left.
+async fn snapshot(pool: &sqlx::PgPool, campaign: &str) -> (i64, i64) {
+    let events = sqlx::query_scalar("SELECT count(*) FROM events WHERE causation_id LIKE 'request:%'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let stock =
+        sqlx::query_scalar("SELECT COALESCE(sum(remaining), 0)::int8 FROM campaign_stock WHERE campaign_id = $1::uuid")
+            .bind(campaign)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    (events, stock)
+}
+
+#[tokio::test]
+async fn every_groupbuy_rpc_refuses_whom_the_matrix_refuses_and_changes_nothing() {
+    let mut app = TestApp::spawn().await;
+    let f = Fixture::new(&mut app).await;
+    let other_merchant = app.merchant().await;
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", app.port)).unwrap().connect().await.unwrap();
+    let pool = app.db.pool.clone();
+    let callers = Callers {
+        intruder: bearer(&app.token(other_merchant)),
+        plain_user: bearer(&app.token(Uuid::now_v7())),
+        victim: f.merchant,
+    };
+    let checked = authz::check_service(
+        &channel,
+        GROUPBUY,
+        &app.config.common.auth,
+        &callers,
+        |m| f.request(m),
+        || snapshot(&pool, &f.campaign.campaign_id),
+    )
+    .await;
+    println!("{checked:?}");
+    assert!(checked.calls > checked.rpcs);
+
+    // The campaign is still running, and the merchant still sees the figures.
+    let campaign = app.as_user(f.merchant, pb::CampaignRef { campaign_id: f.campaign.campaign_id.clone() });
+    let stats = app.client.get_campaign_stats(campaign).await.expect("the merchant's own stats").into_inner();
+    assert_eq!(stats.teams_opened, 2, "the buyer's team and the intruder's own");
+    let campaign = app.as_user(f.buyer, pb::CampaignRef { campaign_id: f.campaign.campaign_id.clone() });
+    let campaign = app.client.get_campaign(campaign).await.unwrap().into_inner();
+    assert_eq!(campaign.status(), pb::CampaignStatus::Active);
+    let join = app.as_user(f.merchant, pb::JoinRef { join_id: f.join.join_id.clone() });
+    app.client.get_join(join).await.expect("the campaign's merchant sees its joins");
+    assert_probes_are_public(&channel).await;
+    app.stop().await;
+}
