@@ -102,11 +102,14 @@ impl CirclesService for CirclesApi {
     }
 
     async fn rename_circle(&self, request: Request<pb::RenameCircleRequest>) -> Reply<pb::Circle> {
+        // Who is asking comes first: an unauthenticated caller learns nothing of the rules.
+        caller(&request)?;
         let name = CircleName::parse(&request.get_ref().name).map_err(ApiError::from)?;
         self.setting(&request, &request.get_ref().circle_id, SettingChange::Rename(name)).await
     }
 
     async fn set_topic(&self, request: Request<pb::SetTopicRequest>) -> Reply<pb::Circle> {
+        caller(&request)?;
         let topic = Topic::parse(&request.get_ref().topic).map_err(ApiError::from)?;
         self.setting(&request, &request.get_ref().circle_id, SettingChange::Topic(topic)).await
     }

@@ -112,6 +112,8 @@ impl UsersService for UsersApi {
         &self,
         request: Request<pb::SendFriendRequestRequest>,
     ) -> Reply<pb::FriendshipResponse> {
+        // Who is asking comes first: an unauthenticated caller learns nothing of the rules.
+        caller(&request)?;
         let message = RequestMessage::parse(&request.get_ref().message).map_err(ApiError::from)?;
         let user_id = request.get_ref().user_id.clone();
         let (metadata, extensions, _) = request.into_parts();
