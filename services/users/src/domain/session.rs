@@ -76,7 +76,9 @@ impl Aggregate for Session {
                 })])
             }
             SessionCommand::End { presented_hash } => {
-                if self.ended {
+                // Logging out again with the same token changes nothing; any other token is
+                // refused even then, so the answer never tells a stranger that a session ended.
+                if self.ended && constant_time_eq(&presented_hash, &self.refresh_token_hash) {
                     return Ok(vec![]);
                 }
                 let (session_id, user_id) = self.live(&presented_hash)?;
@@ -164,5 +166,6 @@ mod tests {
         let mut ended = s.clone();
         s.handle(SessionCommand::End { presented_hash: "h1".into() }).unwrap().iter().for_each(|e| ended.apply(e));
         assert!(ended.handle(SessionCommand::End { presented_hash: "h1".into() }).unwrap().is_empty());
+        assert_eq!(ended.handle(SessionCommand::End { presented_hash: "h9".into() }), Err(UserError::SessionInvalid));
     }
 }
