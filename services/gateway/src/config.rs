@@ -41,6 +41,10 @@ pub struct GatewaySettings {
     pub breaker_failures: u32,
     /// How long an open circuit refuses calls before letting one probe through.
     pub breaker_cool_down_ms: u64,
+    /// Origins whose pages may call the gateway over gRPC-Web (CORS); empty: any origin, for
+    /// development (env `TUAN_GATEWAY__CORS_ORIGINS='["https://console.example"]'`).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for GatewayConfig {
@@ -62,6 +66,7 @@ impl Default for GatewayConfig {
                 ip_burst: 400,
                 breaker_failures: 5,
                 breaker_cool_down_ms: 5_000,
+                cors_origins: Vec::new(),
             },
         }
     }

@@ -1,11 +1,14 @@
 //! Wires the gateway together: backend channels, the API behind its auth and rate-limit
-//! layers, health and reflection. No database, no Kafka.
+//! layers (and gRPC-Web with CORS in front of them), health and reflection. No database, no
+//! Kafka.
 
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
+use tonic_web::GrpcWebLayer;
 use tower::ServiceBuilder;
+use tower_http::cors::CorsLayer;
 use tuan_runtime::auth::TokenKeys;
 
 use crate::{
@@ -13,6 +16,7 @@ use crate::{
         GatewayApi, MobileGatewayServer,
         auth::AuthLayer,
         limits::{Limits, Rate, RateLimitLayer},
+        web,
     },
     app::GatewayApp,
     config::GatewayConfig,
@@ -27,6 +31,7 @@ pub struct Application {
     app: GatewayApp,
     keys: TokenKeys,
     limits: Limits,
+    cors: CorsLayer,
 }
 
 impl Application {
@@ -39,8 +44,9 @@ impl Application {
             Rate { per_second: settings.ip_rate_per_sec, burst: settings.ip_burst },
             Rate { per_second: settings.user_rate_per_sec, burst: settings.user_burst },
         );
+        let cors = web::cors(&settings.cors_origins)?;
         let listener = TcpListener::bind(config.common.grpc_addr).await?;
-        Ok(Self { listener, app, keys: TokenKeys::new(&config.common.auth), limits })
+        Ok(Self { listener, app, keys: TokenKeys::new(&config.common.auth), limits, cors })
     }
 
     pub fn port(&self) -> u16 {
@@ -49,12 +55,15 @@ impl Application {
 
     /// Serves until `stop` resolves, then lets in-flight calls finish.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let (router, health) = tuan_runtime::grpc::router(&[MobileGatewayServer::<GatewayApi>::NAME])?;
+        // HTTP/1.1 too, for gRPC-Web from browsers.
+        let (router, health) = tuan_runtime::grpc::router_accepting_http1(&[MobileGatewayServer::<GatewayApi>::NAME])?;
         health.set_serving::<MobileGatewayServer<GatewayApi>>().await;
         let api = ServiceBuilder::new()
             .layer(AuthLayer::new(self.keys))
             .layer(RateLimitLayer::new(self.limits.clone()))
             .service(MobileGatewayServer::new(GatewayApi::new(self.app)));
+        // CORS answers preflights before auth; grpc-web is translated to gRPC before auth sees it.
+        let api = web::named(ServiceBuilder::new().layer(self.cors).layer(GrpcWebLayer::new()), api);
         let limits = self.limits;
         let sweeper = tokio::spawn(async move {
             loop {

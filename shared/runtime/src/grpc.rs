@@ -24,6 +24,17 @@ pub type ServiceRouter = Router<Stack<RpcMetricsLayer, Identity>>;
 /// A server with health and reflection mounted, a span per call and RPC metrics. Add the
 /// service's API with `.add_service(..)` and run it with [`serve`].
 pub fn router(api_names: &[&str]) -> anyhow::Result<(ServiceRouter, HealthReporter)> {
+    router_on(Server::builder(), api_names)
+}
+
+/// [`router`] on a server that also accepts HTTP/1.1 connections, for a service that wraps its
+/// API in gRPC-Web (browsers cannot send HTTP/2 trailers). HTTP/2 connections, and so native
+/// gRPC, are served exactly as by [`router`].
+pub fn router_accepting_http1(api_names: &[&str]) -> anyhow::Result<(ServiceRouter, HealthReporter)> {
+    router_on(Server::builder().accept_http1(true), api_names)
+}
+
+fn router_on(server: Server, api_names: &[&str]) -> anyhow::Result<(ServiceRouter, HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = || {
         let mut builder = tonic_reflection::server::Builder::configure()
@@ -38,7 +49,7 @@ pub fn router(api_names: &[&str]) -> anyhow::Result<(ServiceRouter, HealthReport
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
-    let router = Server::builder()
+    let router = server
         .trace_fn(server_span)
         .layer(RpcMetricsLayer)
         .add_service(health)

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod limits;
+pub mod web;
 
 use futures::{StreamExt, stream::BoxStream};
 use tonic::{Request, Response, Status};

@@ -7,3 +7,4 @@ mod harness;
 mod isolation;
 mod journey;
 mod resilience;
+mod web;
