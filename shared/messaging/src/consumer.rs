@@ -42,6 +42,8 @@ const PERMANENT_ATTEMPTS: u32 = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long applied offsets may wait before they are committed to the broker.
 const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+/// How often an idle consumer polls its queue again (see the `RECV_TICK` branch in `run`).
+const RECV_TICK: Duration = Duration::from_millis(20);
 
 /// Next offsets to commit, per partition, for messages already applied.
 #[derive(Default)]
@@ -54,10 +56,6 @@ impl Offsets {
     fn record(&mut self, topic: &str, partition: i32, offset: i64) {
         self.next.insert((topic.to_string(), partition), offset + 1);
         self.since.get_or_insert_with(std::time::Instant::now);
-    }
-
-    fn is_dirty(&self) -> bool {
-        !self.next.is_empty()
     }
 
     fn due(&self) -> bool {
@@ -113,6 +111,13 @@ pub trait EventHandler: Send + Sync + 'static {
         conn: &'a mut PgConnection,
         event: &'a EventEnvelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// Whether events of `event_type` matter to this handler at all. The others are passed over
+    /// without a database transaction: nothing is applied, so there is nothing to deduplicate.
+    /// Topics carry every event of a service, and most of them concern other consumers.
+    fn wants(&self, _event_type: &str) -> bool {
+        true
+    }
 }
 
 /// Counters a consumer keeps, shared with whoever wants to watch it.
@@ -236,8 +241,15 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             let message = tokio::select! {
                 _ = self.paused.changed() => continue,
                 m = self.consumer.recv() => m,
-                _ = tokio::time::sleep(COMMIT_INTERVAL), if applied.is_dirty() => {
-                    applied.commit(&self.consumer, CommitMode::Async);
+                _ = tokio::time::sleep(RECV_TICK) => {
+                    // Nothing arrived for a tick. Re-polling here is not optional: rust-rdkafka's
+                    // StreamConsumer can miss its wakeup when an internal event (a commit
+                    // result, a rebalance) sat in librdkafka's queue ahead of a message
+                    // (fede1024/rust-rdkafka#665), and the message then waited for the next
+                    // one to arrive: seconds in a saga, forever at the end of a burst.
+                    if applied.due() {
+                        applied.commit(&self.consumer, CommitMode::Async);
+                    }
                     continue;
                 }
                 _ = shutdown.wait() => break,
@@ -270,6 +282,11 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             Ok(_) => return self.dead_letter(message, "envelope has no valid event_id", 1).await,
             Err(e) => return self.dead_letter(message, &format!("undecodable envelope: {e}"), 1).await,
         };
+        if !self.handler.wants(&envelope.event_type) {
+            metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => "ignored")
+                .increment(1);
+            return true;
+        }
         let span = tracing::info_span!(
             "process",
             otel.name = %format!("{} process", message.topic()),

@@ -32,7 +32,7 @@ pub async fn monitor(brokers: String, group: String, topics: Vec<String>, mut sh
                         .set(lag as f64);
                 }
             }
-            Ok(Err(e)) => tracing::debug!(error = %e, group = %g, "measuring lag failed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, group = %g, "measuring lag failed"),
             Err(e) => tracing::debug!(error = %e, "lag task failed"),
         }
         tokio::select! {
@@ -50,9 +50,15 @@ fn measure(client: &BaseConsumer, topics: &[String]) -> Result<Vec<(String, i32,
         let metadata = client.fetch_metadata(Some(topic), TIMEOUT)?;
         for t in metadata.topics() {
             for p in t.partitions() {
-                let (low, high) = client.fetch_watermarks(topic, p.id(), TIMEOUT)?;
-                wanted.add_partition(topic, p.id());
-                ends.push((topic.clone(), p.id(), low, high));
+                // One partition the broker cannot answer for (tansu errs on a partition that
+                // never had a record) must not freeze the figures of all the others.
+                match client.fetch_watermarks(topic, p.id(), TIMEOUT) {
+                    Ok((low, high)) => {
+                        wanted.add_partition(topic, p.id());
+                        ends.push((topic.clone(), p.id(), low, high));
+                    }
+                    Err(e) => tracing::debug!(error = %e, %topic, partition = p.id(), "no watermarks"),
+                }
             }
         }
     }

@@ -37,6 +37,10 @@ impl EventHandler for Counting {
         }
         .boxed()
     }
+
+    fn wants(&self, event_type: &str) -> bool {
+        event_type != "test.Ignored"
+    }
 }
 
 struct Fixture {
@@ -73,12 +77,16 @@ async fn fixture() -> Fixture {
 }
 
 fn envelope(event_id: &str, payload: &[u8]) -> Vec<u8> {
+    typed_envelope(event_id, "test.Event", payload)
+}
+
+fn typed_envelope(event_id: &str, event_type: &str, payload: &[u8]) -> Vec<u8> {
     EventEnvelope {
         event_id: event_id.into(),
         stream_type: "test".into(),
         stream_id: "s".into(),
         version: 1,
-        event_type: "test.Event".into(),
+        event_type: event_type.into(),
         payload: payload.to_vec(),
         ..Default::default()
     }
@@ -208,4 +216,59 @@ async fn consumer_lag_rises_while_paused_and_returns_to_zero_after_resuming() {
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM seen").fetch_one(&f.db.pool).await.unwrap();
     assert_eq!(applied, 6);
     f.trigger.trigger();
+}
+
+#[tokio::test]
+async fn lag_returns_to_zero_after_batched_sends_and_unwanted_events_over_several_partitions() {
+    tuan_runtime::metrics::install("messaging-test", None).unwrap();
+    tuan_testkit::init_tracing();
+    let db = TestDb::new().await;
+    sqlx::query("CREATE TABLE seen (event_id TEXT PRIMARY KEY, applied INT NOT NULL)").execute(&db.pool).await.unwrap();
+    let brokers = shared_broker();
+    let prefix = unique_prefix();
+    let topic = format!("{prefix}batched.events");
+    topics::ensure_topics(&brokers, std::slice::from_ref(&topic), 3, 1, Duration::from_secs(20)).await.unwrap();
+    let kafka = KafkaClients::new(&brokers).unwrap();
+    let group = format!("{prefix}batched-group");
+    let (trigger, shutdown) = Shutdown::new();
+    let (consumer, mut handle) = IdempotentConsumer::new(
+        &group,
+        std::slice::from_ref(&topic),
+        dead_letter_topic(&prefix),
+        db.pool.clone(),
+        kafka.clone(),
+        Counting,
+    )
+    .unwrap();
+    tokio::spawn(consumer.run(shutdown));
+    assert!(handle.wait_assigned(Duration::from_secs(30)).await);
+    // Sent at once, so the producer batches (and compresses) several records per partition.
+    let ids: Vec<String> = (0..60).map(|_| Uuid::now_v7().to_string()).collect();
+    // A third of the events are ones the handler does not want: passed over without a transaction,
+    // its offset must still be committed.
+    let ignored: Vec<String> = (0..30).map(|_| Uuid::now_v7().to_string()).collect();
+    let messages = ids
+        .iter()
+        .map(|id| envelope(id, b"x"))
+        .chain(ignored.iter().map(|id| typed_envelope(id, "test.Ignored", b"x")))
+        .enumerate();
+    let sends = messages.map(|(i, value)| {
+        let (producer, topic, key) = (kafka.producer.clone(), topic.clone(), format!("k{i}"));
+        async move {
+            producer
+                .send(FutureRecord::to(&topic).key(&key).payload(&value), Timeout::After(Duration::from_secs(10)))
+                .await
+                .map_err(|(e, _)| e)
+                .unwrap();
+        }
+    });
+    futures::future::join_all(sends).await;
+    for id in &ids {
+        wait_applied(&db.pool, id).await;
+    }
+    wait_lag(&group, |lag| lag == 0.0, "returned to 0 after every event was applied").await;
+    for id in &ignored {
+        assert_eq!(applied(&db.pool, id).await, None, "an unwanted event was applied");
+    }
+    trigger.trigger();
 }
