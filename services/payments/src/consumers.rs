@@ -2,6 +2,7 @@
 //! the hold protocol from the group-buy service.
 
 use futures::{FutureExt, future::BoxFuture};
+use prost::Name as _;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tuan_messaging::{
@@ -66,6 +67,18 @@ impl EventHandler for UsersHandler {
             Ok(())
         }
         .boxed()
+    }
+
+    fn wants(&self, event_type: &str) -> bool {
+        [
+            users::FriendRequestAccepted::full_name(),
+            users::FriendRemoved::full_name(),
+            users::UserBlocked::full_name(),
+            users::UserUnblocked::full_name(),
+            users::MerchantVerified::full_name(),
+        ]
+        .iter()
+        .any(|name| name == event_type)
     }
 }
 
@@ -178,5 +191,15 @@ impl EventHandler for GroupBuyHandler {
             }
         }
         .boxed()
+    }
+
+    fn wants(&self, event_type: &str) -> bool {
+        [
+            groupbuy::HoldRequested::full_name(),
+            groupbuy::HoldCaptureRequested::full_name(),
+            groupbuy::HoldReleaseRequested::full_name(),
+        ]
+        .iter()
+        .any(|name| name == event_type)
     }
 }

@@ -87,7 +87,20 @@ impl EventHandler for SagaHandler {
         }
         .boxed()
     }
+
+    fn wants(&self, event_type: &str) -> bool {
+        SAGA_EVENTS.contains(&event_type)
+    }
 }
+
+/// The events [`SagaHandler`] acts on; the rest of the payments and users topics passes by.
+const SAGA_EVENTS: &[&str] = &[
+    "tuan.payments.v1.HoldPlaced",
+    "tuan.payments.v1.HoldRejected",
+    "tuan.payments.v1.HoldCaptured",
+    "tuan.payments.v1.HoldReleased",
+    "tuan.users.v1.MerchantVerified",
+];
 
 impl GroupBuyApp {
     /// Runs `command` on join `hold_id`. None when the hold is not one of ours.
