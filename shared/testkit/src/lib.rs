@@ -3,6 +3,7 @@
 //! - [`TestDb`]: a fresh database per test, named by a random UUID, dropped afterwards.
 //! - [`shared_broker`]: the broker every test may use (started if it is not running).
 //! - [`OwnBroker`]: a private broker a test can kill and restart.
+//! - [`otlp::TraceCollector`]: an OTLP trace receiver, to assert on the spans services export.
 //! - [`authz::MATRIX`]: who may call each RPC; [`rpc`]: any RPC called by path with raw bytes,
 //!   bad credentials, and [`rpc::assert_refused_cleanly`]; [`fuzz`]: random requests to every
 //!   RPC of a service, built from the descriptors.
@@ -13,6 +14,7 @@ pub mod authz;
 mod broker;
 mod db;
 pub mod fuzz;
+pub mod otlp;
 pub mod rpc;
 
 pub use broker::{OwnBroker, shared_broker};

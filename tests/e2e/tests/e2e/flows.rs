@@ -169,3 +169,20 @@ pub async fn merchant_with_campaign(gw: &mut Gateway, phone: &str) -> (User, gb:
     .await;
     (merchant, campaign)
 }
+
+/// Polls the team until it reaches `status`.
+pub async fn wait_team(gw: &mut Gateway, viewer: &User, team_id: &str, status: gb::TeamStatus) -> gb::Team {
+    let start = Instant::now();
+    loop {
+        let team = gw
+            .get_team(authed(&viewer.token, gb::TeamRef { team_id: team_id.into() }))
+            .await
+            .expect("get team")
+            .into_inner();
+        if team.status() == status {
+            return team;
+        }
+        assert!(start.elapsed() < SETTLE, "team never became {status:?}: {team:?}");
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -140,11 +140,13 @@ pub struct Options {
     /// on a small shared machine are slow, and a part missing for that would fail a test
     /// about something else.
     pub part_budget_ms: u64,
+    /// Where every service exports its spans (OTLP/gRPC); none by default.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { user_rate: (50, 100), part_budget_ms: 3_000 }
+        Self { user_rate: (50, 100), part_budget_ms: 3_000, otlp_endpoint: None }
     }
 }
 
@@ -154,6 +156,7 @@ pub struct Stack {
     processes: Vec<Process>,
     dbs: BTreeMap<&'static str, TestDb>,
     pub gateway_url: String,
+    metrics_ports: BTreeMap<&'static str, u16>,
 }
 
 impl Stack {
@@ -171,11 +174,14 @@ impl Stack {
             dbs.insert(service, TestDb::new().await);
         }
         let ports: BTreeMap<&str, u16> = SERVICES.iter().chain(["gateway"].iter()).map(|s| (*s, free_port())).collect();
+        let metrics_ports: BTreeMap<&'static str, u16> =
+            SERVICES.iter().chain(["gateway"].iter()).map(|s| (*s, free_port())).collect();
         let common = |name: &str| -> BTreeMap<String, String> {
             let mut env = BTreeMap::new();
             let mut set = |k: &str, v: String| env.insert(k.to_string(), v);
             set("TUAN_CONFIG", log_dir.join("no-config.toml").display().to_string());
             set("TUAN_GRPC_ADDR", format!("127.0.0.1:{}", ports[name]));
+            set("TUAN_METRICS_ADDR", format!("127.0.0.1:{}", metrics_ports[name]));
             set("TUAN_KAFKA__BROKERS", broker.clone());
             set("TUAN_KAFKA__TOPIC_PREFIX", prefix.clone());
             set("TUAN_KAFKA__PARTITIONS", "3".into());
@@ -183,6 +189,11 @@ impl Stack {
             set("TUAN_TELEMETRY__LOG_FORMAT", "pretty".into());
             set("TUAN_TELEMETRY__LOG_FILTER", "info".into());
             set("NO_COLOR", "1".into());
+            if let Some(endpoint) = &options.otlp_endpoint {
+                set("TUAN_TELEMETRY__OTLP_ENDPOINT", endpoint.clone());
+                // Export within a fraction of a second instead of every 5 s.
+                set("OTEL_BSP_SCHEDULE_DELAY", "200".into());
+            }
             if let Some(db) = dbs.get(name) {
                 set("TUAN_DATABASE__URL", db.url.clone());
                 set("TUAN_DATABASE__MAX_CONNECTIONS", "10".into());
@@ -229,7 +240,8 @@ impl Stack {
             process.spawn();
             processes.push(process);
         }
-        let mut stack = Self { processes, dbs, gateway_url: format!("http://127.0.0.1:{}", ports["gateway"]) };
+        let gateway_url = format!("http://127.0.0.1:{}", ports["gateway"]);
+        let mut stack = Self { processes, dbs, gateway_url, metrics_ports };
         for process in &mut stack.processes {
             process.wait_serving(Duration::from_secs(60)).await;
         }
@@ -271,6 +283,19 @@ impl Stack {
     pub async fn gateway(&self) -> Gateway {
         let channel = Channel::from_shared(self.gateway_url.clone()).expect("url").connect().await.expect("gateway");
         MobileGatewayClient::new(channel)
+    }
+
+    /// What a service's Prometheus endpoint (`/metrics`) shows now.
+    pub async fn scrape_metrics(&self, service: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let port = self.metrics_ports[service];
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap_or_else(|e| panic!("{service} serves no metrics on {port}: {e}"));
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.expect("send");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.expect("read metrics");
+        text
     }
 
     /// A service's database (for the few facts no RPC exposes).

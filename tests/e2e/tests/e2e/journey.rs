@@ -14,7 +14,8 @@ use tuan_proto::{
 
 use crate::{
     flows::{
-        POLL, SETTLE, User, befriend, merchant_with_campaign, once_projected, sign_up, top_up, wait_balance, wallet,
+        POLL, SETTLE, User, befriend, merchant_with_campaign, once_projected, sign_up, top_up, wait_balance, wait_team,
+        wallet,
     },
     harness::{Options, Stack, authed, exclusive},
 };
@@ -208,22 +209,6 @@ async fn merchant_team_deal_through_a_circle_then_an_aa_dinner_with_exact_balanc
     assert!(
         entries.iter().any(|e| e.user_id == b.id && e.paid) && entries.iter().any(|e| e.user_id == c.id && !e.paid)
     );
-}
-
-async fn wait_team(gw: &mut crate::harness::Gateway, viewer: &User, team_id: &str, status: TeamStatus) -> gb::Team {
-    let start = Instant::now();
-    loop {
-        let team = gw
-            .get_team(authed(&viewer.token, gb::TeamRef { team_id: team_id.into() }))
-            .await
-            .expect("get team")
-            .into_inner();
-        if team.status() == status {
-            return team;
-        }
-        assert!(start.elapsed() < SETTLE, "team never became {status:?}: {team:?}");
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 /// A ledger account's balance in the payments service's read model.

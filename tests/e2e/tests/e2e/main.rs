@@ -6,5 +6,6 @@ mod flows;
 mod harness;
 mod isolation;
 mod journey;
+mod observability;
 mod resilience;
 mod web;
