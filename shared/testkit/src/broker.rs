@@ -93,6 +93,11 @@ impl OwnBroker {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The broker process's id while it runs (to freeze it with SIGSTOP, say).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the broker with SIGKILL, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -2,8 +2,8 @@
 //! talking to the gateway only (as the mobile app would). One test binary; tests take turns,
 //! each with a system of its own (see `harness`).
 
-mod flows;
-mod harness;
+use tuan_e2e::{flows, harness};
+
 mod isolation;
 mod journey;
 mod observability;

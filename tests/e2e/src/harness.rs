@@ -1,7 +1,8 @@
 //! Runs the whole system as real processes for one test: a fresh database per service, the
-//! shared broker with a topic prefix of the test's own, every service binary on a free port,
-//! and the gateway in front. Children are killed when the [`Stack`] is dropped. Logs go to
-//! `target/e2e-logs/<test>/<service>.log`.
+//! shared broker with a topic prefix of the test's own (or, with [`Options::own_broker`], a
+//! broker of the stack's own that can be killed and frozen), every service binary on a free
+//! port, and the gateway in front. Children are killed when the [`Stack`] is dropped. Logs go
+//! to `target/e2e-logs/<test>/<service>.log`.
 
 use std::{
     collections::BTreeMap,
@@ -17,7 +18,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tonic::{Request, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 use tuan_proto::gateway::v1::mobile_gateway_client::MobileGatewayClient;
-use tuan_testkit::TestDb;
+use tuan_testkit::{OwnBroker, TestDb};
 
 pub const SERVICES: [&str; 4] = ["users", "circles", "groupbuy", "payments"];
 pub const JWT_SECRET: &str = "tuan-e2e-secret-not-for-production";
@@ -142,11 +143,16 @@ pub struct Options {
     pub part_budget_ms: u64,
     /// Where every service exports its spans (OTLP/gRPC); none by default.
     pub otlp_endpoint: Option<String>,
+    /// A broker of the stack's own (killed with it) instead of the shared one, so a test may
+    /// kill, restart and freeze it ([`Stack::stop_broker`], [`Stack::freeze_broker`]).
+    pub own_broker: bool,
+    /// Extra settings per service, `(service, variable, value)`, applied after the harness's own.
+    pub env: Vec<(&'static str, String, String)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { user_rate: (50, 100), part_budget_ms: 3_000, otlp_endpoint: None }
+        Self { user_rate: (50, 100), part_budget_ms: 3_000, otlp_endpoint: None, own_broker: false, env: Vec::new() }
     }
 }
 
@@ -154,6 +160,8 @@ impl Default for Options {
 pub struct Stack {
     // Processes stop before their databases are dropped.
     processes: Vec<Process>,
+    // Then the broker, if the stack has its own.
+    own_broker: Option<OwnBroker>,
     dbs: BTreeMap<&'static str, TestDb>,
     pub gateway_url: String,
     metrics_ports: BTreeMap<&'static str, u16>,
@@ -163,7 +171,11 @@ impl Stack {
     pub async fn start(test: &str, options: Options) -> Self {
         tuan_testkit::init_tracing();
         ensure_binaries();
-        let broker = tuan_testkit::shared_broker();
+        let own_broker = options.own_broker.then(|| tokio::task::block_in_place(OwnBroker::start));
+        let broker = match &own_broker {
+            Some(own) => own.address(),
+            None => tuan_testkit::shared_broker(),
+        };
         let prefix = tuan_testkit::unique_prefix();
         let log_dir = target_dir().join("e2e-logs").join(test);
         let _ = std::fs::remove_dir_all(&log_dir);
@@ -235,13 +247,14 @@ impl Stack {
         for (name, extra) in specific {
             let mut env = common(name);
             env.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+            env.extend(options.env.iter().filter(|(s, _, _)| *s == name).map(|(_, k, v)| (k.clone(), v.clone())));
             let mut process =
                 Process { name, port: ports[name], env, log: log_dir.join(format!("{name}.log")), child: None };
             process.spawn();
             processes.push(process);
         }
         let gateway_url = format!("http://127.0.0.1:{}", ports["gateway"]);
-        let mut stack = Self { processes, dbs, gateway_url, metrics_ports };
+        let mut stack = Self { processes, own_broker, dbs, gateway_url, metrics_ports };
         for process in &mut stack.processes {
             process.wait_serving(Duration::from_secs(60)).await;
         }
@@ -278,6 +291,58 @@ impl Stack {
         let process = self.process(name);
         process.spawn();
         process.wait_serving(Duration::from_secs(60)).await;
+    }
+
+    /// Kills the stack's own broker (SIGKILL, as a crash would). Panics without
+    /// [`Options::own_broker`].
+    pub fn stop_broker(&mut self) {
+        self.broker_mut().kill();
+    }
+
+    /// Starts the stack's own broker again on the same port and storage, and waits for its port.
+    pub fn restart_broker(&mut self) {
+        let broker = self.broker_mut();
+        tokio::task::block_in_place(|| broker.resume());
+    }
+
+    /// Freezes the stack's own broker (SIGSTOP); [`Stack::thaw_broker`] lets it go on.
+    pub fn freeze_broker(&mut self) {
+        let pid = self.broker_mut().pid().expect("the broker is not running");
+        let status = Command::new("kill").args(["-STOP", &pid.to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -STOP broker");
+    }
+
+    pub fn thaw_broker(&mut self) {
+        let pid = self.broker_mut().pid().expect("the broker is not running");
+        let status = Command::new("kill").args(["-CONT", &pid.to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -CONT broker");
+    }
+
+    fn broker_mut(&mut self) -> &mut OwnBroker {
+        self.own_broker.as_mut().expect("the stack has no broker of its own (Options::own_broker)")
+    }
+
+    /// The names of the services' processes, gateway included.
+    pub fn service_names(&self) -> Vec<&'static str> {
+        self.processes.iter().map(|p| p.name).collect()
+    }
+
+    /// Where a service's log goes.
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.processes.iter().find(|p| p.name == name).map(|p| p.log.clone()).unwrap_or_default()
+    }
+
+    /// Leaves the databases in place when the stack is dropped (to look into a failure) and
+    /// returns their names by service.
+    pub fn keep_databases(&mut self) -> BTreeMap<&'static str, String> {
+        std::mem::take(&mut self.dbs)
+            .into_iter()
+            .map(|(service, db)| {
+                let name = db.name.clone();
+                std::mem::forget(db);
+                (service, name)
+            })
+            .collect()
     }
 
     pub async fn gateway(&self) -> Gateway {
