@@ -4,98 +4,16 @@
 //! account's owner broadcasts. Refusals change nothing.
 
 mod common;
+mod fixture;
 
-use common::{TestApp, User, authed, circle, member};
-use prost::Message as _;
+use common::{TestApp, authed};
+use fixture::Fixture;
 use tonic::transport::Channel;
-use tuan_proto::circles::v1::{self as pb, CircleKind};
+use tuan_proto::circles::v1 as pb;
 use tuan_testkit::{
     authz::{self, CIRCLES, Callers},
     rpc::{assert_probes_are_public, bearer},
 };
-
-/// O owns the group G (approval required) with member M and invitee P, and runs a public
-/// account. X is nobody to any of them.
-struct Fixture {
-    owner: User,
-    member: User,
-    invitee: User,
-    group: pb::Circle,
-    account: pb::PublicAccount,
-}
-
-impl Fixture {
-    async fn new(app: &mut TestApp) -> Self {
-        let (owner, member, invitee, operator) = (app.user(), app.user(), app.user(), app.operator());
-        app.befriend_async(&owner, &member).await;
-        app.befriend_async(&owner, &invitee).await;
-        app.befriend(&owner, &member).await;
-        app.befriend(&owner, &invitee).await;
-        app.verify_merchant(&owner, &operator).await;
-        let group = app.create_circle(&owner, CircleKind::Group, true).await;
-        let id = group.circle_id.as_str();
-        app.client.invite_member(authed(&owner.token, member_of(id, &member))).await.unwrap();
-        app.client.join_circle(authed(&member.token, circle(id))).await.unwrap();
-        app.client.invite_member(authed(&owner.token, member_of(id, &invitee))).await.unwrap();
-        let post = pb::CreatePostRequest { circle_id: id.into(), text: "hotpot at 7".into(), card: None };
-        app.client.create_post(authed(&member.token, post)).await.unwrap();
-        let open = pb::OpenPublicAccountRequest { name: "Fresh fruit".into(), description: "daily".into() };
-        let account = app.client.open_public_account(authed(&owner.token, open)).await.unwrap().into_inner();
-        let group = app.circle(&owner, id).await;
-        Self { owner, member, invitee, group, account }
-    }
-
-    /// The request each RPC gets in this test, naming the victims' things.
-    fn request(&self, method: &str) -> Vec<u8> {
-        let g = self.group.circle_id.clone();
-        let account = self.account.account_id.clone();
-        let text = |t: &str| t.to_string();
-        match method {
-            "CreateCircle" => pb::CreateCircleRequest {
-                name: text("Mine"),
-                kind: CircleKind::Group as i32,
-                topic: String::new(),
-                approval_required: false,
-            }
-            .encode_to_vec(),
-            "GetCircle" | "DissolveCircle" | "JoinCircle" | "LeaveCircle" => circle(&g).encode_to_vec(),
-            "RenameCircle" => pb::RenameCircleRequest { circle_id: g, name: text("Mine now") }.encode_to_vec(),
-            "SetTopic" => pb::SetTopicRequest { circle_id: g, topic: text("spam") }.encode_to_vec(),
-            "SetApprovalRequired" => {
-                pb::SetApprovalRequiredRequest { circle_id: g, approval_required: false }.encode_to_vec()
-            }
-            "SetMemberCap" => pb::SetMemberCapRequest { circle_id: g, member_cap: 10 }.encode_to_vec(),
-            "TransferOwnership" | "KickMember" | "PromoteAdmin" | "DemoteAdmin" => {
-                member(&g, &self.member).encode_to_vec()
-            }
-            "InviteMember" | "ApproveInvitation" | "DeclineInvitation" => member(&g, &self.invitee).encode_to_vec(),
-            "MuteCircle" => pb::MuteCircleRequest { circle_id: g, muted: true }.encode_to_vec(),
-            "ListMyCircles" => pb::ListMyCirclesRequest { page: None }.encode_to_vec(),
-            "ListMembers" => pb::ListMembersRequest { circle_id: g, state: 0, page: None }.encode_to_vec(),
-            "CreatePost" => pb::CreatePostRequest { circle_id: g, text: text("spam"), card: None }.encode_to_vec(),
-            "ListPosts" => pb::ListPostsRequest { circle_id: g, page: None }.encode_to_vec(),
-            "PostMoment" => pb::PostMomentRequest { text: text("hello"), card: None }.encode_to_vec(),
-            "GetTimeline" => pb::GetTimelineRequest { page: None }.encode_to_vec(),
-            "SetPremium" => pb::SetPremiumRequest { user_id: self.owner.id.to_string(), premium: true }.encode_to_vec(),
-            "OpenPublicAccount" => {
-                pb::OpenPublicAccountRequest { name: text("Not a shop"), description: String::new() }.encode_to_vec()
-            }
-            "GetPublicAccount" | "FollowAccount" | "UnfollowAccount" => {
-                pb::AccountTarget { account_id: account }.encode_to_vec()
-            }
-            "MuteAccount" => pb::MuteAccountRequest { account_id: account, muted: true }.encode_to_vec(),
-            "Broadcast" => {
-                pb::BroadcastRequest { account_id: account, text: text("hijack"), card: None }.encode_to_vec()
-            }
-            "ListInbox" => pb::ListInboxRequest { page: None }.encode_to_vec(),
-            other => panic!("no request for CirclesService/{other}: add one (and its row in the matrix)"),
-        }
-    }
-}
-
-fn member_of(circle_id: &str, user: &User) -> pb::MemberTarget {
-    member(circle_id, user)
-}
 
 /// Events appended by API requests (consumers of other services' events append with other
 /// causes, at any moment).

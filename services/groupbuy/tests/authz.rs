@@ -4,67 +4,17 @@
 //! see someone else's join. Refusals change nothing.
 
 mod common;
+mod fixture;
 
-use std::time::Duration;
-
-use common::{TestApp, launch_request, team_mode};
-use prost::Message as _;
+use common::TestApp;
+use fixture::Fixture;
 use tonic::transport::Channel;
-use tuan_proto::groupbuy::v1::{self as pb, TeamStatus};
+use tuan_proto::groupbuy::v1 as pb;
 use tuan_testkit::{
     authz::{self, Callers, GROUPBUY},
     rpc::{assert_probes_are_public, bearer},
 };
 use uuid::Uuid;
-
-/// Merchant M runs a team campaign; buyer A leads an open team in it. The intruder is another
-/// verified merchant, and a buyer like any other.
-struct Fixture {
-    merchant: Uuid,
-    buyer: Uuid,
-    campaign: pb::Campaign,
-    team: pb::Team,
-    join: pb::Join,
-}
-
-impl Fixture {
-    async fn new(app: &mut TestApp) -> Self {
-        let merchant = app.merchant().await;
-        let campaign = app.launch(merchant, 10, team_mode(3, 3600)).await;
-        let buyer = Uuid::now_v7();
-        let request = app.as_user(buyer, pb::OpenTeamRequest { campaign_id: campaign.campaign_id.clone() });
-        let opened = app.client.open_team(request).await.expect("open team").into_inner();
-        let team_id = opened.team.expect("team").team_id;
-        let team = app.wait_team(buyer, &team_id, TeamStatus::Open, Duration::from_secs(30)).await;
-        Self { merchant, buyer, campaign, team, join: opened.join.expect("join") }
-    }
-
-    /// The request each RPC gets in this test, naming the victims' things.
-    fn request(&self, method: &str) -> Vec<u8> {
-        let campaign = || pb::CampaignRef { campaign_id: self.campaign.campaign_id.clone() };
-        let team = || pb::TeamRef { team_id: self.team.team_id.clone() };
-        match method {
-            "LaunchCampaign" => launch_request(5, team_mode(2, 600)).encode_to_vec(),
-            "PauseCampaign" | "ResumeCampaign" | "EndCampaign" | "GetCampaign" | "GetCampaignStats"
-            | "WatchCampaign" => campaign().encode_to_vec(),
-            "ListActiveCampaigns" => pb::ListActiveCampaignsRequest { page: None }.encode_to_vec(),
-            "OpenTeam" => pb::OpenTeamRequest { campaign_id: self.campaign.campaign_id.clone() }.encode_to_vec(),
-            "JoinTeam" => pb::JoinTeamRequest { team_id: self.team.team_id.clone() }.encode_to_vec(),
-            "LeaveTeam" => pb::LeaveTeamRequest { team_id: self.team.team_id.clone() }.encode_to_vec(),
-            "GetTeam" | "WatchTeam" => team().encode_to_vec(),
-            "ListMyTeams" => pb::ListMyTeamsRequest { page: None }.encode_to_vec(),
-            "ListCampaignTeams" => {
-                pb::ListCampaignTeamsRequest { campaign_id: self.campaign.campaign_id.clone(), page: None }
-                    .encode_to_vec()
-            }
-            "JoinCampaign" => {
-                pb::JoinCampaignRequest { campaign_id: self.campaign.campaign_id.clone() }.encode_to_vec()
-            }
-            "GetJoin" => pb::JoinRef { join_id: self.join.join_id.clone() }.encode_to_vec(),
-            other => panic!("no request for GroupBuyService/{other}: add one (and its row in the matrix)"),
-        }
-    }
-}
 
 /// Events appended by API requests (the saga appends with other causes, at any moment), and
 /// the campaign's stock left.

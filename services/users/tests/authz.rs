@@ -3,10 +3,11 @@
 //! else's friend requests, friendships or merchant application, and refusals change nothing.
 
 mod common;
+mod fixture;
 
-use common::{OPERATOR_PHONE, TestApp, authed, phone, target};
+use common::{OPERATOR_PHONE, TestApp, authed, phone};
+use fixture::{Fixture, uuid};
 use prost::Message as _;
-use sha2::{Digest, Sha256};
 use tonic::{Code, transport::Channel};
 use tuan_proto::users::v1 as pb;
 use tuan_testkit::{
@@ -14,93 +15,6 @@ use tuan_testkit::{
     rpc::{assert_probes_are_public, bearer, call_raw},
 };
 use uuid::Uuid;
-
-const PASSWORD: &str = "correct-horse-42";
-
-/// A and D are friends; B asked A to be friends; A applied to be a merchant. X is nobody to
-/// any of them.
-struct Fixture {
-    a: pb::AuthTokens,
-    /// A second session of A's, to log out of.
-    a_again: pb::AuthTokens,
-    a_phone: String,
-    b: pb::AuthTokens,
-    salt: String,
-}
-
-fn uuid(s: &str) -> Uuid {
-    Uuid::parse_str(s).unwrap()
-}
-
-impl Fixture {
-    async fn new(app: &mut TestApp) -> Self {
-        let a_phone = phone();
-        let a = app.sign_up(&a_phone, "Ai").await;
-        let b = app.sign_up(&phone(), "Bo").await;
-        let d = app.sign_up(&phone(), "Du").await;
-        let ask = |to: &str| pb::SendFriendRequestRequest { user_id: to.into(), message: "hi".into() };
-        app.client.send_friend_request(authed(&b.access_token, ask(&a.user_id))).await.unwrap();
-        app.client.send_friend_request(authed(&d.access_token, ask(&a.user_id))).await.unwrap();
-        app.client.accept_friend_request(authed(&a.access_token, target(&d.user_id))).await.unwrap();
-        app.client.apply_merchant(authed(&a.access_token, application())).await.unwrap();
-        let login = pb::LoginRequest { phone: a_phone.clone(), password: PASSWORD.into() };
-        let a_again = app.client.login(login).await.unwrap().into_inner();
-        Self { a, a_again, a_phone, b, salt: app.config.users.discovery_salt.clone() }
-    }
-
-    /// The request each RPC gets in this test, naming the victims' things.
-    fn request(&self, method: &str) -> Vec<u8> {
-        let (a, b) = (&self.a.user_id, &self.b.user_id);
-        match method {
-            "SignUp" => pb::SignUpRequest {
-                phone: phone(),
-                password: PASSWORD.into(),
-                display_name: "New".into(),
-                region: String::new(),
-            }
-            .encode_to_vec(),
-            "Login" => pb::LoginRequest { phone: self.a_phone.clone(), password: PASSWORD.into() }.encode_to_vec(),
-            "Refresh" => pb::RefreshRequest { refresh_token: self.a.refresh_token.clone() }.encode_to_vec(),
-            "Logout" => pb::LogoutRequest { refresh_token: self.a_again.refresh_token.clone() }.encode_to_vec(),
-            "GetMe" => pb::GetMeRequest {}.encode_to_vec(),
-            "GetProfiles" => pb::GetProfilesRequest { user_ids: vec![a.clone(), b.clone()] }.encode_to_vec(),
-            "UpdateProfile" => {
-                pb::UpdateProfileRequest { display_name: Some("Mallory".into()), ..Default::default() }.encode_to_vec()
-            }
-            "SendFriendRequest" => {
-                pb::SendFriendRequestRequest { user_id: a.clone(), message: "let me in".into() }.encode_to_vec()
-            }
-            // B's pending request to A is not the caller's to cancel, accept or decline.
-            "CancelFriendRequest" | "AcceptFriendRequest" | "DeclineFriendRequest" => target(b).encode_to_vec(),
-            // A's friendship with D is not the caller's to end.
-            "RemoveFriend" | "BlockUser" | "UnblockUser" => target(a).encode_to_vec(),
-            "ListFriends" => pb::ListFriendsRequest { page: None }.encode_to_vec(),
-            "ListFriendRequests" => pb::ListFriendRequestsRequest { direction: 0 }.encode_to_vec(),
-            "GetDiscoverySalt" => pb::GetDiscoverySaltRequest {}.encode_to_vec(),
-            "DiscoverFriends" => {
-                let hash = hex::encode(Sha256::new().chain_update(&self.salt).chain_update(&self.a_phone).finalize());
-                pb::DiscoverFriendsRequest { phone_hashes: vec![hash] }.encode_to_vec()
-            }
-            "ApplyMerchant" => application().encode_to_vec(),
-            "GetMerchantApplication" => pb::GetMerchantApplicationRequest { user_id: a.clone() }.encode_to_vec(),
-            "ListMerchantApplications" => pb::ListMerchantApplicationsRequest::default().encode_to_vec(),
-            "VerifyMerchant" => pb::VerifyMerchantRequest { user_id: a.clone() }.encode_to_vec(),
-            "RejectMerchant" => {
-                pb::RejectMerchantRequest { user_id: a.clone(), reason: "I said so".into() }.encode_to_vec()
-            }
-            other => panic!("no request for UsersService/{other}: add one (and its row in the matrix)"),
-        }
-    }
-}
-
-fn application() -> pb::ApplyMerchantRequest {
-    pb::ApplyMerchantRequest {
-        business_name: "Shop Ltd".into(),
-        license_number: "LIC-12345".into(),
-        contact_phone: "+8613900139000".into(),
-        category: "food".into(),
-    }
-}
 
 async fn snapshot(pool: &sqlx::PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.unwrap()

@@ -163,6 +163,77 @@ impl Msg {
     }
 }
 
+fn read_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *bytes.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+impl Msg {
+    /// Reads `bytes` (an encoded `message`) back into fields, by the descriptors: the valid
+    /// requests a test already has become templates to mutate. Unknown fields are dropped.
+    pub fn decode(schema: &Schema, message: &str, bytes: &[u8]) -> Option<Msg> {
+        let descriptor = schema.messages.get(message.trim_start_matches('.'))?;
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let tag = read_varint(bytes, &mut at)?;
+            let (number, wire) = ((tag >> 3) as u32, tag & 7);
+            let field = descriptor.field.iter().find(|f| f.number() as u32 == number);
+            let value = match wire {
+                0 => {
+                    let v = read_varint(bytes, &mut at)?;
+                    match field.map(|f| f.r#type()) {
+                        Some(Type::Sint32 | Type::Sint64) => Value::Sint(((v >> 1) as i64) ^ -((v & 1) as i64)),
+                        Some(Type::Uint64) => Value::Int(i128::from(v)),
+                        _ => Value::Int(i128::from(v as i64)),
+                    }
+                }
+                1 => {
+                    let raw = bytes.get(at..at + 8)?;
+                    at += 8;
+                    Value::Fixed64(u64::from_le_bytes(raw.try_into().ok()?))
+                }
+                5 => {
+                    let raw = bytes.get(at..at + 4)?;
+                    at += 4;
+                    Value::Fixed32(u32::from_le_bytes(raw.try_into().ok()?))
+                }
+                2 => {
+                    let len = read_varint(bytes, &mut at)? as usize;
+                    let raw = bytes.get(at..at.checked_add(len)?)?;
+                    at += len;
+                    match field.map(|f| (f.r#type(), f.type_name())) {
+                        Some((Type::String, _)) => Value::Str(String::from_utf8(raw.to_vec()).ok()?),
+                        Some((Type::Message, name)) => Value::Message(Msg::decode(schema, name, raw)?),
+                        _ => Value::Bytes(raw.to_vec()),
+                    }
+                }
+                _ => return None,
+            };
+            if let Some(field) = field {
+                fields.push(Field { name: field.name().to_string(), number, value });
+            }
+        }
+        Some(Msg(fields))
+    }
+
+    /// This message with the fields numbered in `replaced` taken from `other` instead (absent
+    /// there: absent here).
+    fn splice(&self, other: &Msg, replaced: &[u32]) -> Msg {
+        let kept = self.0.iter().filter(|f| !replaced.contains(&f.number));
+        let taken = other.0.iter().filter(|f| replaced.contains(&f.number));
+        Msg(kept.chain(taken).cloned().collect())
+    }
+}
+
 /// Strings that have broken services before.
 const SPECIAL_STRINGS: &[&str] = &[
     "",
@@ -205,6 +276,8 @@ fn text() -> BoxedStrategy<String> {
         4 => "\\PC{0,24}",
         2 => "[a-zA-Z0-9 _.-]{0,24}",
         2 => prop::sample::select(SPECIAL_STRINGS).prop_map(str::to_string),
+        // Fine text but for one control character (NUL included).
+        2 => "[a-z ]{0,8}[\\x00-\\x1f\\x7f][a-z ]{0,8}",
         1 => (1usize..5000).prop_map(|n| "字".repeat(n)),
         1 => (1usize..200_000).prop_map(|n| "x".repeat(n)),
         1 => prop::collection::vec(any::<char>(), 0..32).prop_map(|c| c.into_iter().collect()),
@@ -360,6 +433,19 @@ impl<'a> Generator<'a> {
         self.message_at(message.trim_start_matches('.'), 0)
     }
 
+    /// `template` (a valid request of type `message`) with one to three of its fields, or of
+    /// the fields it left unset, replaced by random values: requests that pass most checks,
+    /// to reach the rules behind them.
+    pub fn mutation(&self, message: &str, template: Msg) -> BoxedStrategy<Msg> {
+        let name = message.trim_start_matches('.');
+        let numbers: Vec<u32> = self.schema.messages[name].field.iter().map(|f| f.number() as u32).collect();
+        if numbers.is_empty() {
+            return Just(template).boxed();
+        }
+        let chosen = prop::sample::subsequence(numbers.clone(), 1..=numbers.len().clamp(1, 3));
+        (self.message_at(name, 0), chosen).prop_map(move |(random, chosen)| template.splice(&random, &chosen)).boxed()
+    }
+
     fn message_at(&self, name: &str, depth: u32) -> BoxedStrategy<Msg> {
         let descriptor = self.schema.messages.get(name).unwrap_or_else(|| panic!("no descriptor for {name}"));
         let fields: Vec<BoxedStrategy<Vec<Field>>> = descriptor
@@ -430,6 +516,9 @@ pub struct Target {
     /// Codes that are a bug whatever the input. `INTERNAL`, `UNKNOWN` and the codes of a
     /// dropped connection or a hung call by default.
     pub forbidden: Vec<Code>,
+    /// Valid requests by RPC (`package.Service/Method` -> encoded message): half the cases
+    /// mutate one, when there is one.
+    pub templates: std::collections::HashMap<String, Vec<u8>>,
     /// Cases per RPC.
     pub cases: u32,
 }
@@ -450,6 +539,7 @@ impl Target {
                 Code::DeadlineExceeded,
                 Code::Unimplemented,
             ],
+            templates: Default::default(),
             cases: cases(64),
         }
     }
@@ -485,11 +575,22 @@ where
     let generator = Generator::new(schema, target.hints.clone());
     let started = Instant::now();
     let mut report = Report::default();
-    let methods: Vec<_> = schema.service_methods(target.service).collect();
+    // `FUZZ_RPC=Method` fuzzes only the RPCs whose path contains it (hunting one bug).
+    let only = std::env::var("FUZZ_RPC").unwrap_or_default();
+    let methods: Vec<_> = schema.service_methods(target.service).filter(|(rpc, _)| rpc.contains(&only)).collect();
     assert!(!methods.is_empty(), "{} has no RPCs in the descriptors", target.service);
     for (rpc, method) in methods {
         let rule = authz::rule_of(rpc).unwrap_or_else(|| panic!("{rpc} has no row in the authz matrix"));
-        let strategy = (generator.message(method.input_type()), 0..target.callers.len());
+        let input = method.input_type();
+        let requests = match target.templates.get(rpc.as_str()) {
+            Some(bytes) => {
+                let template = Msg::decode(schema, input, bytes)
+                    .unwrap_or_else(|| panic!("the template of {rpc} is not a {input}"));
+                prop_oneof![generator.message(input), generator.mutation(input, template)].boxed()
+            }
+            None => generator.message(input),
+        };
+        let strategy = (requests, 0..target.callers.len());
         let config =
             Config { cases: target.cases, failure_persistence: None, max_shrink_iters: 512, ..Config::default() };
         let codes = std::cell::RefCell::new(BTreeMap::<String, usize>::new());
@@ -547,4 +648,9 @@ where
     }
     report.elapsed = started.elapsed();
     report
+}
+
+/// Templates for [`Target::templates`]: `request(method)` for every RPC of `service`.
+pub fn templates(service: &str, request: impl Fn(&str) -> Vec<u8>) -> std::collections::HashMap<String, Vec<u8>> {
+    Schema::tuan().service_methods(service).map(|(rpc, method)| (rpc.clone(), request(method.name()))).collect()
 }
