@@ -99,6 +99,19 @@ impl Classify for sqlx::Error {
     }
 }
 
+/// The longest message sent to a client, in characters. Messages quote the client's input,
+/// and a status travels in the `grpc-message` header, which HTTP/2 peers cap (16 KiB by
+/// default): echoing a huge field in full broke the response itself (the client saw an h2
+/// protocol error as INTERNAL).
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+fn bounded(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}...", &message[..cut]),
+        None => message,
+    }
+}
+
 impl From<ApiError> for Status {
     fn from(err: ApiError) -> Self {
         let code = match err.kind {
@@ -113,6 +126,21 @@ impl From<ApiError> for Status {
             ErrorKind::Unavailable => Code::Unavailable,
             ErrorKind::Internal => Code::Internal,
         };
-        Status::new(code, err.message)
+        Status::new(code, bounded(err.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_cut_to_a_size_any_peer_accepts() {
+        let huge = ApiError::invalid(format!("user_id must be a UUID, got {:?}", "字".repeat(5000)));
+        let status = Status::from(huge);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message().chars().count(), MAX_MESSAGE_CHARS + 3);
+        assert!(status.message().starts_with("user_id must be a UUID"));
+        assert_eq!(Status::from(ApiError::invalid("short")).message(), "short");
     }
 }
