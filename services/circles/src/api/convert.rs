@@ -248,9 +248,7 @@ pub fn item_cursor(item: &ItemRow) -> String {
 }
 
 pub fn parse_item_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let (micros, id) = cursor.split_once('_').ok_or_else(bad_cursor)?;
-    let at = micros.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad_cursor)?;
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad_cursor())?))
+    tuan_runtime::paging::parse_time_cursor(cursor)
 }
 
 pub fn parse_id_cursor(cursor: &str) -> Result<Uuid, ApiError> {

@@ -36,7 +36,5 @@ pub fn bill_cursor(b: &pb::Bill) -> String {
 }
 
 pub fn parse_bill_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let (micros, id) = cursor.split_once('_').ok_or_else(bad_cursor)?;
-    let at = micros.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad_cursor)?;
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad_cursor())?))
+    tuan_runtime::paging::parse_time_cursor(cursor)
 }

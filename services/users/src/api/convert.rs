@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use tuan_proto::users::v1 as pb;
-use tuan_runtime::{ApiError, paging::bad_cursor};
+use tuan_runtime::ApiError;
 use uuid::Uuid;
 
 use crate::{
@@ -95,7 +95,5 @@ pub fn application_cursor(a: &ApplicationRow) -> String {
 }
 
 pub fn parse_application_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let (micros, id) = cursor.split_once('_').ok_or_else(bad_cursor)?;
-    let at = micros.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad_cursor)?;
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad_cursor())?))
+    tuan_runtime::paging::parse_time_cursor(cursor)
 }
