@@ -87,13 +87,15 @@ pub struct CampaignSpec {
 
 impl CampaignSpec {
     pub fn parse(input: &LaunchInput, now_micros: i64) -> Result<Self, GroupBuyError> {
+        // No control characters (line breaks aside in the description): Postgres text cannot
+        // hold NUL, and one in a title failed as an internal error.
         let title = input.title.trim();
-        if title.is_empty() || title.chars().count() > 100 {
-            return Err(invalid("title must have 1 to 100 characters"));
+        if title.is_empty() || title.chars().count() > 100 || title.chars().any(char::is_control) {
+            return Err(invalid("title must have 1 to 100 characters, none of them control characters"));
         }
         let description = input.description.trim();
-        if description.chars().count() > 2000 {
-            return Err(invalid("description must have at most 2000 characters"));
+        if description.chars().count() > 2000 || description.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(invalid("description must have at most 2000 characters, none of them control characters"));
         }
         let currency = Currency::parse(&input.currency)?;
         let list_price = Price::parse("list_price", &input.list_price, currency, false)?;

@@ -59,6 +59,17 @@ fn money(amount: &str, code: &str) -> Result<Money, ApiError> {
     Money::parse_positive(amount.trim(), currency(code)?).map_err(ApiError::from)
 }
 
+/// A free-form reference an operator attaches to a hold (a campaign or team id): stored as
+/// text, so bounded and without control characters (a NUL failed as an internal error).
+fn reference(field: &str, value: &str) -> Result<String, ApiError> {
+    if value.chars().count() > 64 || value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "{field} must have at most 64 characters, none of them control characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
 fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, ApiError> {
     if value.trim().is_empty() { Ok(None) } else { parse_uuid(field, value).map(Some) }
 }
@@ -199,8 +210,8 @@ impl PaymentsService for PaymentsApi {
             user: parse_uuid("user_id", &r.user_id)?,
             merchant: parse_uuid("merchant_id", &r.merchant_id)?,
             amount: money(&r.amount, &r.currency)?,
-            campaign_id: r.campaign_id.clone(),
-            team_id: r.team_id.clone(),
+            campaign_id: reference("campaign_id", &r.campaign_id)?,
+            team_id: reference("team_id", &r.team_id)?,
             expires_at_micros: self.app.hold_expiry(r.expires_at_micros),
         };
         Ok(Response::new(self.app.place_hold(&meta, &caller, hold, &key).await?))

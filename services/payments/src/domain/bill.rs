@@ -35,8 +35,12 @@ pub struct Title(String);
 impl Title {
     pub fn parse(text: &str, field: &str) -> Result<Self, PaymentError> {
         let text = text.trim();
-        if text.is_empty() || text.chars().count() > 100 {
-            return Err(PaymentError::InvalidInput(format!("{field} must have 1 to 100 characters")));
+        // No control characters: Postgres text cannot hold NUL, and one in a title failed as an
+        // internal error.
+        if text.is_empty() || text.chars().count() > 100 || text.chars().any(char::is_control) {
+            return Err(PaymentError::InvalidInput(format!(
+                "{field} must have 1 to 100 characters, none of them control characters"
+            )));
         }
         Ok(Title(text.to_string()))
     }

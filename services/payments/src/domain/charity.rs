@@ -27,9 +27,10 @@ impl CreateCampaign {
 
     pub fn check_description(text: &str) -> Result<String, PaymentError> {
         let text = text.trim();
-        if text.chars().count() > Self::MAX_DESCRIPTION {
+        // Line breaks are fine; other control characters are not (Postgres text cannot hold NUL).
+        if text.chars().count() > Self::MAX_DESCRIPTION || text.chars().any(|c| c.is_control() && c != '\n') {
             return Err(PaymentError::InvalidInput(format!(
-                "description must have at most {} characters",
+                "description must have at most {} characters, none of them control characters",
                 Self::MAX_DESCRIPTION
             )));
         }

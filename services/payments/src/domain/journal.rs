@@ -57,6 +57,10 @@ impl Memo {
         if text.chars().count() > Self::MAX_CHARS {
             return Err(PaymentError::InvalidInput(format!("memo must have at most {} characters", Self::MAX_CHARS)));
         }
+        // Postgres text cannot hold NUL: a memo with one failed as an internal error.
+        if text.chars().any(char::is_control) {
+            return Err(PaymentError::InvalidInput("memo must not contain control characters".into()));
+        }
         Ok(Memo(text.to_string()))
     }
 

@@ -24,8 +24,13 @@ impl IdempotencyKey {
     /// calls apart.
     pub fn parse(key: &str, operation: &str, request: &[u8]) -> Result<Self, ApiError> {
         let key = key.trim();
-        if key.is_empty() || key.chars().count() > Self::MAX_LEN {
-            return Err(ApiError::invalid(format!("idempotency_key must have 1 to {} characters", Self::MAX_LEN)));
+        // No control characters: Postgres text cannot hold NUL, and a key with one failed as an
+        // internal error after the command had been decided.
+        if key.is_empty() || key.chars().count() > Self::MAX_LEN || key.chars().any(char::is_control) {
+            return Err(ApiError::invalid(format!(
+                "idempotency_key must have 1 to {} characters, none of them control characters",
+                Self::MAX_LEN
+            )));
         }
         let hash = Sha256::new().chain_update(operation.as_bytes()).chain_update([0]).chain_update(request).finalize();
         Ok(Self { key: key.to_string(), request_hash: hex::encode(hash) })

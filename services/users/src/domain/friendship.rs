@@ -38,6 +38,11 @@ impl RequestMessage {
         if text.chars().count() > 200 {
             return Err(super::error::invalid("friend request message must have at most 200 characters"));
         }
+        // Postgres text cannot hold NUL, and no control character belongs in a message: without
+        // this check a NUL reached the projection and failed as an internal error.
+        if text.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(super::error::invalid("friend request message must not contain control characters"));
+        }
         Ok(Self(text.to_string()))
     }
 }
