@@ -277,10 +277,9 @@ impl<H: EventHandler> IdempotentConsumer<H> {
 
     /// Applies one message. Returns false only if shutdown interrupted the retries.
     async fn process(&self, message: &BorrowedMessage<'_>, shutdown: &Shutdown) -> bool {
-        let envelope = match EventEnvelope::decode(message.payload().unwrap_or_default()) {
-            Ok(e) if Uuid::parse_str(&e.event_id).is_ok() => e,
-            Ok(_) => return self.dead_letter(message, "envelope has no valid event_id", 1).await,
-            Err(e) => return self.dead_letter(message, &format!("undecodable envelope: {e}"), 1).await,
+        let envelope = match crate::envelope::accept(message.payload().unwrap_or_default()) {
+            Ok(envelope) => envelope,
+            Err(reason) => return self.dead_letter(message, &reason, 1).await,
         };
         if !self.handler.wants(&envelope.event_type) {
             metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => "ignored")

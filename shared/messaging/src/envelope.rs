@@ -7,6 +7,18 @@ use uuid::Uuid;
 
 use crate::HandlerError;
 
+/// The envelope in a Kafka message's payload, if it is one a consumer can apply: it decodes
+/// and has a UUID event id (the key of exactly-once). Otherwise why not, for the dead letter.
+/// The bytes are untrusted: anything may arrive on a topic.
+pub fn accept(payload: &[u8]) -> Result<EventEnvelope, String> {
+    use prost::Message as _;
+    match EventEnvelope::decode(payload) {
+        Ok(envelope) if Uuid::parse_str(&envelope.event_id).is_ok() => Ok(envelope),
+        Ok(_) => Err("envelope has no valid event_id".into()),
+        Err(e) => Err(format!("undecodable envelope: {e}")),
+    }
+}
+
 /// Whether the envelope carries an `M` (event types are full protobuf names,
 /// e.g. `tuan.users.v1.UserBlocked`).
 pub fn is<M: prost::Name>(envelope: &EventEnvelope) -> bool {

@@ -26,17 +26,22 @@ pub struct Schema {
     pub enums: HashMap<String, Vec<i32>>,
     /// `package.Service/Method` -> method.
     pub methods: Vec<(String, MethodDescriptorProto)>,
+    /// Top-level messages by the file that defines them (`tuan/users/v1/events.proto`).
+    pub files: HashMap<String, Vec<String>>,
 }
 
 impl Schema {
     /// Decodes an encoded `FileDescriptorSet`.
     pub fn decode(bytes: &[u8]) -> Self {
         let set = FileDescriptorSet::decode(bytes).expect("a valid file descriptor set");
-        let mut schema = Schema { messages: HashMap::new(), enums: HashMap::new(), methods: Vec::new() };
+        let mut schema =
+            Schema { messages: HashMap::new(), enums: HashMap::new(), methods: Vec::new(), files: HashMap::new() };
         for file in &set.file {
             let package = file.package();
             for message in &file.message_type {
                 schema.add_message(package, message);
+                let name = format!("{package}.{}", message.name());
+                schema.files.entry(file.name().to_string()).or_default().push(name);
             }
             for e in &file.enum_type {
                 schema.enums.insert(format!("{package}.{}", e.name()), e.value.iter().map(|v| v.number()).collect());
@@ -81,6 +86,7 @@ impl Schema {
                 all.messages.extend(more.messages);
                 all.enums.extend(more.enums);
                 all.methods.extend(more.methods);
+                all.files.extend(more.files);
             }
             all
         })
