@@ -1,0 +1,95 @@
+//! A gateway in front of one fake backend that records what reached it (path and
+//! authorization) and refuses everything with PERMISSION_DENIED: the gateway's own part of
+//! authorization, seen alone.
+
+#![allow(dead_code)]
+
+use std::{
+    convert::Infallible,
+    future::{Ready, ready},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+};
+
+use gateway::{Application, config::GatewayConfig};
+use tonic::{Status, body::Body, server::NamedService, transport::Channel};
+use tuan_testkit::authz;
+
+/// What reached the fake backends: (path, authorization header).
+pub type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+/// A backend that records each call and refuses it.
+#[derive(Clone)]
+struct Fake<const B: usize> {
+    seen: Seen,
+}
+
+impl<const B: usize> tower::Service<http::Request<Body>> for Fake<B> {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Ready<Result<http::Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let auth = request.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+        self.seen.lock().unwrap().push((request.uri().path().to_string(), auth));
+        ready(Ok(Status::permission_denied("the fake backend refuses").into_http()))
+    }
+}
+
+impl NamedService for Fake<0> {
+    const NAME: &'static str = authz::USERS;
+}
+impl NamedService for Fake<1> {
+    const NAME: &'static str = authz::CIRCLES;
+}
+impl NamedService for Fake<2> {
+    const NAME: &'static str = authz::GROUPBUY;
+}
+impl NamedService for Fake<3> {
+    const NAME: &'static str = authz::PAYMENTS;
+}
+
+pub struct Harness {
+    pub channel: Channel,
+    pub config: GatewayConfig,
+    pub seen: Seen,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        let seen = Seen::default();
+        let incoming = tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let backend: SocketAddr = incoming.local_addr().unwrap();
+        let router = tonic::transport::Server::builder()
+            .add_service(Fake::<0> { seen: seen.clone() })
+            .add_service(Fake::<1> { seen: seen.clone() })
+            .add_service(Fake::<2> { seen: seen.clone() })
+            .add_service(Fake::<3> { seen: seen.clone() });
+        tokio::spawn(router.serve_with_incoming(incoming));
+
+        let mut config = GatewayConfig::default();
+        config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
+        config.common.metrics_addr = None;
+        let url = format!("http://{backend}");
+        let g = &mut config.gateway;
+        (g.users_url, g.circles_url, g.groupbuy_url, g.payments_url) = (url.clone(), url.clone(), url.clone(), url);
+        // Hundreds of calls from one address in a second: limits are not under test here.
+        (g.ip_rate_per_sec, g.ip_burst, g.user_rate_per_sec, g.user_burst) = (1_000_000, 1_000_000, 1_000, 1_000);
+        // The fake refuses everything; that must not open a circuit.
+        g.breaker_failures = 1_000_000;
+        let app = Application::build(config.clone()).await.expect("build gateway");
+        let port = app.port();
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let channel = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
+        Self { channel, config, seen }
+    }
+
+    pub fn take_seen(&self) -> Vec<(String, Option<String>)> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
