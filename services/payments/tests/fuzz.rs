@@ -61,3 +61,51 @@ fn every_payments_rpc_survives_random_and_malformed_requests() {
     assert_eq!(runtime.block_on(app.ledger_sum()), rust_decimal::Decimal::ZERO, "every entry still balances");
     runtime.block_on(app.stop());
 }
+
+/// A malformed event from another service is a poison message: set aside, never retried
+/// forever. Text Postgres cannot store (a NUL) used to fail as INTERNAL, which a consumer
+/// retries as transient: the partition stopped behind it.
+#[tokio::test]
+async fn a_hold_request_with_text_postgres_cannot_store_is_dead_lettered_and_the_partition_moves_on() {
+    use tuan_proto::groupbuy::v1 as gb;
+    use uuid::Uuid;
+    let mut app = TestApp::spawn().await;
+    let buyer = app.user();
+    app.fund(&buyer, "10.00").await;
+    let request = |campaign: &str| gb::HoldRequested {
+        hold_id: Uuid::now_v7().to_string(),
+        user_id: buyer.id.to_string(),
+        merchant_id: Uuid::now_v7().to_string(),
+        amount: "1.00".into(),
+        currency: "CNY".into(),
+        campaign_id: campaign.into(),
+        team_id: String::new(),
+        expires_at_micros: 0,
+    };
+    let (poison, good) = (request("bad\0campaign"), request("campaign-2"));
+    // One key: one partition, the poison first.
+    app.publish("groupbuy", "team-x", &poison).await;
+    app.publish("groupbuy", "team-x", &good).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM proj.holds WHERE hold_id = $1::uuid")
+            .bind(&good.hold_id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        if placed == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the request behind the poison was never applied");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let letters: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(letters, 1, "the poison is set aside with its reason");
+    let holds: i64 = sqlx::query_scalar("SELECT count(*) FROM proj.holds WHERE hold_id = $1::uuid")
+        .bind(&poison.hold_id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(holds, 0);
+    app.stop().await;
+}
