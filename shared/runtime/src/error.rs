@@ -94,6 +94,10 @@ impl Classify for sqlx::Error {
         match self {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => ErrorKind::Unavailable,
             sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => ErrorKind::AlreadyExists,
+            // Text Postgres cannot store (a NUL character): the input is wrong, and retrying it
+            // can never succeed. As INTERNAL it was retried forever by a consumer, stopping its
+            // partition; the edges refuse such text before it gets here.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => ErrorKind::InvalidArgument,
             _ => ErrorKind::Internal,
         }
     }
