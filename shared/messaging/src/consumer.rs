@@ -35,6 +35,7 @@ use uuid::Uuid;
 use crate::{
     client::{KafkaClients, consumer_config},
     headers,
+    watchdog::{Action, GroupWatch},
 };
 
 /// How often a permanently failing event is tried before it is dead-lettered.
@@ -44,17 +45,20 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 /// How often an idle consumer polls its queue again (see the `RECV_TICK` branch in `run`).
 const RECV_TICK: Duration = Duration::from_millis(20);
-
 /// Next offsets to commit, per partition, for messages already applied.
 #[derive(Default)]
 struct Offsets {
     next: std::collections::HashMap<(String, i32), i64>,
     since: Option<std::time::Instant>,
+    /// Every partition's next offset after the last applied event, kept after commits (for the
+    /// watchdog, which re-sends commits the broker lost).
+    applied: std::collections::HashMap<(String, i32), i64>,
 }
 
 impl Offsets {
     fn record(&mut self, topic: &str, partition: i32, offset: i64) {
         self.next.insert((topic.to_string(), partition), offset + 1);
+        self.applied.insert((topic.to_string(), partition), offset + 1);
         self.since.get_or_insert_with(std::time::Instant::now);
     }
 
@@ -178,6 +182,8 @@ pub struct IdempotentConsumer<H: EventHandler> {
     pool: PgPool,
     kafka: KafkaClients,
     consumer: StreamConsumer<GroupContext>,
+    /// For the context of a consumer created to rejoin the group (see `crate::watchdog`).
+    assigned: watch::Sender<usize>,
     handler: H,
     stats: Arc<ConsumerStats>,
 }
@@ -195,7 +201,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
     ) -> anyhow::Result<(Self, ConsumerHandle)> {
         let (tx, rx) = watch::channel(0);
         let consumer: StreamConsumer<GroupContext> =
-            consumer_config(&kafka.brokers, name).create_with_context(GroupContext { assigned: tx })?;
+            consumer_config(&kafka.brokers, name).create_with_context(GroupContext { assigned: tx.clone() })?;
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topic_refs)?;
         let stats = Arc::new(ConsumerStats::default());
@@ -209,20 +215,77 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             pool,
             kafka,
             consumer,
+            assigned: tx,
             handler,
             stats,
         };
         Ok((consumer, handle))
     }
 
+    /// Leaves the group and joins it again as a new member (see `crate::watchdog`).
+    async fn rejoin(&mut self) -> anyhow::Result<()> {
+        metrics::counter!("tuan_consumer_rejoins_total", "consumer" => self.name.clone()).increment(1);
+        let fresh: StreamConsumer<GroupContext> = consumer_config(&self.kafka.brokers, &self.name)
+            .create_with_context(GroupContext { assigned: self.assigned.clone() })?;
+        let stale = std::mem::replace(&mut self.consumer, fresh);
+        // Leave, then join: tansu 0.6.0 keeps a leader that leaves a group being formed as that
+        // group's leader for good, and the group never forms again. Closing sends LeaveGroup and
+        // waits for the broker: not on the runtime's threads.
+        let _ = tokio::task::spawn_blocking(move || drop(stale)).await;
+        let topic_refs: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        self.consumer.subscribe(&topic_refs)?;
+        Ok(())
+    }
+
+    /// Acts on what the watchdog sees while idle: commits the broker lost, or a group that
+    /// leaves waiting events to nobody (see `crate::watchdog`).
+    async fn watch_group(
+        &mut self,
+        watch: &mut GroupWatch,
+        applied: &mut Offsets,
+        progress: &watch::Receiver<Vec<crate::lag::PartitionProgress>>,
+    ) {
+        let owned: std::collections::HashSet<(String, i32)> = self
+            .consumer
+            .assignment()
+            .map(|a| a.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect())
+            .unwrap_or_default();
+        let figures = progress.borrow().clone();
+        match watch.check(std::time::Instant::now(), &owned, &applied.applied, &figures) {
+            Action::Nothing => {}
+            Action::Recommit(offsets) => {
+                tracing::info!(consumer = %self.name, partitions = offsets.len(), "committing again offsets the broker lost");
+                let mut list = rdkafka::TopicPartitionList::new();
+                for ((topic, partition), offset) in offsets {
+                    let _ = list.add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset));
+                }
+                if let Err(e) = self.consumer.commit(&list, CommitMode::Async) {
+                    tracing::warn!(error = %e, "offset commit failed");
+                }
+            }
+            Action::Rejoin => {
+                tracing::warn!(consumer = %self.name, "the group's events wait on partitions nobody consumes: rejoining the group");
+                applied.commit(&self.consumer, CommitMode::Sync);
+                applied.applied.clear();
+                if let Err(e) = self.rejoin().await {
+                    tracing::warn!(consumer = %self.name, error = %e, "rejoining the group failed");
+                }
+            }
+        }
+    }
+
     /// Consumes until `shutdown`, then commits the offsets of what was applied and leaves the group.
     pub async fn run(mut self, mut shutdown: Shutdown) {
+        let (progress_tx, progress) = watch::channel(Vec::new());
         tokio::spawn(crate::lag::monitor(
             self.kafka.brokers.clone(),
             self.name.clone(),
             self.topics.clone(),
+            progress_tx,
             shutdown.clone(),
         ));
+        let mut watch = GroupWatch::default();
+        let mut next_watch = std::time::Instant::now();
         // Offsets of applied messages, committed together every COMMIT_INTERVAL: one commit per
         // message made the broker (sqlite-backed tansu) the bottleneck. Only offsets of
         // messages whose transaction committed are ever in here.
@@ -249,6 +312,10 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                     // one to arrive: seconds in a saga, forever at the end of a burst.
                     if applied.due() {
                         applied.commit(&self.consumer, CommitMode::Async);
+                    }
+                    if std::time::Instant::now() >= next_watch {
+                        next_watch = std::time::Instant::now() + Duration::from_secs(1);
+                        self.watch_group(&mut watch, &mut applied, &progress).await;
                     }
                     continue;
                 }

@@ -8,13 +8,32 @@ use rdkafka::{
     Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer},
 };
+use tokio::sync::watch;
 use tuan_runtime::shutdown::Shutdown;
 
 const INTERVAL: Duration = Duration::from_secs(2);
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Publishes `tuan_consumer_lag{consumer,topic,partition}` for `group` until shutdown.
-pub async fn monitor(brokers: String, group: String, topics: Vec<String>, mut shutdown: Shutdown) {
+/// Where a group stands on one partition, as last measured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionProgress {
+    pub topic: String,
+    pub partition: i32,
+    /// Events not consumed yet (end offset - committed offset).
+    pub lag: i64,
+    /// The group's committed offset (the log's start if it committed none).
+    pub committed: i64,
+}
+
+/// Publishes `tuan_consumer_lag{consumer,topic,partition}` for `group` until shutdown, and the
+/// same figures on `progress` (for the consumer's own watchdog, `crate::watchdog`).
+pub async fn monitor(
+    brokers: String,
+    group: String,
+    topics: Vec<String>,
+    progress: watch::Sender<Vec<PartitionProgress>>,
+    mut shutdown: Shutdown,
+) {
     let client: BaseConsumer = match crate::consumer_config(&brokers, &group).create() {
         Ok(c) => c,
         Err(e) => {
@@ -27,10 +46,11 @@ pub async fn monitor(brokers: String, group: String, topics: Vec<String>, mut sh
         let (c, g, t) = (client.clone(), group.clone(), topics.clone());
         match tokio::task::spawn_blocking(move || measure(&c, &t)).await {
             Ok(Ok(lags)) => {
-                for (topic, partition, lag) in lags {
-                    metrics::gauge!("tuan_consumer_lag", "consumer" => g.clone(), "topic" => topic, "partition" => partition.to_string())
-                        .set(lag as f64);
+                for p in &lags {
+                    metrics::gauge!("tuan_consumer_lag", "consumer" => g.clone(), "topic" => p.topic.clone(), "partition" => p.partition.to_string())
+                        .set(p.lag as f64);
                 }
+                progress.send_replace(lags);
             }
             Ok(Err(e)) => tracing::warn!(error = %e, group = %g, "measuring lag failed"),
             Err(e) => tracing::debug!(error = %e, "lag task failed"),
@@ -42,8 +62,8 @@ pub async fn monitor(brokers: String, group: String, topics: Vec<String>, mut sh
     }
 }
 
-/// (topic, partition, end offset - committed offset) for every partition of `topics`.
-fn measure(client: &BaseConsumer, topics: &[String]) -> Result<Vec<(String, i32, i64)>, rdkafka::error::KafkaError> {
+/// Lag and committed offset of every partition of `topics` the broker answers for.
+fn measure(client: &BaseConsumer, topics: &[String]) -> Result<Vec<PartitionProgress>, rdkafka::error::KafkaError> {
     let mut wanted = TopicPartitionList::new();
     let mut ends = Vec::new();
     for topic in topics {
@@ -70,7 +90,7 @@ fn measure(client: &BaseConsumer, topics: &[String]) -> Result<Vec<(String, i32,
                 Some(Offset::Offset(o)) => o,
                 _ => low,
             };
-            (topic, partition, (high - done).max(0))
+            PartitionProgress { topic, partition, lag: (high - done).max(0), committed: done }
         })
         .collect())
 }

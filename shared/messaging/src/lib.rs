@@ -14,6 +14,7 @@ mod headers;
 pub mod lag;
 mod relay;
 pub mod topics;
+mod watchdog;
 
 pub use client::{KafkaClients, consumer_config, producer_config};
 pub use consumer::{ConsumerHandle, ConsumerStats, EventHandler, HandlerError, IdempotentConsumer};
