@@ -45,6 +45,11 @@ pub struct GatewaySettings {
     /// development (env `TUAN_GATEWAY__CORS_ORIGINS='["https://console.example"]'`).
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// The merchant console's build directory, served at `/console/index.html` on the gRPC
+    /// port; empty: not served (env `TUAN_GATEWAY__CONSOLE_DIR`). Relative to the working
+    /// directory (`make run` starts the gateway at the repository root).
+    #[serde(default)]
+    pub console_dir: String,
 }
 
 impl Default for GatewayConfig {
@@ -67,6 +72,7 @@ impl Default for GatewayConfig {
                 breaker_failures: 5,
                 breaker_cool_down_ms: 5_000,
                 cors_origins: Vec::new(),
+                console_dir: "services/gateway/console/dist".into(),
             },
         }
     }

@@ -15,6 +15,7 @@ use crate::{
     api::{
         GatewayApi, MobileGatewayServer,
         auth::AuthLayer,
+        console::Console,
         limits::{Limits, Rate, RateLimitLayer},
         web,
     },
@@ -32,6 +33,7 @@ pub struct Application {
     keys: TokenKeys,
     limits: Limits,
     cors: CorsLayer,
+    console: Option<Console>,
 }
 
 impl Application {
@@ -45,8 +47,9 @@ impl Application {
             Rate { per_second: settings.user_rate_per_sec, burst: settings.user_burst },
         );
         let cors = web::cors(&settings.cors_origins)?;
+        let console = (!settings.console_dir.is_empty()).then(|| Console::new(&settings.console_dir));
         let listener = TcpListener::bind(config.common.grpc_addr).await?;
-        Ok(Self { listener, app, keys: TokenKeys::new(&config.common.auth), limits, cors })
+        Ok(Self { listener, app, keys: TokenKeys::new(&config.common.auth), limits, cors, console })
     }
 
     pub fn port(&self) -> u16 {
@@ -71,7 +74,9 @@ impl Application {
                 limits.forget_idle();
             }
         });
-        let result = tuan_runtime::grpc::serve(router.add_service(api), self.listener, stop).await;
+        // The console's static files under /console/ (plain GETs, no auth: they hold no data).
+        let router = router.add_service(api).add_optional_service(self.console);
+        let result = tuan_runtime::grpc::serve(router, self.listener, stop).await;
         sweeper.abort();
         tracing::info!("gateway stopped");
         Ok(result?)

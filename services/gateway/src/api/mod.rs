@@ -3,6 +3,7 @@
 //! token and correlation id, the trace context and a deadline.
 
 pub mod auth;
+pub mod console;
 pub mod limits;
 pub mod web;
 
