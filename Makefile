@@ -1,8 +1,21 @@
 # Local development entry points; see docs/local-dev.md.
-.PHONY: run stop test broker fmt lint bench chaos k8s-check drain-test
+.PHONY: run stop test broker fmt lint bench chaos k8s-check drain-test console console-test
 
 run:
+	@if command -v npm >/dev/null; then $(MAKE) console; else echo "npm not found: the merchant console is not built"; fi
 	infra/run.sh
+
+# The merchant console (docs/console.md): generated client, type check, Vite build into
+# services/gateway/console/dist, which the gateway serves at /console/index.html.
+console:
+	cd services/gateway/console && { test node_modules/.package-lock.json -nt package-lock.json || npm ci --no-audit --no-fund; } && npm run build
+
+# The console in headless Chromium against the five services (debug binaries; docs/console.md).
+console-test: console
+	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || { echo "no Chromium: apt-get install -y chromium"; exit 1; }
+	cargo build --workspace --bins
+	cd services/gateway/console && npx vite build --config test/buyer.vite.config.ts
+	services/gateway/console/test/stack.sh node services/gateway/console/test/console.test.mjs
 
 stop:
 	infra/stop.sh

@@ -1,0 +1,64 @@
+// The gateway client: generated messages and service descriptor (src/gen, `npm run generate`)
+// over gRPC-Web. The page is served by the gateway, so the API is on the page's own origin;
+// `?gateway=http://host:port` points a dev server (`npm run dev`) at another one.
+
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { MobileGateway } from "./gen/tuan/gateway/v1/gateway_pb";
+
+const TOKEN_KEY = "tuan.console.session";
+
+export interface Session {
+  userId: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+let session: Session | null = JSON.parse(sessionStorage.getItem(TOKEN_KEY) ?? "null");
+
+export function currentSession(): Session | null {
+  return session;
+}
+
+export function setSession(s: Session | null): void {
+  session = s;
+  if (s) sessionStorage.setItem(TOKEN_KEY, JSON.stringify(s));
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+const bearer: Interceptor = (next) => async (req) => {
+  if (session) req.header.set("authorization", `Bearer ${session.accessToken}`);
+  return next(req);
+};
+
+function baseUrl(): string {
+  const override = new URLSearchParams(location.search).get("gateway");
+  return override ?? location.origin;
+}
+
+const transport = createGrpcWebTransport({ baseUrl: baseUrl(), interceptors: [bearer] });
+export const gateway = createClient(MobileGateway, transport);
+
+/** Calls `f`; on UNAUTHENTICATED (an expired access token) refreshes once and retries. */
+export async function authed<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    const e = ConnectError.from(err);
+    if (e.code !== Code.Unauthenticated || !session?.refreshToken) throw err;
+    const tokens = await gateway.refresh({ refreshToken: session.refreshToken });
+    setSession({ userId: tokens.userId, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken });
+    return f();
+  }
+}
+
+/** The message to show for a failed call: the server's own words, or what the code means. */
+export function describe(err: unknown): { code: Code; message: string } {
+  const e = ConnectError.from(err);
+  const message = e.rawMessage || Code[e.code] || "request failed";
+  if (e.code === Code.Unavailable) return { code: e.code, message: `service unavailable: ${message}` };
+  if (e.code === Code.ResourceExhausted) return { code: e.code, message: "too many requests; try again shortly" };
+  return { code: e.code, message };
+}
+
+export { Code, ConnectError };

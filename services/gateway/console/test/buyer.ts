@@ -1,0 +1,43 @@
+// What the test's buyer contexts run in their page: the same generated client as the console,
+// bundled on its own (buyer.vite.config.ts) and exposed as `window.tuanBuyer`, so a buyer joins
+// a team over gRPC-Web from a real browser context without hand-encoding anything.
+
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { MobileGateway } from "../src/gen/tuan/gateway/v1/gateway_pb";
+import { TeamStatus } from "../src/gen/tuan/groupbuy/v1/groupbuy_pb";
+
+let token = "";
+const bearer: Interceptor = (next) => (req) => {
+  if (token) req.header.set("authorization", `Bearer ${token}`);
+  return next(req);
+};
+const gw = createClient(MobileGateway, createGrpcWebTransport({ baseUrl: location.origin, interceptors: [bearer] }));
+
+export async function login(phone: string, password: string): Promise<string> {
+  const t = await gw.login({ phone, password });
+  token = t.accessToken;
+  return t.userId;
+}
+
+/** Opens a team as its leader; answers the team id. */
+export async function openTeam(campaignId: string): Promise<string> {
+  const r = await gw.openTeam({ campaignId });
+  return r.team?.teamId ?? "";
+}
+
+/** Waits until the leader's hold is placed and the team can be joined. */
+export async function waitJoinable(teamId: string, timeoutMs = 20_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const t = await gw.getTeam({ teamId });
+    if (t.joinable && t.status === TeamStatus.OPEN) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+export async function joinTeam(teamId: string): Promise<string> {
+  const r = await gw.joinTeam({ teamId });
+  return r.join?.joinId ?? "";
+}

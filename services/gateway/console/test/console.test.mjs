@@ -1,0 +1,190 @@
+// The merchant console in headless Chromium (Debian's /usr/bin/chromium via playwright-core)
+// against the running stack (gateway on 127.0.0.1:50050 serving /console/, demo data seeded):
+//   1. the merchant signs in and is shown as verified;
+//   2. a rule the page checks itself (group price above list price) is shown by its field;
+//   3. the merchant launches a team campaign and watches it;
+//   4. buyers in another browser context open and join a team over gRPC-Web, and the first
+//      page shows each new member live, without a reload;
+//   5. pause, resume;
+//   6. with the page's own checks off (?check=server), the server's refusal of a team size
+//      appears next to the team size field.
+// A screenshot per step goes to test-output/screens. Run: make console-test.
+
+import { chromium } from "playwright-core";
+import { mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const OUT = join(HERE, "..", "test-output");
+const SCREENS = join(OUT, "screens");
+const BUYER_JS = join(OUT, "buyer", "buyer.js");
+const BASE = process.env.TUAN_CONSOLE_URL ?? "http://127.0.0.1:50050/console/index.html";
+const PASSWORD = "tuan-demo-2026";
+const MERCHANT = "+8613800000001";
+const ALICE = "+8613800000002";
+const BOB = "+8613800000003";
+const LIVE_MS = 15_000;
+
+rmSync(SCREENS, { recursive: true, force: true });
+mkdirSync(SCREENS, { recursive: true });
+
+let shot = 0;
+async function screenshot(page, name) {
+  shot += 1;
+  const file = join(SCREENS, `${String(shot).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`  screenshot ${file}`);
+}
+
+const steps = [];
+async function step(name, f) {
+  const t0 = Date.now();
+  try {
+    await f();
+    steps.push({ name, ok: true, ms: Date.now() - t0 });
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    steps.push({ name, ok: false });
+    console.log(`FAIL ${name}: ${err.stack ?? err}`);
+    throw err;
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+let failed = false;
+try {
+  const merchantContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await merchantContext.newPage();
+  page.on("pageerror", (e) => console.log(`  page error: ${e.message}`));
+  page.on("dialog", (d) => d.accept());
+  const title = `Console test ${Date.now().toString(36)}`;
+  let campaignId = "";
+
+  await step("merchant signs in", async () => {
+    await page.goto(BASE);
+    await page.locator('input[name="phone"]').fill(MERCHANT);
+    await page.locator('input[name="password"]').fill("wrong-password-1");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("wrong phone or password").waitFor();
+    await screenshot(page, "sign-in-refused");
+    await page.locator('input[name="password"]').fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("merchant-status").getByText("verified merchant").waitFor();
+    await screenshot(page, "signed-in");
+  });
+
+  const form = page.getByTestId("launch-form");
+  await step("a rule checked in the page shows by its field", async () => {
+    await form.locator('[name="title"]').fill(title);
+    await form.locator('[name="list_price"]').fill("10.00");
+    await form.locator('[name="group_price"]').fill("12.00");
+    await form.getByRole("button", { name: "Launch" }).click();
+    const error = page.getByTestId("error-group_price");
+    await error.getByText("group_price must not be above list_price").waitFor();
+    // Next to its own input, inside the same field.
+    const fieldName = await error.evaluate((e) => e.closest(".field")?.getAttribute("data-field"));
+    assert.equal(fieldName, "group_price");
+    await screenshot(page, "client-error-group-price");
+  });
+
+  await step("merchant launches a team campaign and watches it", async () => {
+    await form.locator('[name="group_price"]').fill("8.80");
+    await form.locator('[name="team_size"]').fill("3");
+    await form.locator('[name="stock"]').fill("50");
+    await form.getByRole("button", { name: "Launch" }).click();
+    await page.getByTestId("live-title").getByText(title).waitFor();
+    await page.locator(".dot.on").waitFor({ timeout: LIVE_MS });
+    assert.equal(await page.getByTestId("members-joined").textContent(), "0");
+    campaignId = await page.locator(`[data-campaign]`, { hasText: title }).getAttribute("data-campaign");
+    assert.ok(campaignId, "the new campaign is listed");
+    await screenshot(page, "campaign-launched");
+  });
+
+  await step("buyers join in another browser context; the page shows each member live", async () => {
+    await page.evaluate(() => (window.__noReload = true));
+    const buyers = await browser.newContext();
+    const buyer = await buyers.newPage();
+    await buyer.goto(BASE);
+    await buyer.addScriptTag({ path: BUYER_JS });
+    // Alice opens a team: the merchant's page shows one member.
+    const teamId = await buyer.evaluate(
+      async ([phone, password, id]) => {
+        await window.tuanBuyer.login(phone, password);
+        return window.tuanBuyer.openTeam(id);
+      },
+      [ALICE, PASSWORD, campaignId],
+    );
+    assert.ok(teamId, "a team was opened");
+    await page.getByTestId("members-joined").getByText("1", { exact: true }).waitFor({ timeout: LIVE_MS });
+    await page.locator(`[data-team="${teamId}"]`).getByText("1/3").waitFor({ timeout: LIVE_MS });
+    await screenshot(page, "leader-live");
+    // Bob joins Alice's team once her hold is placed: two members, still the same page.
+    const joined = await buyer.evaluate(
+      async ([phone, password, team]) => {
+        await window.tuanBuyer.login(phone, password);
+        if (!(await window.tuanBuyer.waitJoinable(team))) return "not joinable";
+        return window.tuanBuyer.joinTeam(team);
+      },
+      [BOB, PASSWORD, teamId],
+    );
+    assert.notEqual(joined, "not joinable", "the leader's hold was placed");
+    await page.getByTestId("members-joined").getByText("2", { exact: true }).waitFor({ timeout: LIVE_MS });
+    await page.locator(`[data-team="${teamId}"]`).getByText("2/3").waitFor({ timeout: LIVE_MS });
+    assert.equal(await page.evaluate(() => window.__noReload), true, "the page was not reloaded");
+    assert.equal(await page.getByTestId("stock-left").textContent(), "48 / 50");
+    await screenshot(page, "member-joined-live");
+    await buyers.close();
+  });
+
+  await step("merchant pauses and resumes", async () => {
+    await page.getByRole("button", { name: "Pause" }).click();
+    await page.getByTestId("campaign-status").getByText("paused").waitFor();
+    await screenshot(page, "paused");
+    await page.getByRole("button", { name: "Resume" }).click();
+    await page.getByTestId("campaign-status").getByText("active").waitFor();
+  });
+
+  await step("on a phone-sized screen", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px too wide)`);
+    await screenshot(page, "phone");
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step("a form error from the server appears next to its field", async () => {
+    await page.goto(`${BASE}?check=server`);
+    const serverForm = page.getByTestId("launch-form");
+    await serverForm.locator('[name="title"]').fill(`${title} too big`);
+    await serverForm.locator('[name="list_price"]').fill("10.00");
+    await serverForm.locator('[name="group_price"]').fill("8.00");
+    await serverForm.locator('[name="team_size"]').fill("51");
+    await serverForm.getByRole("button", { name: "Launch" }).click();
+    const error = page.getByTestId("error-team_size");
+    await error.getByText("team_size must be 2 to 50").waitFor();
+    const fieldName = await error.evaluate((e) => e.closest(".field")?.getAttribute("data-field"));
+    assert.equal(fieldName, "team_size");
+    assert.equal(await page.getByTestId("error-title").textContent(), "", "only the field concerned");
+    await screenshot(page, "server-error-team-size");
+  });
+
+  await step("merchant ends the campaign", async () => {
+    await page.locator(`[data-campaign="${campaignId}"]`).click();
+    await page.getByTestId("live-title").getByText(title).waitFor();
+    await page.getByRole("button", { name: "End" }).click();
+    await page.getByTestId("campaign-status").getByText("ended").waitFor();
+    await screenshot(page, "ended");
+  });
+} catch {
+  failed = true;
+} finally {
+  await browser.close();
+}
+const passed = steps.filter((s) => s.ok).length;
+console.log(`\n${passed} of ${steps.length} steps passed${failed ? " (stopped at the first failure)" : ""}; screenshots in ${SCREENS}`);
+process.exit(failed ? 1 : 0);
