@@ -21,6 +21,11 @@ pub struct PaymentsSettings {
     pub default_hold_ttl_secs: u64,
     /// How often the expiry scanner looks for holds past their deadline.
     pub expiry_scan_interval_ms: u64,
+    /// Members of the group consuming hold requests in this process (parallel over partitions:
+    /// a flash sale's holds are the payments service's bottleneck). 1 by default: each member's
+    /// join makes the local broker rebalance the group, which took tens of seconds on a loaded
+    /// machine.
+    pub hold_consumers: u32,
     pub provider: SimulatedProviderSettings,
 }
 
@@ -43,6 +48,7 @@ impl Default for PaymentsConfig {
                 fee_basis_points: 100,
                 default_hold_ttl_secs: 24 * 3600,
                 expiry_scan_interval_ms: 1_000,
+                hold_consumers: 1,
                 provider: SimulatedProviderSettings {
                     min_latency_ms: 50,
                     max_latency_ms: 500,

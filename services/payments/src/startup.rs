@@ -50,14 +50,19 @@ impl Application {
             host.kafka.clone(),
             UsersHandler,
         )?;
-        let (groupbuy, _) = IdempotentConsumer::new(
-            &format!("{prefix}payments.groupbuy"),
-            &[host.topic_of("groupbuy")],
-            host.dead_letter_topic(),
-            host.pool.clone(),
-            host.kafka.clone(),
-            GroupBuyHandler { app: app.clone() },
-        )?;
+        let hold_consumers = (0..p.hold_consumers.max(1))
+            .map(|_| {
+                IdempotentConsumer::new(
+                    &format!("{prefix}payments.groupbuy"),
+                    &[host.topic_of("groupbuy")],
+                    host.dead_letter_topic(),
+                    host.pool.clone(),
+                    host.kafka.clone(),
+                    GroupBuyHandler { app: app.clone() },
+                )
+                .map(|(consumer, _)| consumer)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         // Topics of services that may not run yet are created here, so subscribing works.
         let topics = vec![host.topic_of("users"), host.topic_of("groupbuy")];
         let (brokers, partitions, replication) = (
@@ -76,7 +81,8 @@ impl Application {
             )
             .await
             {
-                tokio::join!(users.run(shutdown.clone()), groupbuy.run(shutdown));
+                let holds = futures::future::join_all(hold_consumers.into_iter().map(|c| c.run(shutdown.clone())));
+                tokio::join!(users.run(shutdown.clone()), holds);
             }
         });
         let shutdown = host.shutdown();

@@ -104,18 +104,23 @@ impl Stack {
     }
 }
 
-/// Every buyer tries `per_buyer` times, `gap` apart. Returns (accepted, refused, elapsed).
-async fn sale(
-    stack: &Stack,
-    campaign: &str,
-    buyers: &[String],
-    per_buyer: usize,
-    gap: Duration,
-) -> (u64, u64, Duration) {
+/// What a sale did: joins accepted and refused, how long all attempts took, and how long it
+/// took to accept the last unit (the sell-out; the whole run if it never sold out).
+struct SaleOutcome {
+    accepted: u64,
+    refused: u64,
+    elapsed: Duration,
+    sold_out_after: Duration,
+}
+
+/// Every buyer tries `per_buyer` times, `gap` apart.
+async fn sale(stack: &Stack, campaign: &str, buyers: &[String], per_buyer: usize, gap: Duration) -> SaleOutcome {
     let (accepted, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let sold_out_micros = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let tasks = buyers.iter().map(|token| {
         let (mut client, accepted, refused) = (stack.groupbuy.clone(), accepted.clone(), refused.clone());
+        let sold_out_micros = sold_out_micros.clone();
         let campaign = campaign.to_string();
         async move {
             for _ in 0..per_buyer {
@@ -123,7 +128,13 @@ async fn sale(
                     .join_campaign(authed(token, gb::JoinCampaignRequest { campaign_id: campaign.clone() }))
                     .await
                 {
-                    Ok(_) => accepted.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) => {
+                        let n = accepted.fetch_add(1, Ordering::Relaxed) + 1;
+                        if n == u64::from(UNITS) {
+                            sold_out_micros.store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+                        }
+                        n
+                    }
                     Err(s)
                         if matches!(s.code(), Code::FailedPrecondition | Code::ResourceExhausted | Code::Aborted) =>
                     {
@@ -138,7 +149,49 @@ async fn sale(
         }
     });
     join_all(tasks).await;
-    (accepted.load(Ordering::Relaxed), refused.load(Ordering::Relaxed), start.elapsed())
+    let elapsed = start.elapsed();
+    let sold_out = sold_out_micros.load(Ordering::Relaxed);
+    SaleOutcome {
+        accepted: accepted.load(Ordering::Relaxed),
+        refused: refused.load(Ordering::Relaxed),
+        elapsed,
+        sold_out_after: if sold_out == 0 { elapsed } else { Duration::from_micros(sold_out) },
+    }
+}
+
+/// With TUAN_BENCH_PROGRESS set: every 2 s, the joins by state, both outboxes and the consumer
+/// lag, to see where a slow saga waits.
+async fn progress(gb: sqlx::PgPool, pay: sqlx::PgPool) {
+    let start = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let joins: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, count(*) FROM proj.joins GROUP BY status ORDER BY 1")
+                .fetch_all(&gb)
+                .await
+                .unwrap_or_default();
+        let outbox = |pool: &sqlx::PgPool| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM public.outbox").fetch_one(&pool).await.unwrap_or(-1)
+            }
+        };
+        let lag: Vec<String> = tuan_runtime::metrics::render()
+            .lines()
+            .filter(|l| l.starts_with("tuan_consumer_lag{") && !l.ends_with(" 0"))
+            .map(|l| {
+                let consumer = l.split("consumer=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("?");
+                let consumer = consumer.split_once('.').map_or(consumer, |(_, name)| name);
+                format!("{consumer}:{}", l.rsplit(' ').next().unwrap_or("?"))
+            })
+            .collect();
+        println!(
+            "  [{:>5.1} s] joins {joins:?} outbox gb {} pay {} lag {lag:?}",
+            start.elapsed().as_secs_f64(),
+            outbox(&gb).await,
+            outbox(&pay).await
+        );
+    }
 }
 
 #[tokio::main]
@@ -171,7 +224,13 @@ async fn main() -> anyhow::Result<()> {
         gb_config.common.kafka.partitions = p;
         pay_config.common.kafka.partitions = p;
     }
-    println!("topic partitions: {}", gb_config.common.kafka.partitions);
+    if let Some(n) = std::env::var("TUAN_BENCH_HOLD_CONSUMERS").ok().and_then(|n| n.parse().ok()) {
+        pay_config.payments.hold_consumers = n;
+    }
+    println!(
+        "topic partitions: {}; hold consumers in payments: {}",
+        gb_config.common.kafka.partitions, pay_config.payments.hold_consumers
+    );
 
     let pay_app = payments::Application::build(pay_config).await?;
     let pay_port = pay_app.port();
@@ -212,24 +271,37 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
+    if std::env::var_os("TUAN_BENCH_PROGRESS").is_some() {
+        tokio::spawn(progress(stack.gb_db.pool.clone(), pay_db.pool.clone()));
+    }
     let campaign = stack.launch(&merchant).await?;
-    let (accepted, refused, elapsed) = sale(&stack, &campaign, &buyers, attempts / clients, Duration::ZERO).await;
+    let SaleOutcome { accepted, refused, elapsed, sold_out_after } =
+        sale(&stack, &campaign, &buyers, attempts / clients, Duration::ZERO).await;
     let stats = stack.wait_sold(&merchant, &campaign).await?;
     let (p50, p99, sagas) = stack.saga_latency(&campaign).await?;
-    let accepted_rate = rate(accepted, elapsed);
+    // Accepted joins per second while there was stock to accept: up to the sell-out.
+    let accepted_rate = rate(accepted, sold_out_after);
     println!("flash sale: {UNITS} units, {} attempts from {clients} concurrent buyers", attempts / clients * clients);
-    println!("  accepted {accepted}, refused {refused} in {:.2} s", elapsed.as_secs_f64());
+    println!(
+        "  accepted {accepted}, refused {refused} in {:.2} s; sold out after {:.2} s",
+        elapsed.as_secs_f64(),
+        sold_out_after.as_secs_f64()
+    );
     println!(
         "  units sold {} (captured), pending {}, stock left {}",
         stats.units_sold, stats.units_pending, stats.stock_left
     );
-    println!("  accepted joins/s {accepted_rate:.0}; attempts/s {:.0}", rate(accepted + refused, elapsed));
+    println!(
+        "  accepted joins/s {accepted_rate:.0} (until the sell-out); attempts/s {:.0}",
+        rate(accepted + refused, elapsed)
+    );
     println!(
         "  saga completion (accepted -> hold placed -> confirmed) over {sagas} joins: p50 {p50:.0} ms, p99 {p99:.0} ms"
     );
 
-    // Baseline: single-row insert-commit at the services' database concurrency.
-    let pg_clients = 40;
+    // Baseline: single-row insert-commit at the buyers' concurrency (capped below the server's
+    // max_connections, which infra/postgres.sh sets to 300 and the services share).
+    let pg_clients = clients.min(200);
     let baseline = tokio::task::spawn_blocking(move || -> anyhow::Result<f64> {
         let db = format!("bench_insert_{}", Uuid::new_v4().simple());
         let psql = |sql: &str| {
@@ -264,7 +336,7 @@ async fn main() -> anyhow::Result<()> {
     let campaign = stack.launch(&merchant).await?;
     let per_buyer = (UNITS as usize).div_ceil(clients) + 1;
     let gap = Duration::from_secs_f64(clients as f64 / (accepted_rate / 2.0).max(1.0));
-    let (accepted, _, elapsed) = sale(&stack, &campaign, &buyers, per_buyer, gap).await;
+    let SaleOutcome { accepted, elapsed, .. } = sale(&stack, &campaign, &buyers, per_buyer, gap).await;
     stack.wait_sold(&merchant, &campaign).await?;
     let (p50, p99, sagas) = stack.saga_latency(&campaign).await?;
     println!(
