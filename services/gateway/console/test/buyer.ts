@@ -27,7 +27,7 @@ export async function openTeam(campaignId: string): Promise<string> {
 }
 
 /** Waits until the leader's hold is placed and the team can be joined. */
-export async function waitJoinable(teamId: string, timeoutMs = 20_000): Promise<boolean> {
+export async function waitJoinable(teamId: string, timeoutMs = 60_000): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const t = await gw.getTeam({ teamId });

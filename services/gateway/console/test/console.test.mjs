@@ -151,8 +151,14 @@ try {
 
   await step("on a phone-sized screen", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px too wide)`);
+    const [overflow, culprits] = await page.evaluate(() => [
+      document.documentElement.scrollWidth - window.innerWidth,
+      [...document.querySelectorAll("body *")]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className}`),
+    ]);
+    assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px too wide: ${culprits.join(", ")})`);
     await screenshot(page, "phone");
     await page.setViewportSize({ width: 1280, height: 900 });
   });

@@ -2,8 +2,10 @@
 # Brings up the five services for the console's browser test on the `make run` ports, from the
 # debug binaries (`cargo build --workspace --bins`), seeds the demo data, runs a command, and
 # stops what it started. The services get databases of their own (tuan_console_<service>,
-# recreated each run) and a topic prefix of their own on the shared broker, so the run neither
-# sees nor disturbs `make run` data or another test's topics and consumer groups. If a gateway
+# recreated each run) and a topic prefix of their own, so the run neither
+# sees nor disturbs `make run` data or another test's topics and consumer groups, on a broker of
+# its own (tansu on TUAN_CONSOLE_BROKER_PORT, default 19192, fresh each run; stopped at the end):
+# consumer groups on a long-lived shared tansu were seen taking minutes to get partitions. If a gateway
 # already listens on 50050 (`make run`), that stack is used as it is (it must be a build that
 # serves /console/).
 #
@@ -18,9 +20,11 @@ log() { echo "[console-test] $*" >&2; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 started=()
+own_broker=""
 cleanup() {
     for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${started[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [[ -n "$own_broker" ]]; then TUAN_BROKER_PORT="$broker_port" infra/broker.sh stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 trap "exit 143" INT TERM
@@ -32,7 +36,12 @@ else
         [[ -x "$BIN/$svc" ]] || { log "missing $BIN/$svc: run cargo build --workspace --bins"; exit 1; }
     done
     infra/postgres.sh ensure >/dev/null 2>&1
-    infra/broker.sh start >/dev/null 2>&1
+    broker_port="${TUAN_CONSOLE_BROKER_PORT:-19192}"
+    if port_open "$broker_port"; then log "port $broker_port (broker) is taken"; exit 1; fi
+    rm -rf "$ROOT/.run/tansu-$broker_port"
+    TUAN_BROKER_PORT="$broker_port" infra/broker.sh start >/dev/null 2>&1
+    own_broker=1
+    export TUAN_KAFKA__BROKERS="127.0.0.1:$broker_port"
     export TUAN_KAFKA__TOPIC_PREFIX="console$(date +%s)."
     export TUAN_TELEMETRY__LOG_FORMAT=pretty
     # Holds confirm quickly, so a joined member is confirmed within the test's patience.
@@ -57,4 +66,10 @@ else
         log "demo data seeded"
     fi
 fi
-"$@"
+# In the background, so that a TERM reaches the trap (bash waits for a foreground child first).
+"$@" &
+command_pid=$!
+started=("$command_pid" "${started[@]}")
+status=0
+wait "$command_pid" || status=$?
+exit "$status"
