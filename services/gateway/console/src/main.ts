@@ -10,6 +10,7 @@ import {
   CampaignMode,
   CampaignStatus,
   TeamStatus,
+  TippingState,
   type Campaign,
   type CampaignProgress,
   type CampaignStats,
@@ -353,11 +354,12 @@ function renderLaunch(box: HTMLElement, list: HTMLElement, live: HTMLElement): v
     h("button", { type: "submit" }, "Launch"),
     h("p", { class: "form-error", role: "alert" }),
   );
-  mode.addEventListener("change", () => {
+  const showMode = () => {
     const isTeam = value(form, "mode") === "team";
     team.hidden = !isTeam;
     tipping.hidden = isTeam;
-  });
+  };
+  mode.addEventListener("change", showMode);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(FORM_FIELDS.map((n) => [n, value(form, n)])) as unknown as CampaignForm;
@@ -393,6 +395,7 @@ function renderLaunch(box: HTMLElement, list: HTMLElement, live: HTMLElement): v
       );
       remember(c.campaignId);
       form.reset();
+      showMode();
       await renderCampaigns(list, live, c.campaignId);
     } catch (err) {
       const { code, message } = describe(err);
@@ -490,6 +493,12 @@ async function allTeams(campaignId: string): Promise<Team[]> {
   return teams;
 }
 
+const TIPPING: Record<number, string> = {
+  [TippingState.PENDING]: "not yet",
+  [TippingState.TIPPED]: "tipped",
+  [TippingState.FAILED]: "failed",
+};
+
 const TEAM_STATUS: Record<number, string> = {
   [TeamStatus.PENDING]: "pending",
   [TeamStatus.OPEN]: "open",
@@ -547,7 +556,9 @@ function renderLive(box: HTMLElement, s: LiveState): void {
     isTeam
       ? tile("Teams open", String(s.progress?.teamsOpen ?? s.teams.filter((t) => t.status === TeamStatus.OPEN).length), "teams-open")
       : tile("Buyers", `${s.progress?.confirmedBuyers ?? c.confirmedBuyers} / ${c.minBuyers}`, "buyers"),
-    tile(isTeam ? "Members joined" : "Committed", String(isTeam ? members : (s.progress?.confirmedBuyers ?? 0)), "members-joined"),
+    isTeam
+      ? tile("Members joined", String(members), "members-joined")
+      : tile("Tipping", TIPPING[s.progress?.tipping ?? c.tipping] ?? "-", "tipping-state"),
     tile("Revenue", money(s.stats?.revenue), "revenue"),
     tile("Units sold", String(s.stats?.unitsSold ?? 0), "units-sold"),
     tile("Pending", String(s.stats?.unitsPending ?? 0), "units-pending"),
@@ -589,6 +600,14 @@ function renderLive(box: HTMLElement, s: LiveState): void {
     isTeam ? (s.teams.length ? teams : h("p", { class: "muted" }, "No team yet.")) : null,
   ];
   box.replaceChildren(...parts.filter((p): p is Node | string => !!p));
+  // Keep the campaign's line in the list in step with what the stream says.
+  const line = document.querySelector(`[data-campaign="${c.campaignId}"]`)?.parentElement;
+  const badge = line?.querySelector(".badge");
+  if (badge) {
+    badge.className = `badge c${status}`;
+    badge.textContent = CAMPAIGN_STATUS[status] ?? "?";
+    line!.querySelector(".muted")!.textContent = ` ${isTeam ? "team" : "tipping"} · ${s.progress?.stockLeft ?? c.stockLeft}/${c.stock} left`;
+  }
 }
 
 // ---------- public account ----------

@@ -41,3 +41,16 @@ export async function joinTeam(teamId: string): Promise<string> {
   const r = await gw.joinTeam({ teamId });
   return r.join?.joinId ?? "";
 }
+
+/** A new account (answers its user id); the helper then calls as that user. */
+export async function signUp(phone: string, password: string, displayName: string): Promise<string> {
+  const t = await gw.signUp({ phone, password, displayName, region: "CN-31" });
+  token = t.accessToken;
+  return t.userId;
+}
+
+/** Tipping mode: commits to one unit. */
+export async function joinCampaign(campaignId: string): Promise<string> {
+  const r = await gw.joinCampaign({ campaignId });
+  return r.join?.joinId ?? "";
+}

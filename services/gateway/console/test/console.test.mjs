@@ -7,7 +7,10 @@
 //      page shows each new member live, without a reload;
 //   5. pause, resume;
 //   6. with the page's own checks off (?check=server), the server's refusal of a team size
-//      appears next to the team size field.
+//      appears next to the team size field;
+//   7. the campaign is ended; a tipping campaign counts a buyer's commitment live;
+//   8. a new user applies for verification (a server refusal first, by its field) and sees the
+//      application pending.
 // A screenshot per step goes to test-output/screens. Run: make console-test.
 
 import { chromium } from "playwright-core";
@@ -25,6 +28,7 @@ const PASSWORD = "tuan-demo-2026";
 const MERCHANT = "+8613800000001";
 const ALICE = "+8613800000002";
 const BOB = "+8613800000003";
+const CAROL = "+8613800000004";
 const LIVE_MS = 15_000;
 
 rmSync(SCREENS, { recursive: true, force: true });
@@ -185,6 +189,64 @@ try {
     await page.getByRole("button", { name: "End" }).click();
     await page.getByTestId("campaign-status").getByText("ended").waitFor();
     await screenshot(page, "ended");
+  });
+
+  await step("a tipping campaign counts a buyer's commitment live", async () => {
+    await page.goto(BASE);
+    const tippingForm = page.getByTestId("launch-form");
+    await tippingForm.getByLabel("Tipping").check();
+    await tippingForm.locator('[name="title"]').fill(`${title} tipping`);
+    await tippingForm.locator('[name="list_price"]').fill("20.00");
+    await tippingForm.locator('[name="group_price"]').fill("15.00");
+    await tippingForm.locator('[name="stock"]').fill("20");
+    await tippingForm.locator('[name="min_buyers"]').fill("2");
+    await tippingForm.getByRole("button", { name: "Launch" }).click();
+    await page.getByTestId("live-title").getByText(`${title} tipping`).waitFor();
+    await page.locator(".dot.on").waitFor({ timeout: LIVE_MS });
+    assert.equal(await page.getByTestId("buyers").textContent(), "0 / 2");
+    const tippingId = await page.locator("[data-campaign]", { hasText: `${title} tipping` }).getAttribute("data-campaign");
+    const buyers = await browser.newContext();
+    const buyer = await buyers.newPage();
+    await buyer.goto(BASE);
+    await buyer.addScriptTag({ path: BUYER_JS });
+    const joinId = await buyer.evaluate(
+      async ([phone, password, id]) => {
+        await window.tuanBuyer.login(phone, password);
+        return window.tuanBuyer.joinCampaign(id);
+      },
+      [CAROL, PASSWORD, tippingId],
+    );
+    assert.ok(joinId, "the buyer committed");
+    // Counted once the buyer's hold is placed.
+    await page.getByTestId("buyers").getByText("1 / 2").waitFor({ timeout: 60_000 });
+    assert.equal(await page.getByTestId("tipping-state").textContent(), "not yet");
+    assert.equal(await page.getByTestId("stock-left").textContent(), "19 / 20");
+    await screenshot(page, "tipping-live");
+    await buyers.close();
+  });
+
+  await step("a new user applies for verification and sees it pending", async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const newcomer = await context.newPage();
+    await newcomer.goto(`${BASE}?check=server`);
+    await newcomer.addScriptTag({ path: BUYER_JS });
+    const phone = `+86139${String(Date.now()).slice(-8)}`;
+    await newcomer.evaluate(([p, pw]) => window.tuanBuyer.signUp(p, pw, "Newcomer"), [phone, PASSWORD]);
+    await newcomer.locator('input[name="phone"]').fill(phone);
+    await newcomer.locator('input[name="password"]').fill(PASSWORD);
+    await newcomer.getByRole("button", { name: "Sign in" }).click();
+    await newcomer.getByTestId("merchant-status").getByText("not a merchant").waitFor();
+    await newcomer.locator('[name="business_name"]').fill("Newcomer Noodles");
+    await newcomer.locator('[name="license_number"]').fill("ab!");
+    await newcomer.locator('[name="category"]').fill("noodles");
+    await newcomer.getByRole("button", { name: "Apply for verification" }).click();
+    await newcomer.getByTestId("error-license_number").getByText("license_number must be").waitFor();
+    await screenshot(newcomer, "apply-server-error");
+    await newcomer.locator('[name="license_number"]').fill("91310000-NOODLE");
+    await newcomer.getByRole("button", { name: "Apply for verification" }).click();
+    await newcomer.getByTestId("merchant-status").getByText("application pending review").waitFor();
+    await screenshot(newcomer, "apply-pending");
+    await context.close();
   });
 } catch {
   failed = true;
