@@ -14,7 +14,7 @@ console:
 console-test: console
 	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || { echo "no Chromium: apt-get install -y chromium"; exit 1; }
 	cargo build --workspace --bins
-	cd services/gateway/console && npx vite build --config test/buyer.vite.config.ts
+	cd services/gateway/console && npm run -s test:unit && npm run -s build:buyer
 	services/gateway/console/test/stack.sh node services/gateway/console/test/console.test.mjs
 
 stop:
