@@ -41,6 +41,12 @@ pub mod circles {
     }
 }
 
+pub mod admin {
+    pub mod v1 {
+        tonic::include_proto!("tuan.admin.v1");
+    }
+}
+
 pub mod gateway {
     pub mod v1 {
         tonic::include_proto!("tuan.gateway.v1");

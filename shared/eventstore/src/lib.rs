@@ -17,7 +17,9 @@ mod store;
 
 pub use aggregate::{Aggregate, DecodeError, EventPayload};
 pub use error::StoreError;
-pub use projection::{PROJECTION_SCHEMA, Projection, ProjectionSet, rebuild_projections};
+pub use projection::{
+    PROJECTION_SCHEMA, Projection, ProjectionSet, rebuild_projections, rebuild_projections_with_progress,
+};
 pub use repository::{CommandError, Repository};
 pub use schema::{install_schema, install_tables};
 pub use store::{

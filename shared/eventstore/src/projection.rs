@@ -85,6 +85,16 @@ impl ProjectionSet {
 /// appends paused (an `EXCLUSIVE` lock on `events`, which readers do not notice), so nothing
 /// appended meanwhile is missed. Returns the number of events replayed.
 pub async fn rebuild_projections(store: &EventStore, projections: &ProjectionSet) -> Result<u64, StoreError> {
+    rebuild_projections_with_progress(store, projections, |_| {}).await
+}
+
+/// [`rebuild_projections`], calling `progress` with the number of events replayed so far after
+/// every batch (operators watch a long rebuild).
+pub async fn rebuild_projections_with_progress(
+    store: &EventStore,
+    projections: &ProjectionSet,
+    mut progress: impl FnMut(u64) + Send,
+) -> Result<u64, StoreError> {
     let pool = store.pool();
     let mut setup = pool.begin().await?;
     sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")))
@@ -104,6 +114,7 @@ pub async fn rebuild_projections(store: &EventStore, projections: &ProjectionSet
         projections.apply_all(&mut tx, &events).await?;
         tx.commit().await?;
         replayed += events.len() as u64;
+        progress(replayed);
         cursor = next;
         if (events.len() as i64) < REPLAY_BATCH {
             break;
@@ -131,6 +142,7 @@ pub async fn rebuild_projections(store: &EventStore, projections: &ProjectionSet
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    progress(replayed);
     tracing::info!(replayed, "projections rebuilt and swapped in");
     Ok(replayed)
 }

@@ -2,6 +2,8 @@
 //! database pool -> event store schema -> projection tables -> Kafka clients -> outbox relay
 //! -> listener bound (port 0 allowed) -> serve until stopped -> drain background tasks.
 
+pub mod admin;
+
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -10,9 +12,12 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tuan_eventstore::ProjectionSet;
 use tuan_messaging::{KafkaClients, OutboxRelay, dead_letter_topic, service_topic, topics};
 use tuan_runtime::{
+    auth::{AuthInterceptor, TokenKeys},
     config::CommonConfig,
     shutdown::{Shutdown, ShutdownTrigger},
 };
+
+use crate::admin::{AdminApi, AdminServer, StuckQuery, TrackedConsumer};
 
 /// How long background tasks get to finish after the server stopped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,6 +74,9 @@ pub struct Host {
     listener: TcpListener,
     trigger: ShutdownTrigger,
     tasks: JoinSet<()>,
+    projections: ProjectionSet,
+    consumers: Vec<TrackedConsumer>,
+    stuck: Vec<StuckQuery>,
 }
 
 impl Host {
@@ -86,7 +94,18 @@ impl Host {
         let kafka = KafkaClients::new(&config.kafka.brokers)?;
         let listener = TcpListener::bind(config.grpc_addr).await?;
         let (trigger, _) = Shutdown::new();
-        let mut host = Self { service, pool, kafka, config: config.clone(), listener, trigger, tasks: JoinSet::new() };
+        let mut host = Self {
+            service,
+            pool,
+            kafka,
+            config: config.clone(),
+            listener,
+            trigger,
+            tasks: JoinSet::new(),
+            projections: projections.clone(),
+            consumers: Vec::new(),
+            stuck: Vec::new(),
+        };
         let relay = OutboxRelay::new(host.pool.clone(), host.kafka.clone(), host.topic(), service);
         let (partitions, replication) = (config.kafka.partitions, config.kafka.replication_factor);
         let topics = vec![host.topic(), host.dead_letter_topic()];
@@ -151,6 +170,18 @@ impl Host {
         });
     }
 
+    /// Reports consumer group `group` (reading `topics`) in the admin API's backlog.
+    pub fn track_consumer(&mut self, group: &str, topics: &[String]) {
+        if !self.consumers.iter().any(|c| c.group == group) {
+            self.consumers.push(TrackedConsumer { group: group.to_string(), topics: topics.to_vec() });
+        }
+    }
+
+    /// How the admin API finds this service's sagas that stopped moving.
+    pub fn stuck_sagas(&mut self, queries: &[StuckQuery]) {
+        self.stuck.extend_from_slice(queries);
+    }
+
     /// Serves `router` until `stop` resolves, then stops accepting calls, lets in-flight calls
     /// finish, and gives background tasks [`DRAIN_TIMEOUT`] to commit and exit.
     pub async fn serve(
@@ -158,7 +189,12 @@ impl Host {
         router: tuan_runtime::grpc::ServiceRouter,
         stop: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let Host { service, listener, trigger, mut tasks, .. } = self;
+        let Host { service, listener, trigger, mut tasks, pool, kafka, config, projections, consumers, stuck, .. } =
+            self;
+        // Every service with a database serves the operator-only admin API (see [`admin`]).
+        let admin = AdminApi::new(service, pool, kafka, projections, consumers, stuck);
+        let keys = TokenKeys::new(&config.auth);
+        let router = router.add_service(AdminServer::with_interceptor(admin, AuthInterceptor::new(keys)));
         let mut server_shutdown = trigger.subscribe();
         let server = tuan_runtime::grpc::serve(router, listener, async move { server_shutdown.wait().await });
         tokio::pin!(server);

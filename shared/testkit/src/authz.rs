@@ -71,6 +71,8 @@ pub const CIRCLES: &str = "tuan.circles.v1.CirclesService";
 pub const GROUPBUY: &str = "tuan.groupbuy.v1.GroupBuyService";
 pub const PAYMENTS: &str = "tuan.payments.v1.PaymentsService";
 pub const GATEWAY: &str = "tuan.gateway.v1.MobileGateway";
+/// The operator-only admin API served by users, circles, groupbuy and payments.
+pub const ADMIN: &str = "tuan.admin.v1.Admin";
 /// Served by every process next to its API (see `tuan_runtime::grpc::router`).
 pub const HEALTH: &str = "grpc.health.v1.Health";
 pub const REFLECTION_V1: &str = "grpc.reflection.v1.ServerReflection";
@@ -100,6 +102,12 @@ pub const MATRIX: &[Rule] = &[
     rule("grpc.health.v1.Health/Watch", Public),
     rule("grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Public),
     rule("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Public),
+    // ---- admin: served by every service with a database; operators only ----
+    role("tuan.admin.v1.Admin/GetBacklog", Role::Operator),
+    role("tuan.admin.v1.Admin/ListDeadLetters", Role::Operator),
+    role("tuan.admin.v1.Admin/RedriveDeadLetter", Role::Operator),
+    role("tuan.admin.v1.Admin/RebuildProjections", Role::Operator),
+    role("tuan.admin.v1.Admin/ListStuckSagas", Role::Operator),
     // ---- users ----
     rule("tuan.users.v1.UsersService/SignUp", Public),
     rule("tuan.users.v1.UsersService/Login", Public),
@@ -328,6 +336,21 @@ pub const MATRIX: &[Rule] = &[
     ),
 ];
 
+/// A valid request for an admin RPC (`method`), for the services' matrix checks: each names a
+/// dead letter that does not exist, so nothing changes even if a refusal failed.
+pub fn admin_request(method: &str) -> Vec<u8> {
+    use prost::Message as _;
+    use tuan_proto::admin::v1 as pb;
+    match method {
+        "GetBacklog" => pb::GetBacklogRequest {}.encode_to_vec(),
+        "ListDeadLetters" => pb::ListDeadLettersRequest { limit: 10, ..Default::default() }.encode_to_vec(),
+        "RedriveDeadLetter" => pb::RedriveDeadLetterRequest { id: i64::MAX }.encode_to_vec(),
+        "RebuildProjections" => pb::RebuildProjectionsRequest {}.encode_to_vec(),
+        "ListStuckSagas" => pb::ListStuckSagasRequest { older_than_seconds: 60, limit: 10 }.encode_to_vec(),
+        other => panic!("no admin fixture request for {other}"),
+    }
+}
+
 /// The row of `rpc` (`package.Service/Method`), if the matrix has one.
 pub fn rule_of(rpc: &str) -> Option<&'static Rule> {
     MATRIX.iter().find(|r| r.rpc == rpc)
@@ -446,6 +469,34 @@ where
                 status.message()
             );
         }
+        checked.calls += 1;
+    }
+    checked
+}
+
+/// Proves the admin rows against a service serving `tuan.admin.v1.Admin`: bad tokens get
+/// `UNAUTHENTICATED`, a signed-in user without the operator role `PERMISSION_DENIED`, each
+/// refusal leaving `snapshot` unchanged; and an operator is let through (the read-only RPCs
+/// answer).
+pub async fn check_admin<S, F, Fut>(
+    channel: &tonic::transport::Channel,
+    auth: &tuan_runtime::config::AuthConfig,
+    snapshot: F,
+) -> Checked
+where
+    S: PartialEq + std::fmt::Debug,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    use crate::rpc::{bearer, call_raw, token};
+    let plain = bearer(&token(auth, uuid::Uuid::now_v7(), &[]));
+    let callers = Callers { intruder: plain.clone(), plain_user: plain, victim: uuid::Uuid::now_v7() };
+    let mut checked = check_service(channel, ADMIN, auth, &callers, admin_request, snapshot).await;
+    let operator = bearer(&token(auth, uuid::Uuid::now_v7(), &[tuan_runtime::auth::ROLE_OPERATOR]));
+    for method in ["GetBacklog", "ListDeadLetters", "ListStuckSagas"] {
+        let rpc = format!("{ADMIN}/{method}");
+        let reply = call_raw(channel, &rpc, &operator, admin_request(method), std::time::Duration::from_secs(20)).await;
+        assert!(reply.is_ok(), "{rpc} by an operator: {:?}", reply.err());
         checked.calls += 1;
     }
     checked
