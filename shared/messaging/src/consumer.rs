@@ -158,6 +158,9 @@ impl ConsumerHandle {
 
 struct GroupContext {
     assigned: watch::Sender<usize>,
+    /// Whether the last rebalance event was an assignment (the group is formed), not a
+    /// revocation (a rebalance is under way).
+    formed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ClientContext for GroupContext {}
@@ -168,6 +171,7 @@ impl ConsumerContext for GroupContext {
             Rebalance::Assign(_) => consumer.assignment().map(|a| a.count()).unwrap_or(0),
             Rebalance::Revoke(_) | Rebalance::Error(_) => 0,
         };
+        self.formed.store(matches!(rebalance, Rebalance::Assign(_)), Ordering::Relaxed);
         tracing::info!(partitions = count, "consumer group rebalanced");
         let _ = self.assigned.send(count);
     }
@@ -184,6 +188,7 @@ pub struct IdempotentConsumer<H: EventHandler> {
     consumer: StreamConsumer<GroupContext>,
     /// For the context of a consumer created to rejoin the group (see `crate::watchdog`).
     assigned: watch::Sender<usize>,
+    formed: Arc<std::sync::atomic::AtomicBool>,
     handler: H,
     stats: Arc<ConsumerStats>,
 }
@@ -200,8 +205,9 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         handler: H,
     ) -> anyhow::Result<(Self, ConsumerHandle)> {
         let (tx, rx) = watch::channel(0);
-        let consumer: StreamConsumer<GroupContext> =
-            consumer_config(&kafka.brokers, name).create_with_context(GroupContext { assigned: tx.clone() })?;
+        let formed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let consumer: StreamConsumer<GroupContext> = consumer_config(&kafka.brokers, name)
+            .create_with_context(GroupContext { assigned: tx.clone(), formed: formed.clone() })?;
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topic_refs)?;
         let stats = Arc::new(ConsumerStats::default());
@@ -216,6 +222,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             kafka,
             consumer,
             assigned: tx,
+            formed,
             handler,
             stats,
         };
@@ -226,7 +233,8 @@ impl<H: EventHandler> IdempotentConsumer<H> {
     async fn rejoin(&mut self) -> anyhow::Result<()> {
         metrics::counter!("tuan_consumer_rejoins_total", "consumer" => self.name.clone()).increment(1);
         let fresh: StreamConsumer<GroupContext> = consumer_config(&self.kafka.brokers, &self.name)
-            .create_with_context(GroupContext { assigned: self.assigned.clone() })?;
+            .create_with_context(GroupContext { assigned: self.assigned.clone(), formed: self.formed.clone() })?;
+        self.formed.store(false, Ordering::Relaxed);
         let stale = std::mem::replace(&mut self.consumer, fresh);
         // Leave, then join: tansu 0.6.0 keeps a leader that leaves a group being formed as that
         // group's leader for good, and the group never forms again. Closing sends LeaveGroup and
@@ -251,7 +259,8 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             .map(|a| a.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect())
             .unwrap_or_default();
         let figures = progress.borrow().clone();
-        match watch.check(std::time::Instant::now(), &owned, &applied.applied, &figures) {
+        let formed = self.formed.load(Ordering::Relaxed);
+        match watch.check(std::time::Instant::now(), formed, &owned, &applied.applied, &figures) {
             Action::Nothing => {}
             Action::Recommit(offsets) => {
                 tracing::info!(consumer = %self.name, partitions = offsets.len(), "committing again offsets the broker lost");
@@ -365,6 +374,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             messaging.kafka.offset = message.offset(),
             event_type = %envelope.event_type,
             trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
         );
         telemetry::set_parent(&span, &headers::trace_context(message.headers()));
 

@@ -20,11 +20,13 @@ use std::{
 
 use crate::lag::PartitionProgress;
 
-/// How long the group may leave waiting events on partitions this member does not hold, with no
-/// member committing anything, before this member leaves and joins the group again. As the
-/// leader of a fresh generation it assigns every partition. A member that is merely spare (more
-/// members than partitions) sees the others commit, and stays.
-pub const STRANDED_AFTER: Duration = Duration::from_secs(30);
+/// How long the group, formed, may leave waiting events on partitions this member does not
+/// hold, with no member committing anything, before this member leaves and joins the group
+/// again. As the leader of a fresh generation it assigns every partition. A member that is
+/// merely spare (more members than partitions) sees the others commit, and stays. Only a formed
+/// group is left: tansu 0.6.0 keeps a leader that leaves a group being formed as its leader for
+/// good, and that group never forms again.
+pub const STRANDED_AFTER: Duration = Duration::from_secs(15);
 /// How long the broker may show a partition of ours stuck behind what we applied and committed
 /// before we commit it again.
 pub const LOST_COMMIT_AFTER: Duration = Duration::from_secs(3);
@@ -54,12 +56,14 @@ pub struct GroupWatch {
 }
 
 impl GroupWatch {
-    /// `owned`: partitions assigned to this member; `applied`: the next offset after the last
-    /// event this member applied, per partition; `progress`: the group's figures (empty when
-    /// none were measured yet).
+    /// `formed`: the member's last rebalance event was an assignment; `owned`: partitions
+    /// assigned to this member; `applied`: the next offset after the last event this member
+    /// applied, per partition; `progress`: the group's figures (empty when none were measured
+    /// yet).
     pub fn check(
         &mut self,
         now: Instant,
+        formed: bool,
         owned: &HashSet<Partition>,
         applied: &HashMap<Partition, i64>,
         progress: &[PartitionProgress],
@@ -94,7 +98,7 @@ impl GroupWatch {
         let waiting_elsewhere = progress.iter().any(|p| p.lag > 0 && !owned.contains(&(p.topic.clone(), p.partition)));
         let committed: i64 = progress.iter().map(|p| p.committed).sum();
         match self.stranded {
-            _ if !waiting_elsewhere => self.stranded = None,
+            _ if !waiting_elsewhere || !formed => self.stranded = None,
             Some((since, before)) if before == committed => {
                 if now.duration_since(since) >= STRANDED_AFTER {
                     self.stranded = None;
@@ -131,17 +135,31 @@ mod tests {
         let waiting = [p(0, 5, 100), p(1, 0, 40)];
         let end = STRANDED_AFTER.as_secs();
         let mut w = GroupWatch::default();
-        assert_eq!(w.check(start, &none, &applied, &waiting), Action::Nothing);
-        assert_eq!(w.check(at(start, end - 1), &none, &applied, &waiting), Action::Nothing);
-        assert_eq!(w.check(at(start, end), &none, &applied, &waiting), Action::Rejoin, "stranded the whole window");
-        assert_eq!(w.check(at(start, end + 1), &none, &applied, &waiting), Action::Nothing, "a new window begins");
+        assert_eq!(w.check(start, true, &none, &applied, &waiting), Action::Nothing);
+        assert_eq!(w.check(at(start, end - 1), true, &none, &applied, &waiting), Action::Nothing);
+        assert_eq!(
+            w.check(at(start, end), true, &none, &applied, &waiting),
+            Action::Rejoin,
+            "stranded the whole window"
+        );
+        assert_eq!(
+            w.check(at(start, end + 1), true, &none, &applied, &waiting),
+            Action::Nothing,
+            "a new window begins"
+        );
 
         // Another member commits: this one is spare, not stranded.
         let mut w = GroupWatch::default();
-        assert_eq!(w.check(start, &none, &applied, &waiting), Action::Nothing);
+        assert_eq!(w.check(start, true, &none, &applied, &waiting), Action::Nothing);
         let moving = [p(0, 4, 101), p(1, 0, 40)];
-        assert_eq!(w.check(at(start, end / 2), &none, &applied, &moving), Action::Nothing);
-        assert_eq!(w.check(at(start, end + 1), &none, &applied, &moving), Action::Nothing);
+        assert_eq!(w.check(at(start, end / 2), true, &none, &applied, &moving), Action::Nothing);
+        assert_eq!(w.check(at(start, end + 1), true, &none, &applied, &moving), Action::Nothing);
+
+        // Mid-rebalance (the last event a revocation): never, however long.
+        let mut w = GroupWatch::default();
+        for secs in [0, end, 2 * end] {
+            assert_eq!(w.check(at(start, secs), false, &none, &applied, &waiting), Action::Nothing);
+        }
 
         // Events wait only on our own partition (we are busy with them), nothing waits, or no
         // figures yet: never.
@@ -149,7 +167,7 @@ mod tests {
         for (owned, progress) in [(&mine, &waiting[..]), (&none, &[p(0, 0, 7)][..]), (&none, &[][..])] {
             let mut w = GroupWatch::default();
             for secs in [0, end, 2 * end] {
-                assert_eq!(w.check(at(start, secs), owned, &applied, progress), Action::Nothing);
+                assert_eq!(w.check(at(start, secs), true, owned, &applied, progress), Action::Nothing);
             }
         }
     }
@@ -161,24 +179,24 @@ mod tests {
         let applied: HashMap<Partition, i64> = [(key(0), 120), (key(1), 40)].into();
         let progress = [p(0, 20, 100), p(1, 0, 40)];
         let mut w = GroupWatch::default();
-        assert_eq!(w.check(start, &mine, &applied, &progress), Action::Nothing, "a commit may be in flight");
-        assert_eq!(w.check(at(start, 2), &mine, &applied, &progress), Action::Nothing);
+        assert_eq!(w.check(start, true, &mine, &applied, &progress), Action::Nothing, "a commit may be in flight");
+        assert_eq!(w.check(at(start, 2), true, &mine, &applied, &progress), Action::Nothing);
         let after = at(start, LOST_COMMIT_AFTER.as_secs());
-        assert_eq!(w.check(after, &mine, &applied, &progress), Action::Recommit(vec![(key(0), 120)]));
+        assert_eq!(w.check(after, true, &mine, &applied, &progress), Action::Recommit(vec![(key(0), 120)]));
         // The broker moves on (commits arrive while events keep coming): no need.
         let mut w = GroupWatch::default();
         for (secs, committed) in [(0, 100), (2, 105), (4, 110), (6, 115)] {
             let flowing = [p(0, 20, committed), p(1, 0, 40)];
-            assert_eq!(w.check(at(start, secs), &mine, &applied, &flowing), Action::Nothing);
+            assert_eq!(w.check(at(start, secs), true, &mine, &applied, &flowing), Action::Nothing);
         }
         // Caught up: nothing more.
         let caught_up = [p(0, 0, 120), p(1, 0, 40)];
-        assert_eq!(w.check(at(start, 10), &mine, &applied, &caught_up), Action::Nothing);
+        assert_eq!(w.check(at(start, 10), true, &mine, &applied, &caught_up), Action::Nothing);
         // Not ours any more: not ours to commit.
         let theirs: HashSet<Partition> = [key(1)].into();
         let mut w = GroupWatch::default();
         for secs in [0, 5, 10] {
-            assert_eq!(w.check(at(start, secs), &theirs, &applied, &progress), Action::Nothing);
+            assert_eq!(w.check(at(start, secs), true, &theirs, &applied, &progress), Action::Nothing);
         }
     }
 }
