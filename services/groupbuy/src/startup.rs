@@ -25,6 +25,9 @@ pub struct Application {
     app: GroupBuyApp,
     keys: TokenKeys,
     consumer: ConsumerHandle,
+    /// Every consumer's handle, held while the service runs: a consumer whose handle is dropped
+    /// finds its pause channel closed and polls it in a tight loop (a core's worth of CPU).
+    _consumers: Vec<ConsumerHandle>,
 }
 
 impl Application {
@@ -61,7 +64,7 @@ impl Application {
         {
             tracing::warn!(error = %e, "cannot create source topics yet; the consumers will find them later");
         }
-        let mut first = None;
+        let mut handles = Vec::new();
         // Prefixed like the topics, so environments sharing a broker do not share a group.
         let group = format!("{}{CONSUMER_GROUP}", config.common.kafka.topic_prefix);
         for _ in 0..config.groupbuy.saga_consumers.max(1) {
@@ -74,10 +77,10 @@ impl Application {
                 SagaHandler::new(app.clone()),
             )?;
             host.spawn(consumer.run(host.shutdown()));
-            first.get_or_insert(handle);
+            handles.push(handle);
         }
-        let consumer = first.expect("at least one consumer");
-        Ok(Self { host, app, keys, consumer })
+        let consumer = handles.first().cloned().expect("at least one consumer");
+        Ok(Self { host, app, keys, consumer, _consumers: handles })
     }
 
     pub fn port(&self) -> u16 {

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use tonic::server::NamedService;
 use tuan_eventstore::ProjectionSet;
 use tuan_host::Host;
-use tuan_messaging::IdempotentConsumer;
+use tuan_messaging::{ConsumerHandle, IdempotentConsumer};
 use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
 use crate::{
@@ -24,6 +24,9 @@ pub struct Application {
     host: Host,
     app: PaymentsApp,
     keys: TokenKeys,
+    /// Every consumer's handle, held while the service runs: a consumer whose handle is dropped
+    /// finds its pause channel closed and polls it in a tight loop (a core's worth of CPU).
+    _consumers: Vec<ConsumerHandle>,
 }
 
 impl Application {
@@ -42,7 +45,7 @@ impl Application {
         let app = PaymentsApp::new(host.pool.clone(), projections, provider, settings);
 
         let prefix = &config.common.kafka.topic_prefix;
-        let (users, _) = IdempotentConsumer::new(
+        let (users, users_handle) = IdempotentConsumer::new(
             &format!("{prefix}payments.users"),
             &[host.topic_of("users")],
             host.dead_letter_topic(),
@@ -50,7 +53,7 @@ impl Application {
             host.kafka.clone(),
             UsersHandler,
         )?;
-        let hold_consumers = (0..p.hold_consumers.max(1))
+        let (hold_consumers, mut handles): (Vec<_>, Vec<_>) = (0..p.hold_consumers.max(1))
             .map(|_| {
                 IdempotentConsumer::new(
                     &format!("{prefix}payments.groupbuy"),
@@ -60,9 +63,11 @@ impl Application {
                     host.kafka.clone(),
                     GroupBuyHandler { app: app.clone() },
                 )
-                .map(|(consumer, _)| consumer)
             })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        handles.push(users_handle);
         // Topics of services that may not run yet are created here, so subscribing works.
         let topics = vec![host.topic_of("users"), host.topic_of("groupbuy")];
         let (brokers, partitions, replication) = (
@@ -92,7 +97,7 @@ impl Application {
         host.spawn(app.clone().run_confirmations(confirmations, shutdown));
         let shutdown = host.shutdown();
         host.spawn(app.clone().run_expiry(Duration::from_millis(p.expiry_scan_interval_ms), shutdown));
-        Ok(Self { host, app, keys })
+        Ok(Self { host, app, keys, _consumers: handles })
     }
 
     pub fn port(&self) -> u16 {

@@ -145,6 +145,7 @@ impl OutboxRelay {
             messaging.destination.name = %self.topic,
             messaging.message.id = %event.event_id,
             trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
         );
         telemetry::set_parent(&span, &event.trace_context);
         async {

@@ -83,6 +83,7 @@ fn server_span(request: &http::Request<()>) -> tracing::Span {
         rpc.service = %service,
         rpc.method = %method,
         trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
     );
     let carrier: HashMap<String, String> = ["traceparent", "tracestate"]
         .iter()

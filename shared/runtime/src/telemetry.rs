@@ -76,17 +76,19 @@ pub fn current_trace_context() -> HashMap<String, String> {
 }
 
 /// Makes `span` a child of the trace described by `carrier` (from headers or an event), and
-/// records the trace id in the span's `trace_id` field (declare it `Empty`) so JSON logs
-/// written inside the span carry it.
+/// records the trace and span ids in the span's `trace_id` and `span_id` fields (declare them
+/// `Empty`) so JSON logs written inside the span carry them.
 pub fn set_parent(span: &tracing::Span, carrier: &HashMap<String, String>) {
     if !carrier.is_empty() {
         let cx = global::get_text_map_propagator(|p| p.extract(carrier));
         let _ = span.set_parent(cx);
     }
     use opentelemetry::trace::TraceContextExt;
-    let trace_id = span.context().span().span_context().trace_id();
-    if trace_id != opentelemetry::trace::TraceId::INVALID {
-        span.record("trace_id", tracing::field::display(trace_id));
+    let cx = span.context();
+    let ids = cx.span().span_context().clone();
+    if ids.trace_id() != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(ids.trace_id()));
+        span.record("span_id", tracing::field::display(ids.span_id()));
     }
 }
 
