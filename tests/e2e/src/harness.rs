@@ -322,6 +322,14 @@ impl Stack {
         self.own_broker.as_mut().expect("the stack has no broker of its own (Options::own_broker)")
     }
 
+    /// Copies the stack's own broker's log next to the services' logs (as `broker.log`): its
+    /// storage, log included, is deleted with the broker.
+    pub fn save_broker_log(&self) {
+        let Some(pid) = self.own_broker.as_ref().and_then(OwnBroker::pid) else { return };
+        let Some(dir) = self.processes.first().and_then(|p| p.log.parent().map(PathBuf::from)) else { return };
+        let _ = std::fs::copy(format!("/proc/{pid}/cwd/tansu.log"), dir.join("broker.log"));
+    }
+
     /// The names of the services' processes, gateway included.
     pub fn service_names(&self) -> Vec<&'static str> {
         self.processes.iter().map(|p| p.name).collect()
@@ -352,15 +360,19 @@ impl Stack {
 
     /// What a service's Prometheus endpoint (`/metrics`) shows now.
     pub async fn scrape_metrics(&self, service: &str) -> String {
+        let port = self.metrics_ports[service];
+        self.try_scrape_metrics(service).await.unwrap_or_else(|e| panic!("{service} serves no metrics on {port}: {e}"))
+    }
+
+    /// [`Stack::scrape_metrics`], or why it could not be read.
+    pub async fn try_scrape_metrics(&self, service: &str) -> std::io::Result<String> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let port = self.metrics_ports[service];
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .unwrap_or_else(|e| panic!("{service} serves no metrics on {port}: {e}"));
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.expect("send");
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
         let mut text = String::new();
-        stream.read_to_string(&mut text).await.expect("read metrics");
-        text
+        stream.read_to_string(&mut text).await?;
+        Ok(text)
     }
 
     /// A service's database (for the few facts no RPC exposes).
