@@ -78,6 +78,9 @@ fn start_consumers(host: &mut Host, config: &CirclesConfig) -> watch::Receiver<V
     let card_topics = vec![host.topic_of("groupbuy"), host.topic_of("payments")];
     let prefix = config.common.kafka.topic_prefix.clone();
     let (partitions, replication) = (config.common.kafka.partitions, config.common.kafka.replication_factor);
+    host.track_consumer(&format!("{prefix}circles.users"), std::slice::from_ref(&users_topic));
+    host.track_consumer(&format!("{prefix}circles.fanout"), std::slice::from_ref(&own_topic));
+    host.track_consumer(&format!("{prefix}circles.cards"), &card_topics);
     let (pool, kafka, shutdown) = (host.pool.clone(), host.kafka.clone(), host.shutdown());
     host.spawn(async move {
         let mut topics = vec![users_topic.clone(), own_topic.clone(), dlq.clone()];

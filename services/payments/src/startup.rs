@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use tonic::server::NamedService;
 use tuan_eventstore::ProjectionSet;
-use tuan_host::Host;
+use tuan_host::{Host, admin::StuckQuery};
 use tuan_messaging::{ConsumerHandle, IdempotentConsumer};
 use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
@@ -18,6 +18,34 @@ use crate::{
     provider::SimulatedProvider,
     store::{PaymentsProjection, external},
 };
+
+/// Sagas the admin API reports when they have not moved for a while (see `tuan_host::admin`):
+/// holds placed and past their expiry (the expiry scan should have released them), and top-ups
+/// or withdrawals still waiting on the provider.
+const STUCK_SAGAS: [StuckQuery; 2] = [
+    StuckQuery {
+        kind: "hold",
+        sql: "SELECT h.hold_id::text AS id, h.status AS state, \
+              EXTRACT(EPOCH FROM now() - h.expires_at)::float8 AS age_seconds, \
+              (SELECT e.event_type FROM public.events e WHERE e.stream_type = 'hold' \
+               AND e.stream_id = h.hold_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
+              'payer ' || h.user_id || ', ' || h.remaining || ' ' || h.currency || ' held, campaign ' \
+              || h.campaign_id || ', expired ' || h.expires_at AS detail \
+              FROM holds h WHERE h.status = 'placed' \
+              AND h.expires_at < now() - make_interval(secs => $1) ORDER BY h.expires_at LIMIT $2",
+    },
+    StuckQuery {
+        kind: "provider_request",
+        sql: "SELECT r.request_id::text AS id, r.status AS state, \
+              EXTRACT(EPOCH FROM now() - r.requested_at)::float8 AS age_seconds, \
+              (SELECT e.event_type FROM public.events e WHERE e.stream_type = r.kind \
+               AND e.stream_id = r.request_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
+              r.kind || ' of ' || r.amount || ' ' || r.currency || ' for ' || r.user_id || ', ' || r.attempts \
+              || ' attempts' AS detail \
+              FROM provider_requests r WHERE r.status = 'pending' \
+              AND r.requested_at < now() - make_interval(secs => $1) ORDER BY r.requested_at LIMIT $2",
+    },
+];
 
 /// The payments service, built and ready to serve.
 pub struct Application {
@@ -97,6 +125,9 @@ impl Application {
         host.spawn(app.clone().run_confirmations(confirmations, shutdown));
         let shutdown = host.shutdown();
         host.spawn(app.clone().run_expiry(Duration::from_millis(p.expiry_scan_interval_ms), shutdown));
+        host.track_consumer(&format!("{prefix}payments.users"), &[host.topic_of("users")]);
+        host.track_consumer(&format!("{prefix}payments.groupbuy"), &[host.topic_of("groupbuy")]);
+        host.stuck_sagas(&STUCK_SAGAS);
         Ok(Self { host, app, keys, _consumers: handles })
     }
 
