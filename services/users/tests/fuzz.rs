@@ -9,7 +9,7 @@ use common::{OPERATOR_PHONE, TestApp, phone};
 use fixture::Fixture;
 use tonic::transport::Channel;
 use tuan_testkit::{
-    authz::USERS,
+    authz::{ADMIN, USERS},
     fuzz::{self, Target},
     rpc::{bad_credentials, bearer},
 };
@@ -29,7 +29,7 @@ fn every_users_rpc_survives_random_and_malformed_requests() {
     });
     let (a, b) = (&f.a, runtime.block_on(app.sign_up(&phone(), "Bo")));
     let channel = runtime.block_on(Channel::from_shared(app.channel_url()).unwrap().connect()).unwrap();
-    let mut target = Target::new(channel, USERS);
+    let mut target = Target::new(channel.clone(), USERS);
     target.callers = vec![
         ("a user", bearer(&a.access_token), true),
         ("a user", bearer(&a.access_token), true),
@@ -43,5 +43,17 @@ fn every_users_rpc_survives_random_and_malformed_requests() {
     let pool = app.db.pool.clone();
     let report = fuzz::run(&runtime, &target, || events(&pool));
     println!("users: {report}");
+
+    // The admin API every service with a database serves (one implementation, in tuan_host):
+    // an operator's random requests, a normal user's and bad tokens. Fewer cases: some rebuild.
+    let mut admin = Target::new(channel, ADMIN);
+    admin.callers =
+        vec![("an operator", bearer(&operator.access_token), true), ("a user", bearer(&a.access_token), true)];
+    let bad = bad_credentials(&app.config.common.auth, Uuid::parse_str(&a.user_id).unwrap());
+    admin.callers.extend(bad.into_iter().take(3).map(|(what, credential)| (what, credential, false)));
+    admin.templates = fuzz::templates(ADMIN, tuan_testkit::authz::admin_request);
+    admin.cases = fuzz::cases(16);
+    let report = fuzz::run(&runtime, &admin, || events(&pool));
+    println!("users admin: {report}");
     runtime.block_on(app.stop());
 }
