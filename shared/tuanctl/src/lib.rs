@@ -755,3 +755,33 @@ impl Ctl {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_operators_write_them() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        for bad in ["", "m", "15x", "-5m", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["tuanctl", "--json", "sagas", "--older-than", "10m", "--service", "payments"])
+            .unwrap();
+        assert!(cli.json);
+        assert!(matches!(cli.command, Command::Sagas { service: Some(Service::Payments), .. }));
+        let cli = Cli::try_parse_from(["tuanctl", "merchants", "reject", "u1", "--reason", "expired"]).unwrap();
+        assert!(matches!(cli.command, Command::Merchants(Merchants::Reject { .. })));
+        assert!(Cli::try_parse_from(["tuanctl", "merchants", "reject", "u1"]).is_err(), "a rejection needs a reason");
+    }
+}

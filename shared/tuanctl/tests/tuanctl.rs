@@ -270,6 +270,23 @@ async fn an_operator_verifies_a_merchant_rebuilds_projections_and_redrives_a_dea
     assert!(ok, "{err}");
     assert!(json(&out).as_array().unwrap().is_empty(), "{out}");
 
+    // Backlog: every service gets a row, the unreachable ones say so; payments reports its
+    // consumer groups' lag from the broker.
+    let (ok, out, err) = tuanctl(u, p, &login, &["--json", "backlog"]).await;
+    assert!(ok, "{err}");
+    let backlog = json(&out);
+    let row = |name: &str| backlog.as_array().unwrap().iter().find(|r| r["service"] == name).cloned().unwrap();
+    assert_eq!(row("users")["dead_letters_waiting"], 0, "{out}");
+    assert_eq!(row("payments")["dead_letters_waiting"], 0, "the re-driven letter no longer waits: {out}");
+    assert!(row("groupbuy")["error"].is_string(), "{out}");
+    let lag = row("payments")["lag"].as_array().cloned().unwrap_or_default();
+    assert!(
+        lag.iter().any(|l| l["consumer"] == format!("{prefix}payments.users")) || row("payments")["lag_error"] != "",
+        "payments' users consumer is measured: {out}"
+    );
+    let (ok, out, err) = tuanctl(u, p, &login, &["backlog"]).await;
+    assert!(ok && out.contains("SERVICE") && out.contains("payments"), "{out}{err}");
+
     payments.stop().await;
     users.stop().await;
 }
