@@ -58,3 +58,59 @@ pub fn pgbench(db: &str, args: &[&str], clients: usize, seconds: u32) -> anyhow:
         .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next()?.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {text} {}", String::from_utf8_lossy(&out.stderr)))
 }
+
+/// What an open-loop run measured.
+#[derive(Debug, Default)]
+pub struct OpenLoop {
+    /// From each request's scheduled start to its answer.
+    pub latencies: Vec<Duration>,
+    pub errors: u64,
+    /// Requests scheduled, and the wall time from the first scheduled start to the last answer.
+    pub sent: u64,
+    pub elapsed: Duration,
+    /// The first error seen, to say what went wrong.
+    pub first_error: Option<String>,
+}
+
+/// Starts `rate` requests per second for `duration`, each `call(i)`, whether or not earlier
+/// ones have answered (open loop: a slow server gets more concurrent requests, as it would
+/// from real users). A plain thread paces the starts (a Tokio timer has 1 ms resolution) and
+/// spawns each call on the current runtime; latency counts from the scheduled start, so time a
+/// request waited for the runtime is counted too.
+pub async fn open_loop<F, Fut>(rate: u32, duration: Duration, call: F) -> OpenLoop
+where
+    F: Fn(usize) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let total = (f64::from(rate) * duration.as_secs_f64()).round() as usize;
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runtime = tokio::runtime::Handle::current();
+    let start = Instant::now() + Duration::from_millis(5);
+    let pacer = std::thread::spawn(move || {
+        for i in 0..total {
+            let at = start + period.mul_f64(i as f64);
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+            let (future, tx) = (call(i), tx.clone());
+            runtime.spawn(async move {
+                let result = future.await;
+                let _ = tx.send((at.elapsed(), result));
+            });
+        }
+    });
+    let mut out = OpenLoop { latencies: Vec::with_capacity(total), sent: total as u64, ..OpenLoop::default() };
+    while out.latencies.len() < total {
+        let Some((latency, result)) = rx.recv().await else { break };
+        out.latencies.push(latency);
+        if let Err(e) = result {
+            out.errors += 1;
+            out.first_error.get_or_insert(e);
+        }
+    }
+    out.elapsed = start.elapsed();
+    let _ = pacer.join();
+    out
+}
