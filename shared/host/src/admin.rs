@@ -35,6 +35,9 @@ const MAX_PAGE: u32 = 500;
 const DEFAULT_STUCK_AFTER_SECS: u64 = 15 * 60;
 const DEFAULT_STUCK_LIMIT: u32 = 100;
 const BROKER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The advisory lock a projection rebuild holds in its database (the relay's leader lock is
+/// 7_202_611_232; the schema installers' 7_202_611_230 and 7_202_611_231).
+const REBUILD_LOCK: i64 = 7_202_611_240;
 
 /// How a service finds one kind of saga that stopped moving.
 ///
@@ -222,13 +225,27 @@ impl Admin for AdminApi {
     ) -> Result<Response<Self::RebuildProjectionsStream>, Status> {
         require_operator(&request)?;
         let inner = self.inner.clone();
-        let Ok(running) = inner.rebuilding.clone().try_lock_owned() else {
-            return Err(ApiError::new(
+        let busy = || -> Status {
+            ApiError::new(
                 tuan_runtime::error::ErrorKind::FailedPrecondition,
                 "a rebuild of this service's projections is already running",
             )
-            .into());
+            .into()
         };
+        let Ok(running) = inner.rebuilding.clone().try_lock_owned() else {
+            return Err(busy());
+        };
+        // Across replicas too: a session advisory lock on a connection taken out of the pool,
+        // held until the rebuild ends and released by closing the connection.
+        let mut lock = inner.pool.acquire().await.map_err(ApiError::from)?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(REBUILD_LOCK)
+            .fetch_one(&mut lock)
+            .await
+            .map_err(ApiError::from)?;
+        if !locked {
+            return Err(busy());
+        }
         let total: i64 = sqlx::query_scalar("SELECT count(*) FROM public.events")
             .fetch_one(&inner.pool)
             .await
@@ -249,6 +266,8 @@ impl Admin for AdminApi {
                 Ok(replayed) => Ok(pb::RebuildProgress { replayed, total: total.max(replayed), done: true }),
                 Err(e) => Err(ApiError::from(e).into()),
             });
+            use sqlx::Connection as _;
+            let _ = lock.close().await;
         });
         Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
     }
