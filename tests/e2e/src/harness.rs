@@ -322,12 +322,23 @@ impl Stack {
         self.own_broker.as_mut().expect("the stack has no broker of its own (Options::own_broker)")
     }
 
-    /// Copies the stack's own broker's log next to the services' logs (as `broker.log`): its
-    /// storage, log included, is deleted with the broker.
-    pub fn save_broker_log(&self) {
+    /// Copies the stack's own broker's log next to the services' logs (as `name`): its
+    /// storage, log included, is deleted with the broker, and a restart starts a new log.
+    pub fn save_broker_log(&self, name: &str) {
         let Some(pid) = self.own_broker.as_ref().and_then(OwnBroker::pid) else { return };
         let Some(dir) = self.processes.first().and_then(|p| p.log.parent().map(PathBuf::from)) else { return };
-        let _ = std::fs::copy(format!("/proc/{pid}/cwd/tansu.log"), dir.join("broker.log"));
+        let _ = std::fs::copy(format!("/proc/{pid}/cwd/tansu.log"), dir.join(name));
+    }
+
+    /// Where the stack's own broker panicked since it started, if it did (tansu survives a
+    /// panicking task but may serve nothing afterwards).
+    pub fn broker_panic(&self) -> Option<String> {
+        let pid = self.own_broker.as_ref().and_then(OwnBroker::pid)?;
+        let log = std::fs::read(format!("/proc/{pid}/cwd/tansu.log")).ok()?;
+        let log = String::from_utf8_lossy(&log);
+        let at = log.find("panicked at")?;
+        let line_end = log[at..].find("\n\n").map_or(log.len(), |i| at + i);
+        Some(log[at..line_end].replace('\n', " "))
     }
 
     /// The names of the services' processes, gateway included.

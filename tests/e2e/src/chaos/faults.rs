@@ -139,3 +139,32 @@ pub async fn inject(stack: Arc<Mutex<Stack>>, shared: Arc<Shared>, started: Inst
     }
     faults
 }
+
+/// Restarts the broker if it panicked on its own, as a liveness probe would: tansu 0.6.0 keeps
+/// running after a task of its storage panicked, and answers every request with an error from
+/// then on. Seen after the broker had been killed: `idempotent_message_check` ("more or less
+/// than one row", tansu-storage's lite.rs) when a restarted service's producer sent its first
+/// batch. Returns whether it did; the event goes into the report.
+pub fn heal_broker(stack: &mut Stack, shared: &Shared, started: Instant) -> bool {
+    let Some(panic) = stack.broker_panic() else { return false };
+    let n = shared.healed.lock().expect("healed").len() + 1;
+    stack.save_broker_log(&format!("broker-panic-{n}.log"));
+    stack.stop_broker();
+    stack.restart_broker();
+    let event = format!(
+        "t={:.1}s the broker panicked on its own ({}); killed and restarted by the harness (log: broker-panic-{n}.log)",
+        started.elapsed().as_secs_f64(),
+        panic.chars().take(200).collect::<String>()
+    );
+    eprintln!("chaos: {event}");
+    shared.healed.lock().expect("healed").push(event);
+    true
+}
+
+/// Watches the broker while the workload runs (see [`heal_broker`]).
+pub async fn watch_broker(stack: Arc<Mutex<Stack>>, shared: Arc<Shared>, started: Instant) {
+    while !shared.stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        heal_broker(&mut *stack.lock().await, &shared, started);
+    }
+}

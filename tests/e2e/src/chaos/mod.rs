@@ -144,6 +144,8 @@ pub struct Report {
     pub refusals: BTreeMap<String, u64>,
     pub internal_errors: Vec<String>,
     pub unresolved: Vec<String>,
+    /// Broker crashes the harness found and restarted (not injected).
+    pub healed: Vec<String>,
     pub checks: Vec<Check>,
     /// Databases left in place (see [`Config::keep_databases_on_failure`]).
     pub kept_databases: BTreeMap<&'static str, String>,
@@ -179,6 +181,12 @@ impl Report {
         );
         for (i, f) in self.faults.iter().enumerate() {
             println!("  {:>3}. {f}", i + 1);
+        }
+        if !self.healed.is_empty() {
+            println!("broker crashes not injected ({}), restarted by the harness:", self.healed.len());
+            for event in &self.healed {
+                println!("  {event}");
+            }
         }
         let counts: Vec<String> = self.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
         println!("workload: {}", counts.join(", "));
@@ -284,6 +292,7 @@ pub async fn run(config: Config) -> Report {
     let mut stalled = None;
     if setup_error.is_none() {
         let injector = tokio::spawn(faults::inject(stack.clone(), shared.clone(), phase));
+        let watcher = tokio::spawn(faults::watch_broker(stack.clone(), shared.clone(), phase));
         let workers: Vec<_> = (0..config.workers as u64)
             .map(|i| {
                 let seed = config.seed ^ 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i + 1);
@@ -316,6 +325,7 @@ pub async fn run(config: Config) -> Report {
             }
         }
         let faults = injector.await.unwrap_or_default();
+        let _ = watcher.await;
         durations.push(("workload", phase.elapsed()));
         return finish(config, shared, stack, faults, durations, setup_error.or(stalled), total).await;
     }
@@ -334,7 +344,11 @@ async fn finish(
     let mut stack = stack.lock().await;
     let latest = shared.world.lock().expect("world").latest_deadline;
     let phase = Instant::now();
-    let rest = quiesce::wait(&stack, latest, config.quiesce_timeout).await;
+    let started = Instant::now();
+    let heal = |stack: &mut Stack| {
+        faults::heal_broker(stack, &shared, started);
+    };
+    let rest = quiesce::wait(&mut stack, latest, config.quiesce_timeout, heal).await;
     durations.push(("quiescence", phase.elapsed()));
     eprintln!(
         "chaos: {} after {:.1}s; checking",
@@ -360,7 +374,7 @@ async fn finish(
     checks.extend(invariants::check_all(&stack, &money).await);
     durations.push(("checks", phase.elapsed()));
     let outcomes = outcomes(&stack).await;
-    stack.save_broker_log();
+    stack.save_broker_log("broker.log");
     durations.push(("total", total.elapsed()));
 
     let stats = &shared.client.stats;
@@ -379,6 +393,7 @@ async fn finish(
         refusals: shared.refusals.lock().expect("refusals").clone(),
         internal_errors: stats.internal.lock().expect("stats").clone(),
         unresolved: stats.unresolved.lock().expect("stats").clone(),
+        healed: shared.healed.lock().expect("healed").clone(),
         config,
         faults,
         durations,

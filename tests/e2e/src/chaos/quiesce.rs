@@ -75,18 +75,29 @@ async fn poll(stack: &Stack) -> (Vec<String>, Vec<i64>) {
     (unsettled, positions)
 }
 
-/// Waits for rest, at most `timeout` after the last deadline.
-pub async fn wait(stack: &Stack, latest_deadline: Option<DateTime<Utc>>, timeout: Duration) -> Quiescence {
+/// Waits for rest, at most `timeout` after the last deadline; `heal` runs at every poll (the
+/// harness restarts a broker that crashed on its own).
+pub async fn wait(
+    stack: &mut Stack,
+    latest_deadline: Option<DateTime<Utc>>,
+    timeout: Duration,
+    mut heal: impl FnMut(&mut Stack),
+) -> Quiescence {
     let start = Instant::now();
     if let Some(deadline) = latest_deadline {
         let left = (deadline - Utc::now()).to_std().unwrap_or_default();
         eprintln!("chaos: waiting {:.0}s for the last team window or tipping end", left.as_secs_f64());
-        tokio::time::sleep(left + Duration::from_secs(1)).await;
+        let until = Instant::now() + left + Duration::from_secs(1);
+        while Instant::now() < until {
+            heal(stack);
+            tokio::time::sleep(POLL.min(until.saturating_duration_since(Instant::now()))).await;
+        }
     }
     let after_deadlines = Instant::now();
     let mut settled = 0;
     let mut last_positions = Vec::new();
     loop {
+        heal(stack);
         let (mut unsettled, positions) = poll(stack).await;
         if positions != last_positions {
             if !last_positions.is_empty() {

@@ -133,6 +133,8 @@ pub struct Shared {
     pub sagas: AtomicU64,
     pub stop: AtomicBool,
     pub operator: Mutex<Option<Arc<Person>>>,
+    /// Broker crashes the harness found and restarted (see `faults::heal_broker`).
+    pub healed: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -147,6 +149,7 @@ impl Shared {
             sagas: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             operator: Mutex::default(),
+            healed: Mutex::default(),
         }
     }
 
