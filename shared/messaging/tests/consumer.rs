@@ -7,7 +7,9 @@ use futures::{FutureExt, future::BoxFuture};
 use prost::Message as _;
 use rdkafka::{producer::FutureRecord, util::Timeout};
 use sqlx::{PgConnection, PgPool};
-use tuan_messaging::{EventHandler, HandlerError, IdempotentConsumer, KafkaClients, dead_letter_topic, topics};
+use tuan_messaging::{
+    ConsumerHandle, EventHandler, HandlerError, IdempotentConsumer, KafkaClients, dead_letter_topic, topics,
+};
 use tuan_proto::events::v1::EventEnvelope;
 use tuan_runtime::shutdown::{Shutdown, ShutdownTrigger};
 use tuan_testkit::{TestDb, shared_broker, unique_prefix};
@@ -47,33 +49,31 @@ struct Fixture {
     db: TestDb,
     kafka: KafkaClients,
     topic: String,
-    dlq: String,
+    group: String,
     trigger: ShutdownTrigger,
-    stats: std::sync::Arc<tuan_messaging::ConsumerStats>,
+    handle: ConsumerHandle,
 }
 
-async fn fixture() -> Fixture {
+/// A `Counting` consumer with its partitions assigned, on a fresh topic of `partitions`.
+async fn fixture(partitions: i32) -> Fixture {
     tuan_testkit::init_tracing();
     let db = TestDb::new().await;
     sqlx::query("CREATE TABLE seen (event_id TEXT PRIMARY KEY, applied INT NOT NULL)").execute(&db.pool).await.unwrap();
     let brokers = shared_broker();
     let prefix = unique_prefix();
     let (topic, dlq) = (format!("{prefix}test.events"), dead_letter_topic(&prefix));
-    topics::ensure_topics(&brokers, &[topic.clone(), dlq.clone()], 1, 1, Duration::from_secs(20)).await.unwrap();
+    topics::ensure_topics(&brokers, &[topic.clone(), dlq.clone()], partitions, 1, Duration::from_secs(20))
+        .await
+        .unwrap();
     let kafka = KafkaClients::new(&brokers).unwrap();
+    let group = format!("{prefix}group");
     let (trigger, shutdown) = Shutdown::new();
-    let (consumer, mut handle) = IdempotentConsumer::new(
-        &format!("{prefix}group"),
-        std::slice::from_ref(&topic),
-        dlq.clone(),
-        db.pool.clone(),
-        kafka.clone(),
-        Counting,
-    )
-    .unwrap();
+    let (consumer, mut handle) =
+        IdempotentConsumer::new(&group, std::slice::from_ref(&topic), dlq, db.pool.clone(), kafka.clone(), Counting)
+            .unwrap();
     tokio::spawn(consumer.run(shutdown));
     assert!(handle.wait_assigned(Duration::from_secs(30)).await, "consumer got no partition in 30 s");
-    Fixture { stats: handle.stats.clone(), db, kafka, topic, dlq, trigger }
+    Fixture { db, kafka, topic, group, trigger, handle }
 }
 
 fn envelope(event_id: &str, payload: &[u8]) -> Vec<u8> {
@@ -94,9 +94,13 @@ fn typed_envelope(event_id: &str, event_type: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 async fn produce(f: &Fixture, value: &[u8]) {
+    produce_keyed(f, "s", value).await;
+}
+
+async fn produce_keyed(f: &Fixture, key: &str, value: &[u8]) {
     f.kafka
         .producer
-        .send(FutureRecord::to(&f.topic).key("s").payload(value), Timeout::After(Duration::from_secs(10)))
+        .send(FutureRecord::to(&f.topic).key(key).payload(value), Timeout::After(Duration::from_secs(10)))
         .await
         .map_err(|(e, _)| e)
         .unwrap();
@@ -120,20 +124,20 @@ async fn wait_applied(pool: &PgPool, event_id: &str) {
 
 #[tokio::test]
 async fn the_same_event_delivered_twice_changes_the_projection_once() {
-    let f = fixture().await;
+    let f = fixture(1).await;
     let (dup, marker) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
     produce(&f, &envelope(&dup, b"x")).await;
     produce(&f, &envelope(&dup, b"x")).await;
     produce(&f, &envelope(&marker, b"x")).await;
     wait_applied(&f.db.pool, &marker).await;
     assert_eq!(applied(&f.db.pool, &dup).await, Some(1));
-    assert_eq!(f.stats.duplicates.load(Ordering::Relaxed), 1);
+    assert_eq!(f.handle.stats.duplicates.load(Ordering::Relaxed), 1);
     f.trigger.trigger();
 }
 
 #[tokio::test]
 async fn poison_messages_are_dead_lettered_and_the_consumer_moves_on() {
-    let f = fixture().await;
+    let f = fixture(1).await;
     let poison = Uuid::now_v7().to_string();
     let after = Uuid::now_v7().to_string();
     produce(&f, b"\xff\xfenot protobuf").await;
@@ -149,8 +153,7 @@ async fn poison_messages_are_dead_lettered_and_the_consumer_moves_on() {
     assert!(reasons[0].contains("undecodable envelope"), "{}", reasons[0]);
     assert!(reasons[1].contains("payload says poison"), "{}", reasons[1]);
     assert_eq!(applied(&f.db.pool, &poison).await, None, "a failed event leaves no partial effect");
-    assert_eq!(f.stats.dead_lettered.load(Ordering::Relaxed), 2);
-    let _ = &f.dlq;
+    assert_eq!(f.handle.stats.dead_lettered.load(Ordering::Relaxed), 2);
     f.trigger.trigger();
 }
 
@@ -178,41 +181,20 @@ async fn wait_lag(group: &str, check: impl Fn(f64) -> bool, what: &str) {
 #[tokio::test]
 async fn consumer_lag_rises_while_paused_and_returns_to_zero_after_resuming() {
     tuan_runtime::metrics::install("messaging-test", None).unwrap();
-    tuan_testkit::init_tracing();
-    let db = TestDb::new().await;
-    sqlx::query("CREATE TABLE seen (event_id TEXT PRIMARY KEY, applied INT NOT NULL)").execute(&db.pool).await.unwrap();
-    let brokers = shared_broker();
-    let prefix = unique_prefix();
-    let topic = format!("{prefix}lag.events");
-    topics::ensure_topics(&brokers, std::slice::from_ref(&topic), 1, 1, Duration::from_secs(20)).await.unwrap();
-    let kafka = KafkaClients::new(&brokers).unwrap();
-    let group = format!("{prefix}lag-group");
-    let (trigger, shutdown) = Shutdown::new();
-    let (consumer, mut handle) = IdempotentConsumer::new(
-        &group,
-        std::slice::from_ref(&topic),
-        dead_letter_topic(&prefix),
-        db.pool.clone(),
-        kafka.clone(),
-        Counting,
-    )
-    .unwrap();
-    tokio::spawn(consumer.run(shutdown));
-    assert!(handle.wait_assigned(Duration::from_secs(30)).await);
-    let f = Fixture { db, kafka, topic, dlq: String::new(), trigger, stats: handle.stats.clone() };
+    let f = fixture(1).await;
     let first = Uuid::now_v7().to_string();
     produce(&f, &envelope(&first, b"x")).await;
     wait_applied(&f.db.pool, &first).await;
-    wait_lag(&group, |lag| lag == 0.0, "reached 0 after catching up").await;
+    wait_lag(&f.group, |lag| lag == 0.0, "reached 0 after catching up").await;
 
-    handle.pause();
+    f.handle.pause();
     for _ in 0..5 {
         produce(&f, &envelope(&Uuid::now_v7().to_string(), b"x")).await;
     }
-    wait_lag(&group, |lag| lag >= 5.0, "rose while paused").await;
+    wait_lag(&f.group, |lag| lag >= 5.0, "rose while paused").await;
 
-    handle.resume();
-    wait_lag(&group, |lag| lag == 0.0, "returned to 0 after resuming").await;
+    f.handle.resume();
+    wait_lag(&f.group, |lag| lag == 0.0, "returned to 0 after resuming").await;
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM seen").fetch_one(&f.db.pool).await.unwrap();
     assert_eq!(applied, 6);
     f.trigger.trigger();
@@ -221,27 +203,7 @@ async fn consumer_lag_rises_while_paused_and_returns_to_zero_after_resuming() {
 #[tokio::test]
 async fn lag_returns_to_zero_after_batched_sends_and_unwanted_events_over_several_partitions() {
     tuan_runtime::metrics::install("messaging-test", None).unwrap();
-    tuan_testkit::init_tracing();
-    let db = TestDb::new().await;
-    sqlx::query("CREATE TABLE seen (event_id TEXT PRIMARY KEY, applied INT NOT NULL)").execute(&db.pool).await.unwrap();
-    let brokers = shared_broker();
-    let prefix = unique_prefix();
-    let topic = format!("{prefix}batched.events");
-    topics::ensure_topics(&brokers, std::slice::from_ref(&topic), 3, 1, Duration::from_secs(20)).await.unwrap();
-    let kafka = KafkaClients::new(&brokers).unwrap();
-    let group = format!("{prefix}batched-group");
-    let (trigger, shutdown) = Shutdown::new();
-    let (consumer, mut handle) = IdempotentConsumer::new(
-        &group,
-        std::slice::from_ref(&topic),
-        dead_letter_topic(&prefix),
-        db.pool.clone(),
-        kafka.clone(),
-        Counting,
-    )
-    .unwrap();
-    tokio::spawn(consumer.run(shutdown));
-    assert!(handle.wait_assigned(Duration::from_secs(30)).await);
+    let f = fixture(3).await;
     // Sent at once, so the producer batches (and compresses) several records per partition.
     let ids: Vec<String> = (0..60).map(|_| Uuid::now_v7().to_string()).collect();
     // A third of the events are ones the handler does not want: passed over without a transaction,
@@ -253,22 +215,16 @@ async fn lag_returns_to_zero_after_batched_sends_and_unwanted_events_over_severa
         .chain(ignored.iter().map(|id| typed_envelope(id, "test.Ignored", b"x")))
         .enumerate();
     let sends = messages.map(|(i, value)| {
-        let (producer, topic, key) = (kafka.producer.clone(), topic.clone(), format!("k{i}"));
-        async move {
-            producer
-                .send(FutureRecord::to(&topic).key(&key).payload(&value), Timeout::After(Duration::from_secs(10)))
-                .await
-                .map_err(|(e, _)| e)
-                .unwrap();
-        }
+        let f = &f;
+        async move { produce_keyed(f, &format!("k{i}"), &value).await }
     });
     futures::future::join_all(sends).await;
     for id in &ids {
-        wait_applied(&db.pool, id).await;
+        wait_applied(&f.db.pool, id).await;
     }
-    wait_lag(&group, |lag| lag == 0.0, "returned to 0 after every event was applied").await;
+    wait_lag(&f.group, |lag| lag == 0.0, "returned to 0 after every event was applied").await;
     for id in &ignored {
-        assert_eq!(applied(&db.pool, id).await, None, "an unwanted event was applied");
+        assert_eq!(applied(&f.db.pool, id).await, None, "an unwanted event was applied");
     }
-    trigger.trigger();
+    f.trigger.trigger();
 }
