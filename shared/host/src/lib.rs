@@ -111,7 +111,7 @@ impl Host {
         let topics = vec![host.topic(), host.dead_letter_topic()];
         let brokers = config.kafka.brokers.clone();
         let shutdown = host.shutdown();
-        host.spawn(report_gauges(host.pool.clone(), host.shutdown()));
+        host.sample_gauges("store", Duration::from_secs(2), report_store_gauges);
         host.spawn(async move {
             if topics::ensure_topics_eventually(&brokers, &topics, partitions, replication, shutdown.clone()).await {
                 relay.run(shutdown).await;
@@ -215,24 +215,18 @@ impl Host {
     }
 }
 
-/// Samples the outbox backlog, the dead letters waiting and the connection pool every few
-/// seconds.
-async fn report_gauges(pool: PgPool, mut shutdown: Shutdown) {
-    let store = tuan_eventstore::EventStore::new(pool.clone());
-    loop {
-        if let Ok((rows, age)) = store.outbox_backlog().await {
-            metrics::gauge!("tuan_outbox_backlog").set(rows as f64);
-            metrics::gauge!("tuan_outbox_oldest_age_seconds").set(age);
-        }
-        if let Ok(waiting) = store.dead_letters_waiting().await {
-            metrics::gauge!("tuan_dead_letters_waiting").set(waiting as f64);
-        }
-        let (size, idle) = (pool.size(), pool.num_idle() as u32);
-        metrics::gauge!("tuan_db_pool_connections", "state" => "idle").set(f64::from(idle));
-        metrics::gauge!("tuan_db_pool_connections", "state" => "used").set(f64::from(size.saturating_sub(idle)));
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            _ = shutdown.wait() => return,
-        }
+/// The outbox backlog, the dead letters waiting and the connection pool: every service's gauges.
+async fn report_store_gauges(pool: PgPool) -> anyhow::Result<()> {
+    // Each figure on its own: with the database down, the pool figures still tell why.
+    let (size, idle) = (pool.size(), pool.num_idle() as u32);
+    metrics::gauge!("tuan_db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("tuan_db_pool_connections", "state" => "used").set(f64::from(size.saturating_sub(idle)));
+    let store = tuan_eventstore::EventStore::new(pool);
+    if let Ok((rows, age)) = store.outbox_backlog().await {
+        metrics::gauge!("tuan_outbox_backlog").set(rows as f64);
+        metrics::gauge!("tuan_outbox_oldest_age_seconds").set(age);
     }
+    let waiting = store.dead_letters_waiting().await?;
+    metrics::gauge!("tuan_dead_letters_waiting").set(waiting as f64);
+    Ok(())
 }
