@@ -474,23 +474,19 @@ where
     checked
 }
 
-/// Proves the admin rows against a service serving `tuan.admin.v1.Admin`: bad tokens get
-/// `UNAUTHENTICATED`, a signed-in user without the operator role `PERMISSION_DENIED`, each
-/// refusal leaving `snapshot` unchanged; and an operator is let through (the read-only RPCs
-/// answer).
-pub async fn check_admin<S, F, Fut>(
+/// Proves the admin rows against a service serving `tuan.admin.v1.Admin` on `pool`: bad tokens
+/// get `UNAUTHENTICATED`, a signed-in user without the operator role `PERMISSION_DENIED`, each
+/// refusal appending no event and re-driving no dead letter; and an operator is let through
+/// (the read-only RPCs answer).
+pub async fn check_admin(
     channel: &tonic::transport::Channel,
     auth: &tuan_runtime::config::AuthConfig,
-    snapshot: F,
-) -> Checked
-where
-    S: PartialEq + std::fmt::Debug,
-    F: Fn() -> Fut,
-    Fut: Future<Output = S>,
-{
+    pool: &sqlx::PgPool,
+) -> Checked {
     use crate::rpc::{bearer, call_raw, token};
     let plain = bearer(&token(auth, uuid::Uuid::now_v7(), &[]));
     let callers = Callers { intruder: plain.clone(), plain_user: plain, victim: uuid::Uuid::now_v7() };
+    let snapshot = || admin_snapshot(pool);
     let mut checked = check_service(channel, ADMIN, auth, &callers, admin_request, snapshot).await;
     let operator = bearer(&token(auth, uuid::Uuid::now_v7(), &[tuan_runtime::auth::ROLE_OPERATOR]));
     for method in ["GetBacklog", "ListDeadLetters", "ListStuckSagas"] {
@@ -500,4 +496,14 @@ where
         checked.calls += 1;
     }
     checked
+}
+
+/// Events appended and dead letters re-driven: what an admin call could change.
+async fn admin_snapshot(pool: &sqlx::PgPool) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM dead_letters WHERE redriven_at IS NOT NULL)",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("admin snapshot")
 }
