@@ -5,17 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{TestApp, config_for, phone};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tuan_proto::users::v1 as pb;
 use tuan_testkit::TestDb;
-
-async fn scrape(port: u16) -> String {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("metrics port");
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.unwrap();
-    body
-}
 
 #[tokio::test]
 async fn metrics_endpoint_exposes_rpc_outbox_and_pool_metrics() {
@@ -31,7 +22,7 @@ async fn metrics_endpoint_exposes_rpc_outbox_and_pool_metrics() {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let text = loop {
-        let text = scrape(port).await;
+        let text = tuan_testkit::scrape_metrics(port).await;
         if text.contains("tuan_outbox_backlog") || tokio::time::Instant::now() > deadline {
             break text;
         }

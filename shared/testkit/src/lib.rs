@@ -37,3 +37,18 @@ pub fn init_tracing() {
         }
     });
 }
+
+/// What the Prometheus endpoint on 127.0.0.1:`port` shows now (the raw HTTP response).
+pub async fn scrape_metrics(port: u16) -> String {
+    try_scrape_metrics(port).await.unwrap_or_else(|e| panic!("no metrics read from port {port}: {e}"))
+}
+
+/// [`scrape_metrics`], or why it could not be read (a service that is down or restarting).
+pub async fn try_scrape_metrics(port: u16) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    Ok(text)
+}

@@ -371,19 +371,12 @@ impl Stack {
 
     /// What a service's Prometheus endpoint (`/metrics`) shows now.
     pub async fn scrape_metrics(&self, service: &str) -> String {
-        let port = self.metrics_ports[service];
-        self.try_scrape_metrics(service).await.unwrap_or_else(|e| panic!("{service} serves no metrics on {port}: {e}"))
+        tuan_testkit::scrape_metrics(self.metrics_ports[service]).await
     }
 
     /// [`Stack::scrape_metrics`], or why it could not be read.
     pub async fn try_scrape_metrics(&self, service: &str) -> std::io::Result<String> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let port = self.metrics_ports[service];
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).await?;
-        Ok(text)
+        tuan_testkit::try_scrape_metrics(self.metrics_ports[service]).await
     }
 
     /// A service's database (for the few facts no RPC exposes).
