@@ -4,8 +4,9 @@
 //! sends `/console/*` here because this service is named `console`, as a gRPC service named
 //! `tuan.gateway.v1.MobileGateway` gets `/tuan.gateway.v1.MobileGateway/*`.
 //!
-//! The build is text only (HTML, JS, CSS, SVG), so files are sent as UTF-8 strings; that keeps
-//! this free of extra body crates. Anything else is refused rather than served corrupted.
+//! Files are sent as the bytes on disk, with the content type their extension names (pages,
+//! scripts, styles, images, icons, fonts, JSON and source maps); unknown extensions go out as
+//! `application/octet-stream`, never sniffed (`nosniff`).
 
 use std::{
     convert::Infallible,
@@ -17,6 +18,7 @@ use std::{
 };
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
 use tonic::{body::Body, server::NamedService};
 use tower::Service;
 
@@ -65,13 +67,12 @@ async fn serve(root: &Path, method: &Method, path: &str) -> Response<Body> {
         Ok(bytes) => bytes,
         Err(_) => return plain(StatusCode::NOT_FOUND, "not found"),
     };
-    let Ok(text) = String::from_utf8(bytes) else {
-        tracing::warn!(path, "console file is not UTF-8 text; not served");
-        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not a text file");
-    };
-    let mut response = Response::new(if method == Method::HEAD { Body::empty() } else { Body::new(text) });
+    let length = bytes.len();
+    let body = if method == Method::HEAD { Body::empty() } else { Body::new(Full::new(bytes::Bytes::from(bytes))) };
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&relative)));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     // Vite puts a content hash in every asset's name; index.html must be re-read to see a new build.
     let cache = if relative.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
@@ -92,14 +93,29 @@ fn file_path(path: &str) -> Option<String> {
     safe.then(|| rest.to_string())
 }
 
+/// The media type of a build file, by its extension (Vite's output and the usual static assets).
 fn content_type(path: &str) -> &'static str {
-    match path.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("json") | Some("map") => "application/json",
-        _ => "text/plain; charset=utf-8",
+    let ext = path.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" | "map" => "application/json",
+        "webmanifest" => "application/manifest+json",
+        "txt" => "text/plain; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "ttf" => "font/ttf",
+        "otf" => "font/otf",
+        "wasm" => "application/wasm",
+        _ => "application/octet-stream",
     }
 }
 
@@ -133,7 +149,21 @@ mod tests {
 
     #[test]
     fn types_follow_the_extension() {
-        assert_eq!(content_type("assets/x.js"), "text/javascript; charset=utf-8");
-        assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
+        for (path, expected) in [
+            ("index.html", "text/html; charset=utf-8"),
+            ("assets/index-Ab_1.js", "text/javascript; charset=utf-8"),
+            ("assets/index-Ab_1.css", "text/css; charset=utf-8"),
+            ("logo.svg", "image/svg+xml"),
+            ("assets/photo.png", "image/png"),
+            ("favicon.ico", "image/x-icon"),
+            ("assets/inter.woff2", "font/woff2"),
+            ("manifest.json", "application/json"),
+            ("assets/index-Ab_1.js.map", "application/json"),
+            ("LOGO.PNG", "image/png"),
+            ("data.bin", "application/octet-stream"),
+            ("README", "application/octet-stream"),
+        ] {
+            assert_eq!(content_type(path), expected, "{path}");
+        }
     }
 }
