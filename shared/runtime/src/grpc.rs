@@ -128,3 +128,50 @@ pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, crate::ApiErro
     uuid::Uuid::parse_str(value.trim())
         .map_err(|_| crate::ApiError::invalid(format!("{field} must be a UUID, got {value:?}")))
 }
+
+/// Parses a repeated UUID request field of at most `max` ids (a batch read's bound), each
+/// once, in the order given.
+pub fn parse_uuids(field: &str, values: &[String], max: usize) -> Result<Vec<uuid::Uuid>, crate::ApiError> {
+    if values.len() > max {
+        return Err(crate::ApiError::invalid(format!("{field} may name at most {max} ids, got {}", values.len())));
+    }
+    let mut ids: Vec<uuid::Uuid> = Vec::with_capacity(values.len());
+    for value in values {
+        let id = parse_uuid(field, value)?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// A count a request may set: 0 means `default`, above `max` is refused.
+pub fn count_or(field: &str, value: u32, default: u32, max: u32) -> Result<u32, crate::ApiError> {
+    match value {
+        0 => Ok(default),
+        n if n > max => Err(crate::ApiError::invalid(format!("{field} must be at most {max}, got {n}"))),
+        n => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    #[test]
+    fn batches_of_ids_are_bounded_parsed_and_distinct() {
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let given = [a, b, a].map(|id| id.to_string()).to_vec();
+        assert_eq!(parse_uuids("ids", &given, 3).unwrap(), vec![a, b]);
+        assert!(parse_uuids("ids", &given, 2).unwrap_err().to_string().contains("at most 2"));
+        assert!(parse_uuids("ids", &["x".to_string()], 2).is_err());
+        assert!(parse_uuids("ids", &[], 2).unwrap().is_empty());
+    }
+
+    #[test]
+    fn counts_default_and_are_bounded() {
+        assert_eq!(count_or("n", 0, 10, 20).unwrap(), 10);
+        assert_eq!(count_or("n", 20, 10, 20).unwrap(), 20);
+        assert!(count_or("n", 21, 10, 20).is_err());
+    }
+}
