@@ -180,26 +180,38 @@ impl EventHandler for GroupBuyHandler {
         envelope: &'a EventEnvelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         async move {
-            if is::<groupbuy::HoldRequested>(envelope) {
-                self.hold_requested(conn, envelope).await
-            } else if is::<groupbuy::HoldCaptureRequested>(envelope) {
-                self.capture_requested(conn, envelope).await
-            } else if is::<groupbuy::HoldReleaseRequested>(envelope) {
-                self.release_requested(conn, envelope).await
-            } else {
-                Ok(())
+            match SagaStep::of(&envelope.event_type) {
+                Some(SagaStep::Place) => self.hold_requested(conn, envelope).await,
+                Some(SagaStep::Capture) => self.capture_requested(conn, envelope).await,
+                Some(SagaStep::Release) => self.release_requested(conn, envelope).await,
+                None => Ok(()),
             }
         }
         .boxed()
     }
 
     fn wants(&self, event_type: &str) -> bool {
+        SagaStep::of(event_type).is_some()
+    }
+}
+
+/// The group-buy events payments acts on (the hold requests of the join saga); one list for
+/// both `wants` and `handle`.
+#[derive(Clone, Copy)]
+enum SagaStep {
+    Place,
+    Capture,
+    Release,
+}
+
+impl SagaStep {
+    fn of(event_type: &str) -> Option<Self> {
         [
-            groupbuy::HoldRequested::full_name(),
-            groupbuy::HoldCaptureRequested::full_name(),
-            groupbuy::HoldReleaseRequested::full_name(),
+            (groupbuy::HoldRequested::full_name(), Self::Place),
+            (groupbuy::HoldCaptureRequested::full_name(), Self::Capture),
+            (groupbuy::HoldReleaseRequested::full_name(), Self::Release),
         ]
-        .iter()
-        .any(|name| name == event_type)
+        .into_iter()
+        .find_map(|(name, kind)| (name == event_type).then_some(kind))
     }
 }

@@ -12,6 +12,7 @@ mod consumer;
 pub mod envelope;
 mod headers;
 pub mod lag;
+mod offsets;
 mod relay;
 pub mod topics;
 mod watchdog;

@@ -58,7 +58,13 @@ struct Fixture {
 async fn fixture(partitions: i32) -> Fixture {
     tuan_testkit::init_tracing();
     let db = TestDb::new().await;
-    sqlx::query("CREATE TABLE seen (event_id TEXT PRIMARY KEY, applied INT NOT NULL)").execute(&db.pool).await.unwrap();
+    // `tx` tells which transaction applied an event first (events applied together share it).
+    sqlx::query(
+        "CREATE TABLE seen (event_id TEXT PRIMARY KEY, applied INT NOT NULL, tx XID8 NOT NULL DEFAULT pg_current_xact_id())",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let brokers = shared_broker();
     let prefix = unique_prefix();
     let (topic, dlq) = (format!("{prefix}test.events"), dead_letter_topic(&prefix));
@@ -226,5 +232,44 @@ async fn lag_returns_to_zero_after_batched_sends_and_unwanted_events_over_severa
     for id in &ignored {
         assert_eq!(applied(&f.db.pool, id).await, None, "an unwanted event was applied");
     }
+    f.trigger.trigger();
+}
+
+#[tokio::test]
+async fn a_backlog_is_applied_in_few_transactions_and_a_bad_event_in_it_spoils_nothing() {
+    let f = fixture(1).await;
+    // A backlog builds up while the consumer is paused: 200 events, one of them sent twice,
+    // a poison event in the middle and events the handler does not want.
+    f.handle.pause();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ids: Vec<String> = (0..200).map(|_| Uuid::now_v7().to_string()).collect();
+    let poison = Uuid::now_v7().to_string();
+    let mut values: Vec<Vec<u8>> = ids.iter().map(|id| envelope(id, b"x")).collect();
+    values.insert(100, envelope(&poison, b"poison"));
+    values.insert(50, envelope(&ids[10], b"x"));
+    values.insert(150, typed_envelope(&Uuid::now_v7().to_string(), "test.Ignored", b"x"));
+    for value in &values {
+        f.kafka.producer.send_result(FutureRecord::to(&f.topic).key("s").payload(value)).map_err(|(e, _)| e).unwrap();
+    }
+    rdkafka::producer::Producer::flush(&f.kafka.producer, Timeout::After(Duration::from_secs(10))).unwrap();
+    f.handle.resume();
+    wait_applied(&f.db.pool, ids.last().unwrap()).await;
+
+    let (events, applications, transactions): (i64, i64, i64) =
+        sqlx::query_as("SELECT count(*), sum(applied), count(DISTINCT tx) FROM seen")
+            .fetch_one(&f.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((events, applications), (200, 200), "every event applied exactly once");
+    assert_eq!(applied(&f.db.pool, &poison).await, None, "the poison event left no effect");
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM dead_letters").fetch_all(&f.db.pool).await.unwrap();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("payload says poison"), "{}", reasons[0]);
+    assert_eq!(f.handle.stats.duplicates.load(Ordering::Relaxed), 1);
+    assert_eq!(f.handle.stats.applied.load(Ordering::Relaxed), 200);
+    // One transaction per event is what made a consumer that fell behind crawl (one WAL flush
+    // each); the backlog's events go in batches.
+    assert!(transactions <= 40, "200 waiting events took {transactions} transactions");
     f.trigger.trigger();
 }

@@ -56,23 +56,25 @@ impl EventHandler for SagaHandler {
         async move {
             let meta = caused_by(env);
             let app = &self.app;
-            let result = match env.event_type.as_str() {
-                "tuan.payments.v1.HoldPlaced" => {
+            // `wants` let only these through.
+            let Some(kind) = SagaEvent::of(&env.event_type) else { return Ok(()) };
+            let result = match kind {
+                SagaEvent::HoldPlaced => {
                     app.on_hold_placed(conn, &meta, &decode::<payments::HoldPlaced>(env)?.hold_id).await
                 }
-                "tuan.payments.v1.HoldRejected" => {
+                SagaEvent::HoldRejected => {
                     let e = decode::<payments::HoldRejected>(env)?;
                     app.on_hold_rejected(conn, &meta, &e.hold_id, e.reason).await
                 }
-                "tuan.payments.v1.HoldCaptured" => {
+                SagaEvent::HoldCaptured => {
                     let e = decode::<payments::HoldCaptured>(env)?;
                     app.on_join(conn, &meta, &e.hold_id, JoinCommand::HoldCaptured).await.map(|_| ())
                 }
-                "tuan.payments.v1.HoldReleased" => {
+                SagaEvent::HoldReleased => {
                     let e = decode::<payments::HoldReleased>(env)?;
                     app.on_hold_released(conn, &meta, &e.hold_id, e.reason).await
                 }
-                "tuan.users.v1.MerchantVerified" => {
+                SagaEvent::MerchantVerified => {
                     let e = decode::<users::MerchantVerified>(env)?;
                     let user =
                         Uuid::parse_str(&e.user_id).map_err(|_| HandlerError::Permanent("bad user_id".into()))?;
@@ -81,7 +83,6 @@ impl EventHandler for SagaHandler {
                     external::record_merchant(conn, user, at).await?;
                     Ok(())
                 }
-                _ => Ok(()),
             };
             result.map_err(handler_error)
         }
@@ -89,18 +90,36 @@ impl EventHandler for SagaHandler {
     }
 
     fn wants(&self, event_type: &str) -> bool {
-        SAGA_EVENTS.contains(&event_type)
+        SagaEvent::of(event_type).is_some()
     }
 }
 
 /// The events [`SagaHandler`] acts on; the rest of the payments and users topics passes by.
-const SAGA_EVENTS: &[&str] = &[
-    "tuan.payments.v1.HoldPlaced",
-    "tuan.payments.v1.HoldRejected",
-    "tuan.payments.v1.HoldCaptured",
-    "tuan.payments.v1.HoldReleased",
-    "tuan.users.v1.MerchantVerified",
-];
+/// One list for both `wants` and `handle` (its `match` is exhaustive), so an event cannot be
+/// handled yet filtered out.
+#[derive(Clone, Copy)]
+enum SagaEvent {
+    HoldPlaced,
+    HoldRejected,
+    HoldCaptured,
+    HoldReleased,
+    MerchantVerified,
+}
+
+impl SagaEvent {
+    fn of(event_type: &str) -> Option<Self> {
+        use prost::Name as _;
+        [
+            (payments::HoldPlaced::full_name(), Self::HoldPlaced),
+            (payments::HoldRejected::full_name(), Self::HoldRejected),
+            (payments::HoldCaptured::full_name(), Self::HoldCaptured),
+            (payments::HoldReleased::full_name(), Self::HoldReleased),
+            (users::MerchantVerified::full_name(), Self::MerchantVerified),
+        ]
+        .into_iter()
+        .find_map(|(name, kind)| (name == event_type).then_some(kind))
+    }
+}
 
 impl GroupBuyApp {
     /// Runs `command` on join `hold_id`. None when the hold is not one of ours.

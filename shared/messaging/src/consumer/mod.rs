@@ -15,26 +15,22 @@ use std::{
     time::Duration,
 };
 
-use futures::future::BoxFuture;
-use prost::Message as _;
+use futures::{FutureExt as _, future::BoxFuture};
 use rdkafka::{
     ClientContext, Message as _,
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
-    message::BorrowedMessage,
-    producer::FutureRecord,
-    util::Timeout,
 };
 use sqlx::{PgConnection, PgPool};
 use thiserror::Error;
 use tokio::sync::watch;
-use tracing::Instrument as _;
-use tuan_proto::events::v1::{DeadLetter, EventEnvelope};
-use tuan_runtime::{shutdown::Shutdown, telemetry};
-use uuid::Uuid;
+use tuan_proto::events::v1::EventEnvelope;
+use tuan_runtime::shutdown::Shutdown;
+
+mod apply;
 
 use crate::{
     client::{KafkaClients, consumer_config},
-    headers,
+    offsets::Offsets,
     watchdog::{Action, GroupWatch},
 };
 
@@ -42,43 +38,33 @@ use crate::{
 const PERMANENT_ATTEMPTS: u32 = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long applied offsets may wait before they are committed to the broker.
-const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 /// How often an idle consumer polls its queue again (see the `RECV_TICK` branch in `run`).
 const RECV_TICK: Duration = Duration::from_millis(20);
-/// Next offsets to commit, per partition, for messages already applied.
-#[derive(Default)]
-struct Offsets {
-    next: std::collections::HashMap<(String, i32), i64>,
-    since: Option<std::time::Instant>,
-    /// Every partition's next offset after the last applied event, kept after commits (for the
-    /// watchdog, which re-sends commits the broker lost).
-    applied: std::collections::HashMap<(String, i32), i64>,
+/// Most messages applied in one transaction. Messages already waiting in the client's queue
+/// are applied together: one commit (one WAL flush) for all of them instead of one each, which
+/// is what bounds a consumer that has fallen behind. Waiting for a batch to fill is never done.
+const MAX_BATCH: usize = 100;
+/// What became of a message, as counted in `tuan_consumer_events_total{outcome}`.
+#[derive(Clone, Copy)]
+enum Outcome {
+    Applied,
+    /// Applied before (a redelivery).
+    Duplicate,
+    /// Of a type the handler does not want.
+    Ignored,
 }
 
-impl Offsets {
-    fn record(&mut self, topic: &str, partition: i32, offset: i64) {
-        self.next.insert((topic.to_string(), partition), offset + 1);
-        self.applied.insert((topic.to_string(), partition), offset + 1);
-        self.since.get_or_insert_with(std::time::Instant::now);
-    }
+/// Why a batch applied together was rolled back: event `at` of it failed, or (None) the
+/// batch as a whole.
+struct BatchFailure {
+    at: Option<usize>,
+    error: HandlerError,
+}
 
-    fn due(&self) -> bool {
-        self.since.is_some_and(|t| t.elapsed() >= COMMIT_INTERVAL)
-    }
-
-    fn commit<C: Consumer<GroupContext>>(&mut self, consumer: &C, mode: CommitMode) {
-        if self.next.is_empty() {
-            return;
-        }
-        let mut list = rdkafka::TopicPartitionList::new();
-        for ((topic, partition), offset) in self.next.drain() {
-            let _ = list.add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset));
-        }
-        self.since = None;
-        if let Err(e) = consumer.commit(&list, mode) {
-            // A later commit covers it; at worst the events are redelivered and skipped.
-            tracing::warn!(error = %e, "offset commit failed");
-        }
+impl BatchFailure {
+    fn whole(error: impl Into<HandlerError>) -> Self {
+        Self { at: None, error: error.into() }
     }
 }
 
@@ -330,170 +316,37 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                 }
                 _ = shutdown.wait() => break,
             };
-            match message {
-                Ok(message) => {
-                    if self.process(&message, &shutdown).await {
-                        applied.record(message.topic(), message.partition(), message.offset());
-                        if applied.due() {
-                            applied.commit(&self.consumer, CommitMode::Async);
-                        }
-                    } else {
-                        break; // shutdown while retrying: leave the offset uncommitted
-                    }
-                }
+            let first = match message {
+                Ok(message) => message,
                 Err(e) => {
                     tracing::warn!(consumer = %self.name, error = %e, "kafka receive error");
                     tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
                 }
+            };
+            // Whatever else is already waiting joins the first message's transaction.
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match self.consumer.recv().now_or_never() {
+                    Some(Ok(message)) => batch.push(message),
+                    Some(Err(e)) => {
+                        tracing::warn!(consumer = %self.name, error = %e, "kafka receive error");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if !self.process_batch(&batch, &shutdown).await {
+                break; // shutdown while retrying: leave the offsets uncommitted
+            }
+            for message in &batch {
+                applied.record(message.topic(), message.partition(), message.offset());
+            }
+            if applied.due() {
+                applied.commit(&self.consumer, CommitMode::Async);
             }
         }
         applied.commit(&self.consumer, CommitMode::Sync);
         self.consumer.unsubscribe();
-    }
-
-    /// Applies one message. Returns false only if shutdown interrupted the retries.
-    async fn process(&self, message: &BorrowedMessage<'_>, shutdown: &Shutdown) -> bool {
-        let envelope = match crate::envelope::accept(message.payload().unwrap_or_default()) {
-            Ok(envelope) => envelope,
-            Err(reason) => return self.dead_letter(message, &reason, 1).await,
-        };
-        if !self.handler.wants(&envelope.event_type) {
-            metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => "ignored")
-                .increment(1);
-            return true;
-        }
-        let span = tracing::info_span!(
-            "process",
-            otel.name = %format!("{} process", message.topic()),
-            otel.kind = "consumer",
-            messaging.system = "kafka",
-            messaging.operation.type = "process",
-            messaging.destination.name = %message.topic(),
-            messaging.consumer.group.name = %self.name,
-            messaging.message.id = %envelope.event_id,
-            messaging.kafka.offset = message.offset(),
-            event_type = %envelope.event_type,
-            trace_id = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        );
-        telemetry::set_parent(&span, &headers::trace_context(message.headers()));
-
-        let mut backoff = Duration::from_millis(100);
-        let mut permanent_failures = 0;
-        loop {
-            match self.apply(&envelope).instrument(span.clone()).await {
-                Ok(true) => {
-                    self.stats.applied.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => "applied")
-                        .increment(1);
-                    return true;
-                }
-                Ok(false) => {
-                    self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => "duplicate")
-                        .increment(1);
-                    return true;
-                }
-                Err(HandlerError::Permanent(reason)) => {
-                    permanent_failures += 1;
-                    if permanent_failures >= PERMANENT_ATTEMPTS {
-                        return self.dead_letter(message, &reason, permanent_failures).await;
-                    }
-                }
-                Err(HandlerError::Transient(reason)) => {
-                    tracing::warn!(consumer = %self.name, %reason, ?backoff, "applying event failed, retrying");
-                }
-            }
-            if shutdown.is_triggered() {
-                return false;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-    }
-
-    /// Runs the handler and records the event, in one transaction. Ok(false) for a duplicate.
-    async fn apply(&self, envelope: &EventEnvelope) -> Result<bool, HandlerError> {
-        let event_id = Uuid::parse_str(&envelope.event_id).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
-        // Read before writing anything, so the handler's own appends come first in this
-        // transaction (the event store's replay order relies on that).
-        let seen: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)")
-                .bind(&self.name)
-                .bind(event_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if seen {
-            return Ok(false);
-        }
-        self.handler.handle(&mut tx, envelope).await?;
-        let recorded =
-            sqlx::query("INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(&self.name)
-                .bind(event_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        if recorded == 0 {
-            // Another member applied it meanwhile (during a rebalance): undo ours.
-            return Ok(false);
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// Sets a message aside with the reason. Returns true once it is safely recorded.
-    async fn dead_letter(&self, message: &BorrowedMessage<'_>, reason: &str, attempts: u32) -> bool {
-        tracing::error!(consumer = %self.name, topic = message.topic(), offset = message.offset(), %reason, "dead-lettering message");
-        let letter = DeadLetter {
-            consumer: self.name.clone(),
-            topic: message.topic().to_string(),
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().unwrap_or_default().to_vec(),
-            value: message.payload().unwrap_or_default().to_vec(),
-            reason: reason.to_string(),
-            failed_at_micros: chrono::Utc::now().timestamp_micros(),
-            attempts,
-        };
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.record_dead_letter(&letter).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "recording dead letter failed, retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-        let payload = letter.encode_to_vec();
-        let record = FutureRecord::to(&self.dead_letter_topic).key(&self.name).payload(&payload);
-        if let Err((e, _)) = self.kafka.producer.send(record, Timeout::After(Duration::from_secs(10))).await {
-            // The table keeps it; operators can re-drive from there.
-            tracing::warn!(error = %e, "publishing dead letter failed; kept in dead_letters table");
-        }
-        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("tuan_dead_letters_total", "consumer" => self.name.clone()).increment(1);
-        true
-    }
-
-    async fn record_dead_letter(&self, letter: &DeadLetter) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO dead_letters (consumer, topic, partition, kafka_offset, message_key, message_value, reason, attempts) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING",
-        )
-        .bind(&letter.consumer)
-        .bind(&letter.topic)
-        .bind(letter.partition)
-        .bind(letter.offset)
-        .bind(&letter.key)
-        .bind(&letter.value)
-        .bind(&letter.reason)
-        .bind(letter.attempts as i32)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 }

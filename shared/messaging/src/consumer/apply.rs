@@ -1,0 +1,277 @@
+//! How a consumer applies what it received: batches in one transaction, one event at a time
+//! with retries when a batch fails, dead letters when an event can never be applied.
+
+use std::{sync::atomic::Ordering, time::Duration};
+
+use prost::Message as _;
+use rdkafka::{producer::FutureRecord, util::Timeout};
+use tracing::Instrument as _;
+use tuan_proto::events::v1::{DeadLetter, EventEnvelope};
+use tuan_runtime::{shutdown::Shutdown, telemetry};
+use uuid::Uuid;
+
+use super::{BatchFailure, EventHandler, HandlerError, IdempotentConsumer, MAX_BACKOFF, Outcome, PERMANENT_ATTEMPTS};
+use crate::headers;
+
+impl<H: EventHandler> IdempotentConsumer<H> {
+    /// Applies a batch of messages: together in one transaction when they all apply cleanly,
+    /// otherwise one by one (with retries and dead-lettering). Returns false only if shutdown
+    /// interrupted the retries.
+    pub(super) async fn process_batch<M: rdkafka::Message>(&self, batch: &[M], shutdown: &Shutdown) -> bool {
+        let mut wanted = Vec::with_capacity(batch.len());
+        for message in batch {
+            match crate::envelope::accept(message.payload().unwrap_or_default()) {
+                Err(reason) => {
+                    self.dead_letter(message, &reason, 1).await;
+                }
+                Ok(envelope) if !self.handler.wants(&envelope.event_type) => self.count(Outcome::Ignored, 1),
+                Ok(envelope) => wanted.push((message, envelope)),
+            }
+        }
+        // Apply `wanted[start..end]` together; when event k of it fails, apply the events before
+        // k together again (the rollback undid them), then k alone with its retries and
+        // dead-lettering, then the rest together. A bad event costs its neighbours nothing.
+        let (mut start, mut end) = (0, wanted.len());
+        while start < wanted.len() {
+            let run = &wanted[start..end];
+            if run.len() == 1 {
+                let (message, envelope) = &run[0];
+                if !self.process(*message, envelope, shutdown).await {
+                    return false;
+                }
+                (start, end) = (end, wanted.len());
+                continue;
+            }
+            match self.apply_together(run).await {
+                Ok((applied, duplicates)) => {
+                    self.count(Outcome::Applied, applied);
+                    self.count(Outcome::Duplicate, duplicates);
+                    (start, end) = (end, wanted.len());
+                }
+                Err(BatchFailure { at: Some(k), error }) => {
+                    tracing::debug!(consumer = %self.name, %error, at = start + k, "event failed in a batch");
+                    end = start + k.max(1);
+                }
+                Err(BatchFailure { at: None, error }) => {
+                    tracing::debug!(consumer = %self.name, %error, "batch failed; applying one by one");
+                    for (message, envelope) in run {
+                        if !self.process(*message, envelope, shutdown).await {
+                            return false;
+                        }
+                    }
+                    (start, end) = (end, wanted.len());
+                }
+            }
+        }
+        true
+    }
+
+    /// Applies one message. Returns false only if shutdown interrupted the retries.
+    async fn process<M: rdkafka::Message>(&self, message: &M, envelope: &EventEnvelope, shutdown: &Shutdown) -> bool {
+        let span = self.span(message, envelope);
+        let mut backoff = Duration::from_millis(100);
+        let mut permanent_failures = 0;
+        loop {
+            match self.apply(envelope).instrument(span.clone()).await {
+                Ok(true) => {
+                    self.count(Outcome::Applied, 1);
+                    return true;
+                }
+                Ok(false) => {
+                    self.count(Outcome::Duplicate, 1);
+                    return true;
+                }
+                Err(HandlerError::Permanent(reason)) => {
+                    permanent_failures += 1;
+                    if permanent_failures >= PERMANENT_ATTEMPTS {
+                        return self.dead_letter(message, &reason, permanent_failures).await;
+                    }
+                }
+                Err(HandlerError::Transient(reason)) => {
+                    tracing::warn!(consumer = %self.name, %reason, ?backoff, "applying event failed, retrying");
+                }
+            }
+            if shutdown.is_triggered() {
+                return false;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// The span of applying one message, a child of the span that published it.
+    fn span<M: rdkafka::Message>(&self, message: &M, envelope: &EventEnvelope) -> tracing::Span {
+        let span = tracing::info_span!(
+            "process",
+            otel.name = %format!("{} process", message.topic()),
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.operation.type = "process",
+            messaging.destination.name = %message.topic(),
+            messaging.consumer.group.name = %self.name,
+            messaging.message.id = %envelope.event_id,
+            messaging.kafka.offset = message.offset(),
+            event_type = %envelope.event_type,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        telemetry::set_parent(&span, &headers::trace_context(message.headers()));
+        span
+    }
+
+    fn count(&self, outcome: Outcome, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let (counter, label) = match outcome {
+            Outcome::Applied => (Some(&self.stats.applied), "applied"),
+            Outcome::Duplicate => (Some(&self.stats.duplicates), "duplicate"),
+            Outcome::Ignored => (None, "ignored"),
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => label)
+            .increment(n as u64);
+    }
+
+    /// Runs the handler on every event of the batch and records them all, in one transaction.
+    /// Returns (applied, duplicates). Any error rolls back the whole batch.
+    async fn apply_together<M: rdkafka::Message>(
+        &self,
+        batch: &[(&M, EventEnvelope)],
+    ) -> Result<(usize, usize), BatchFailure> {
+        let ids = batch
+            .iter()
+            .map(|(_, e)| Uuid::parse_str(&e.event_id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BatchFailure::whole(HandlerError::Permanent(e.to_string())))?;
+        let mut tx = self.pool.begin().await.map_err(BatchFailure::whole)?;
+        // Read before writing anything, as in `apply`.
+        let mut done: std::collections::HashSet<Uuid> =
+            sqlx::query_scalar("SELECT event_id FROM processed_events WHERE consumer = $1 AND event_id = ANY($2)")
+                .bind(&self.name)
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(BatchFailure::whole)?
+                .into_iter()
+                .collect();
+        let mut fresh = Vec::with_capacity(ids.len());
+        for (k, ((message, envelope), id)) in batch.iter().zip(&ids).enumerate() {
+            // A redelivered event can sit twice in one batch: `done` covers both.
+            if !done.insert(*id) {
+                continue;
+            }
+            self.handler
+                .handle(&mut tx, envelope)
+                .instrument(self.span(*message, envelope))
+                .await
+                .map_err(|error| BatchFailure { at: Some(k), error })?;
+            fresh.push(*id);
+        }
+        let recorded = sqlx::query(
+            "INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.name)
+        .bind(&fresh)
+        .execute(&mut *tx)
+        .await
+        .map_err(BatchFailure::whole)?
+        .rows_affected();
+        if recorded as usize != fresh.len() {
+            // Another member applied some of them meanwhile (during a rebalance): undo all;
+            // one by one, each is then applied or skipped on its own.
+            return Err(BatchFailure::whole(HandlerError::Transient(
+                "events of the batch were applied elsewhere meanwhile".into(),
+            )));
+        }
+        tx.commit().await.map_err(BatchFailure::whole)?;
+        Ok((fresh.len(), batch.len() - fresh.len()))
+    }
+
+    /// Runs the handler and records the event, in one transaction. Ok(false) for a duplicate.
+    async fn apply(&self, envelope: &EventEnvelope) -> Result<bool, HandlerError> {
+        let event_id = Uuid::parse_str(&envelope.event_id).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        // Read before writing anything, so the handler's own appends come first in this
+        // transaction (the event store's replay order relies on that).
+        let seen: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)")
+                .bind(&self.name)
+                .bind(event_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if seen {
+            return Ok(false);
+        }
+        self.handler.handle(&mut tx, envelope).await?;
+        let recorded =
+            sqlx::query("INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(&self.name)
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if recorded == 0 {
+            // Another member applied it meanwhile (during a rebalance): undo ours.
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Sets a message aside with the reason. Returns true once it is safely recorded.
+    async fn dead_letter<M: rdkafka::Message>(&self, message: &M, reason: &str, attempts: u32) -> bool {
+        tracing::error!(consumer = %self.name, topic = message.topic(), offset = message.offset(), %reason, "dead-lettering message");
+        let letter = DeadLetter {
+            consumer: self.name.clone(),
+            topic: message.topic().to_string(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().unwrap_or_default().to_vec(),
+            value: message.payload().unwrap_or_default().to_vec(),
+            reason: reason.to_string(),
+            failed_at_micros: chrono::Utc::now().timestamp_micros(),
+            attempts,
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.record_dead_letter(&letter).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording dead letter failed, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        let payload = letter.encode_to_vec();
+        let record = FutureRecord::to(&self.dead_letter_topic).key(&self.name).payload(&payload);
+        if let Err((e, _)) = self.kafka.producer.send(record, Timeout::After(Duration::from_secs(10))).await {
+            // The table keeps it; operators can re-drive from there.
+            tracing::warn!(error = %e, "publishing dead letter failed; kept in dead_letters table");
+        }
+        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("tuan_dead_letters_total", "consumer" => self.name.clone()).increment(1);
+        true
+    }
+
+    async fn record_dead_letter(&self, letter: &DeadLetter) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO dead_letters (consumer, topic, partition, kafka_offset, message_key, message_value, reason, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING",
+        )
+        .bind(&letter.consumer)
+        .bind(&letter.topic)
+        .bind(letter.partition)
+        .bind(letter.offset)
+        .bind(&letter.key)
+        .bind(&letter.value)
+        .bind(&letter.reason)
+        .bind(letter.attempts as i32)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
