@@ -183,6 +183,8 @@ pub const MATRIX: &[Rule] = &[
     rule("tuan.groupbuy.v1.GroupBuyService/GetTeam", SignedIn),
     rule("tuan.groupbuy.v1.GroupBuyService/ListMyTeams", SignedIn),
     rule("tuan.groupbuy.v1.GroupBuyService/ListCampaignTeams", SignedIn),
+    // Batch of GetTeam, ListCampaignTeams and GetCampaign, each open to every signed-in user.
+    rule("tuan.groupbuy.v1.GroupBuyService/ListOpenTeams", SignedIn),
     rule("tuan.groupbuy.v1.GroupBuyService/JoinCampaign", SignedIn),
     party("tuan.groupbuy.v1.GroupBuyService/GetJoin", "the buyer, or the campaign's merchant", HIDDEN),
     rule("tuan.groupbuy.v1.GroupBuyService/WatchCampaign", SignedIn),

@@ -12,7 +12,7 @@ use tuan_proto::groupbuy::v1::{self as pb, group_buy_service_server::GroupBuySer
 use tuan_runtime::{
     ApiError,
     auth::caller,
-    grpc::{event_meta, parse_uuid},
+    grpc::{count_or, event_meta, parse_uuid, parse_uuids},
     paging::Page,
 };
 
@@ -37,6 +37,9 @@ impl GroupBuyApi {
 
 type Reply<T> = Result<Response<T>, Status>;
 type Progress<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// The most ids of one kind a batch read takes.
+const MAX_BATCH: usize = 100;
 
 fn launch_input(r: pb::LaunchCampaignRequest) -> LaunchInput {
     let (team, tipping) = match r.mode {
@@ -167,6 +170,20 @@ impl GroupBuyService for GroupBuyApi {
         let mut rows = self.app.campaign_teams(campaign, after, page.fetch_limit()).await?;
         let next_cursor = page.finish(&mut rows, |t| t.team.team_id.to_string());
         Ok(Response::new(pb::ListTeamsResponse { teams: rows.into_iter().map(convert::team).collect(), next_cursor }))
+    }
+
+    async fn list_open_teams(&self, request: Request<pb::ListOpenTeamsRequest>) -> Reply<pb::ListOpenTeamsResponse> {
+        caller(&request)?;
+        let r = request.get_ref();
+        let campaigns = parse_uuids("campaign_ids", &r.campaign_ids, MAX_BATCH)?;
+        let teams = parse_uuids("team_ids", &r.team_ids, MAX_BATCH)?;
+        let per_campaign = count_or("teams_per_campaign", r.teams_per_campaign, 20, 50)?;
+        let found = self.app.open_teams(&campaigns, &teams, i64::from(per_campaign)).await?;
+        Ok(Response::new(pb::ListOpenTeamsResponse {
+            teams: found.teams.into_iter().map(convert::team).collect(),
+            open_teams: found.open_teams.into_iter().map(convert::team).collect(),
+            campaigns: found.campaigns.into_iter().map(convert::campaign).collect(),
+        }))
     }
 
     async fn join_campaign(&self, request: Request<pb::JoinCampaignRequest>) -> Reply<pb::JoinResult> {

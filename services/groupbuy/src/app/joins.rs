@@ -7,6 +7,8 @@
 //! replay order of a rebuild (by transaction id) never takes a unit before it was returned.
 //! Only joins of the same team serialise (on the team stream's version); they are retried.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row as _};
 use tuan_eventstore::{Aggregate as _, EventMeta};
@@ -22,7 +24,7 @@ use crate::{
     },
     store::{
         external::{self, DeadlineKind},
-        queries::{self, JoinRow, JoinTarget, MemberRow, TeamRow},
+        queries::{self, CampaignRow, JoinRow, JoinTarget, MemberRow, TeamRow},
     },
 };
 
@@ -31,6 +33,17 @@ use crate::{
 pub struct TeamView {
     pub team: TeamRow,
     pub members: Vec<MemberRow>,
+}
+
+/// What a screen of deal cards needs at once (see [`GroupBuyApp::open_teams`]).
+#[derive(Clone, Debug, Default)]
+pub struct OpenTeams {
+    /// The teams asked for by id that exist, in request order.
+    pub teams: Vec<TeamView>,
+    /// The filling teams of each campaign, campaigns in order, each campaign's oldest first.
+    pub open_teams: Vec<TeamView>,
+    /// The campaigns asked for, then those of `teams`, that exist.
+    pub campaigns: Vec<CampaignRow>,
 }
 
 /// A join, and its team in team mode.
@@ -323,6 +336,44 @@ impl GroupBuyApp {
     ) -> Result<Vec<TeamView>, ApiError> {
         let teams = queries::teams_of_campaign(&self.pool, campaign, after, limit).await?;
         self.team_views(teams).await
+    }
+
+    /// Teams by id (any status), the filling teams (at most `per_campaign` each) of
+    /// `campaign_ids` and of those teams' campaigns, and the campaigns: four queries
+    /// whatever the number of ids. Open to every signed-in user, as each single read is.
+    pub async fn open_teams(
+        &self,
+        campaign_ids: &[Uuid],
+        team_ids: &[Uuid],
+        per_campaign: i64,
+    ) -> Result<OpenTeams, ApiError> {
+        let mut teams = if team_ids.is_empty() { Vec::new() } else { queries::teams(&self.pool, team_ids).await? };
+        teams.sort_by_key(|t| team_ids.iter().position(|id| *id == t.team_id));
+        let mut campaign_ids = campaign_ids.to_vec();
+        for team in &teams {
+            if !campaign_ids.contains(&team.campaign_id) {
+                campaign_ids.push(team.campaign_id);
+            }
+        }
+        if campaign_ids.is_empty() {
+            return Ok(OpenTeams::default());
+        }
+        let (open, mut campaigns) = futures::try_join!(
+            queries::filling_teams(&self.pool, &campaign_ids, per_campaign),
+            queries::campaigns(&self.pool, &campaign_ids),
+        )?;
+        campaigns.sort_by_key(|c| campaign_ids.iter().position(|id| *id == c.campaign_id));
+        let ids: Vec<Uuid> = teams.iter().chain(&open).map(|t| t.team_id).collect();
+        let mut members: HashMap<Uuid, Vec<MemberRow>> = HashMap::new();
+        for member in queries::members(&self.pool, &ids).await? {
+            members.entry(member.team_id).or_default().push(member);
+        }
+        let view = |team: TeamRow| TeamView { members: members.get(&team.team_id).cloned().unwrap_or_default(), team };
+        Ok(OpenTeams {
+            teams: teams.into_iter().map(view).collect(),
+            open_teams: open.into_iter().map(view).collect(),
+            campaigns,
+        })
     }
 
     async fn join_view(&self, join_id: Uuid) -> Result<JoinView, ApiError> {

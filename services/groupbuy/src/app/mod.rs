@@ -21,7 +21,7 @@ use crate::{
 };
 
 pub use deadlines::DeadlineScanner;
-pub use joins::{JoinView, TeamView};
+pub use joins::{JoinView, OpenTeams, TeamView};
 pub use progress::ProgressHub;
 pub use saga::SagaHandler;
 

@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS teams (
     version     BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS teams_of_campaign ON teams (campaign_id, team_id);
+CREATE INDEX IF NOT EXISTS teams_filling ON teams (campaign_id, opened_at, team_id) WHERE status IN ('pending', 'open');
 
 CREATE TABLE IF NOT EXISTS team_members (
     team_id   UUID NOT NULL,

@@ -40,6 +40,14 @@ pub async fn campaign(conn: &mut PgConnection, id: Uuid) -> Result<Option<Campai
         .await
 }
 
+/// Campaigns by id, those that exist (in no particular order).
+pub async fn campaigns(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<CampaignRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{CAMPAIGN} WHERE c.campaign_id = ANY($1)")))
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+}
+
 pub async fn active_campaigns(pool: &PgPool, after: Option<Uuid>, limit: i64) -> Result<Vec<CampaignRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{CAMPAIGN} WHERE c.status = 'active' AND c.ends_at > now() AND c.campaign_id > $1 \
@@ -161,6 +169,26 @@ pub async fn teams_of_campaign(
         .bind(limit)
         .fetch_all(pool)
         .await
+}
+
+/// Teams by id, those that exist (in no particular order).
+pub async fn teams(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<TeamRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM teams WHERE team_id = ANY($1)").bind(ids).fetch_all(pool).await
+}
+
+/// The filling (pending or open) teams of each campaign, at most `per_campaign` of each, the
+/// oldest first; campaigns in the order given. One index range per campaign (`teams_filling`).
+pub async fn filling_teams(pool: &PgPool, campaigns: &[Uuid], per_campaign: i64) -> Result<Vec<TeamRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.* FROM unnest($1::uuid[]) WITH ORDINALITY AS c (id, ord) \
+         CROSS JOIN LATERAL (SELECT * FROM teams WHERE campaign_id = c.id AND status IN ('pending', 'open') \
+                             ORDER BY opened_at, team_id LIMIT $2) t \
+         ORDER BY c.ord, t.opened_at, t.team_id",
+    )
+    .bind(campaigns)
+    .bind(per_campaign)
+    .fetch_all(pool)
+    .await
 }
 
 /// Live teams of a campaign (to expire them when it ends).
