@@ -158,6 +158,8 @@ pub const MATRIX: &[Rule] = &[
     party("tuan.circles.v1.CirclesService/ListMembers", "the circle's members", DENIED),
     party("tuan.circles.v1.CirclesService/CreatePost", "the circle's members", DENIED),
     party("tuan.circles.v1.CirclesService/ListPosts", "the circle's members", DENIED),
+    // The caller's own circles (as ListMyCircles) and their posts (the caller is a member).
+    rule("tuan.circles.v1.CirclesService/ListMyCirclePosts", SignedIn),
     rule("tuan.circles.v1.CirclesService/PostMoment", SignedIn),
     rule("tuan.circles.v1.CirclesService/GetTimeline", SignedIn),
     role("tuan.circles.v1.CirclesService/SetPremium", Role::Operator),

@@ -7,7 +7,7 @@ use tuan_proto::circles::v1::{self as pb, circles_service_server::CirclesService
 use tuan_runtime::{
     ApiError,
     auth::caller,
-    grpc::{event_meta, parse_uuid},
+    grpc::{count_or, event_meta, parse_uuid},
     paging::Page,
 };
 
@@ -217,6 +217,26 @@ impl CirclesService for CirclesApi {
         let mut rows = self.app.posts(&caller, circle_id, before, page.fetch_limit()).await?;
         let next_cursor = page.finish(&mut rows, convert::item_cursor);
         Ok(Response::new(pb::ListPostsResponse { posts: rows.into_iter().map(convert::post).collect(), next_cursor }))
+    }
+
+    async fn list_my_circle_posts(
+        &self,
+        request: Request<pb::ListMyCirclePostsRequest>,
+    ) -> Reply<pb::ListMyCirclePostsResponse> {
+        let caller = caller(&request)?;
+        let r = request.get_ref();
+        let page = Page::parse(r.page.as_ref())?;
+        let with_posts = count_or("circles_with_posts", r.circles_with_posts, 10, 50)? as usize;
+        let per_circle = count_or("posts_per_circle", r.posts_per_circle, 10, 20)?;
+        let after = page.cursor.as_deref().map(convert::parse_id_cursor).transpose()?;
+        let mut rows = self.app.my_circles(&caller, after, page.fetch_limit()).await?;
+        let next_cursor = page.finish(&mut rows, |c| c.circle_id.to_string());
+        let posts = self.app.newest_posts(&rows[..rows.len().min(with_posts)], i64::from(per_circle)).await?;
+        Ok(Response::new(pb::ListMyCirclePostsResponse {
+            circles: rows.into_iter().map(convert::circle).collect(),
+            next_cursor,
+            posts: posts.into_iter().map(convert::post).collect(),
+        }))
     }
 
     async fn post_moment(&self, request: Request<pb::PostMomentRequest>) -> Reply<pb::Moment> {

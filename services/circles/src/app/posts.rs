@@ -12,7 +12,7 @@ use crate::{
         post::{PostMoment, PublishPost},
         text::Content,
     },
-    store::queries::{self, CardLive, ItemRow, Lock},
+    store::queries::{self, CardLive, CircleRow, ItemRow, Lock},
 };
 
 impl CirclesApp {
@@ -59,6 +59,16 @@ impl CirclesApp {
             return Err(CircleError::NotAMember.into());
         }
         Ok(queries::posts(&self.pool, circle_id, before, limit).await?)
+    }
+
+    /// The newest posts (at most `per_circle` each) of those of `circles` the caller is a
+    /// member of: rows read for the caller, as [`CirclesApp::my_circles`] gives them. One query.
+    pub async fn newest_posts(&self, circles: &[CircleRow], per_circle: i64) -> Result<Vec<ItemRow>, ApiError> {
+        let ids: Vec<Uuid> = circles.iter().filter(|c| !c.my_role.is_empty()).map(|c| c.circle_id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(queries::newest_posts(&self.pool, &ids, per_circle).await?)
     }
 
     /// Appends one `MomentPosted`; the fan-out consumer puts it on every friend's timeline.

@@ -286,6 +286,25 @@ pub async fn posts(
     .await
 }
 
+/// The newest posts of each circle, at most `per_circle` of each; circles in the order given,
+/// each one's newest first. One index range per circle (`posts_newest`).
+pub async fn newest_posts(pool: &PgPool, circles: &[Uuid], per_circle: i64) -> Result<Vec<ItemRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT p.post_id AS id, p.circle_id AS parent_id, p.author_id, p.text, p.card_kind, p.card_id, p.created_at, \
+                '' AS source_name, {} \
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS c (id, ord) \
+         CROSS JOIN LATERAL (SELECT * FROM posts WHERE circle_id = c.id \
+                             ORDER BY created_at DESC, post_id DESC LIMIT $2) p {} \
+         ORDER BY c.ord, p.created_at DESC, p.post_id DESC",
+        live_columns("p"),
+        live_joins("p")
+    )))
+    .bind(circles)
+    .bind(per_circle)
+    .fetch_all(pool)
+    .await
+}
+
 /// A user's timeline, newest first: one range of the timeline's primary key, each row joined
 /// to its moment. Moments of people no longer friends are left out.
 pub async fn timeline(
