@@ -212,6 +212,8 @@ pub const MATRIX: &[Rule] = &[
     party("tuan.payments.v1.PaymentsService/RemindCollection", "the collection's organiser", DENIED),
     party("tuan.payments.v1.PaymentsService/CloseCollection", "the collection's organiser", DENIED),
     party("tuan.payments.v1.PaymentsService/GetCollection", "the organiser and the participants", DENIED),
+    // Only collections the caller organises or is asked to pay in (no request field names one).
+    rule("tuan.payments.v1.PaymentsService/ListMyOpenCollections", SignedIn),
     party("tuan.payments.v1.PaymentsService/GetGroupBalances", "a circle's bill takers (friend: own pair)", DENIED),
     party("tuan.payments.v1.PaymentsService/SettleUp", "a circle's bill takers (friend: own pair)", DENIED),
     role("tuan.payments.v1.PaymentsService/CreateCharityCampaign", Role::OperatorOrVerifiedMerchant),

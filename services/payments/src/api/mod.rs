@@ -9,7 +9,7 @@ use tuan_runtime::{
     ApiError,
     auth::caller,
     grpc::{event_meta, parse_uuid},
-    paging::Page,
+    paging::{Page, parse_time_cursor, time_cursor},
 };
 use uuid::Uuid;
 
@@ -331,6 +331,21 @@ impl PaymentsService for PaymentsApi {
         let caller = caller(&request)?;
         let id = parse_uuid("collection_id", &request.get_ref().collection_id)?;
         Ok(Response::new(self.app.collection(&caller, id).await?))
+    }
+
+    async fn list_my_open_collections(
+        &self,
+        request: Request<pb::ListMyOpenCollectionsRequest>,
+    ) -> Reply<pb::ListMyOpenCollectionsResponse> {
+        let caller = caller(&request)?;
+        let page = Page::parse(request.get_ref().page.as_ref())?;
+        let before = page.cursor.as_deref().map(parse_time_cursor).transpose()?;
+        let mut rows = self.app.my_open_collections(&caller, before, page.fetch_limit()).await?;
+        let next_cursor = page.finish(&mut rows, |c| time_cursor(c.opened_at, c.collection_id));
+        Ok(Response::new(pb::ListMyOpenCollectionsResponse {
+            collections: rows.into_iter().map(|c| c.view).collect(),
+            next_cursor,
+        }))
     }
 
     async fn get_group_balances(&self, request: Request<pb::GetGroupBalancesRequest>) -> Reply<pb::GroupBalances> {

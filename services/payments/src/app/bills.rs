@@ -1,6 +1,9 @@
 //! AA bills, collections, group balances and settling up.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use prost::Message as _;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tuan_eventstore::{Aggregate as _, EventMeta};
@@ -12,7 +15,7 @@ use super::{PaymentsApp, command_error, idempotent, wallet::require_friend};
 use crate::{
     domain::{
         Bill, Currency, JournalEntry, Money, NetBalances, NetEffect, PaymentError, SplitMethod,
-        bill::{AaBill, Collection, CollectionCommand, RecordBill, Title, group_key, method_name},
+        bill::{AaBill, Collection, CollectionCommand, RecordBill, Requested, Title, group_key, method_name},
         events as ev,
         journal::{EntryKind, PostEntry},
         simplify,
@@ -29,6 +32,14 @@ pub struct NewBill {
     pub participants: Vec<Uuid>,
     pub method: SplitMethod,
     pub circle: Option<Uuid>,
+}
+
+/// An open collection as its organiser or a participant sees it, and when it was opened.
+#[derive(Clone, Debug)]
+pub struct MyOpenCollection {
+    pub opened_at: DateTime<Utc>,
+    pub collection_id: Uuid,
+    pub view: pb::MyOpenCollection,
 }
 
 /// Whose balances: a circle's, or the caller's with one friend.
@@ -293,6 +304,63 @@ impl PaymentsApp {
             return Err(PaymentError::Forbidden("this is not your collection".into()).into());
         }
         Ok(collection_view(&state))
+    }
+
+    /// The open collections the caller organises or is asked to pay in, newest first, each
+    /// with its bill's title and the caller's unpaid part: what GetCollection shows them, for
+    /// a page at once (two queries).
+    pub async fn my_open_collections(
+        &self,
+        caller: &Caller,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<MyOpenCollection>, ApiError> {
+        let me = caller.user_id;
+        let rows = queries::open_collections_of(&self.pool, me, before, limit).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.collection_id).collect();
+        let mut entries: HashMap<Uuid, Vec<queries::CollectionEntryRow>> = HashMap::new();
+        for entry in queries::collection_entries(&self.pool, &ids).await? {
+            entries.entry(entry.collection_id).or_default().push(entry);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let mut state = Collection {
+                    opened: true,
+                    closed: row.closed,
+                    collection_id: row.collection_id,
+                    organiser: row.organiser_id,
+                    currency: Currency::parse(&row.currency).ok(),
+                    circle: row.circle_id,
+                    ..Collection::default()
+                };
+                for e in entries.remove(&row.collection_id).unwrap_or_default() {
+                    state.order.push(e.user_id);
+                    let line = Requested { amount: e.amount_minor, paid: e.paid, reminders: e.reminders.max(0) as u32 };
+                    state.requested.insert(e.user_id, line);
+                }
+                let collection = collection_view(&state);
+                let i_owe = collection
+                    .entries
+                    .iter()
+                    .find(|e| e.user_id == me.to_string() && !e.paid)
+                    .map(|e| e.amount.clone())
+                    .unwrap_or_default();
+                let bill_title = row
+                    .recorded
+                    .and_then(|bytes| ev::BillRecorded::decode(bytes.as_slice()).ok())
+                    .map(|b| b.title)
+                    .unwrap_or_default();
+                MyOpenCollection {
+                    opened_at: row.opened_at,
+                    collection_id: row.collection_id,
+                    view: pb::MyOpenCollection { collection: Some(collection), bill_title, i_owe },
+                }
+            })
+            .collect())
     }
 
     /// Net balances and the simplified plan per currency.

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Currency, NetBalances, NetEffect,
-    bill::{AaBill, BillEvent, group_key},
+    bill::{AaBill, BillEvent, Collection, CollectionEvent, group_key},
     charity::CharityEvent,
     events as pb,
     hold::{Hold, HoldEvent, HoldStatus},
@@ -124,6 +124,27 @@ CREATE TABLE IF NOT EXISTS pair_balances (
     CHECK (user_a < user_b)
 );
 
+-- AA collections, for lists (commands read them from their streams). Amounts in minor units.
+CREATE TABLE IF NOT EXISTS collections (
+    collection_id UUID PRIMARY KEY,
+    organiser_id  UUID NOT NULL,
+    currency      TEXT NOT NULL,
+    circle_id     UUID,
+    closed        BOOLEAN NOT NULL DEFAULT false,
+    opened_at     TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS collections_open_by_organiser ON collections (organiser_id) WHERE NOT closed;
+CREATE TABLE IF NOT EXISTS collection_entries (
+    collection_id UUID NOT NULL,
+    user_id       UUID NOT NULL,
+    position      INT NOT NULL,
+    amount_minor  BIGINT NOT NULL,
+    paid          BOOLEAN NOT NULL DEFAULT false,
+    reminders     INT NOT NULL DEFAULT 0,
+    PRIMARY KEY (collection_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS collection_entries_of_user ON collection_entries (user_id);
+
 CREATE TABLE IF NOT EXISTS charity_campaigns (
     campaign_id    UUID PRIMARY KEY,
     organiser_id   UUID NOT NULL,
@@ -143,7 +164,8 @@ CREATE TABLE IF NOT EXISTS charity_donors (
 );
 "#;
 
-/// Balances, statements, holds, provider requests, bills, group balances and campaigns.
+/// Balances, statements, holds, provider requests, bills, collections, group balances and
+/// campaigns.
 pub struct PaymentsProjection;
 
 impl Projection for PaymentsProjection {
@@ -203,7 +225,7 @@ impl Projection for PaymentsProjection {
                     .await?;
                     Ok(())
                 }
-                // Collections are read from their streams.
+                "collection" => apply_collection(conn, decode_event(event)?, event.occurred_at).await,
                 _ => Ok(()),
             }
         }
@@ -384,6 +406,59 @@ async fn add_debt(
     .bind(delta)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+async fn apply_collection(conn: &mut PgConnection, e: CollectionEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
+    match e {
+        CollectionEvent::Opened(e) => {
+            let c = Collection::from_history(&[CollectionEvent::Opened(e)]);
+            sqlx::query(
+                "INSERT INTO collections (collection_id, organiser_id, currency, circle_id, opened_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(c.collection_id)
+            .bind(c.organiser)
+            .bind(c.currency().code())
+            .bind(c.circle)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            let amounts: Vec<i64> = c.order.iter().map(|u| c.requested.get(u).map_or(0, |r| r.amount)).collect();
+            sqlx::query(
+                "INSERT INTO collection_entries (collection_id, user_id, position, amount_minor) \
+                 SELECT $1, u, p, a FROM UNNEST($2::uuid[], $3::int8[]) WITH ORDINALITY AS x (u, a, p)",
+            )
+            .bind(c.collection_id)
+            .bind(&c.order)
+            .bind(&amounts)
+            .execute(&mut *conn)
+            .await?;
+        }
+        CollectionEvent::Paid(e) => {
+            sqlx::query("UPDATE collection_entries SET paid = true WHERE collection_id = $1 AND user_id = $2")
+                .bind(parse_uuid(&e.collection_id)?)
+                .bind(parse_uuid(&e.participant_id)?)
+                .execute(&mut *conn)
+                .await?;
+        }
+        CollectionEvent::Reminded(e) => {
+            let reminded = e.reminded_user_ids.iter().map(|u| parse_uuid(u)).collect::<Result<Vec<_>, _>>()?;
+            sqlx::query(
+                "UPDATE collection_entries SET reminders = reminders + 1 WHERE collection_id = $1 AND user_id = ANY($2)",
+            )
+            .bind(parse_uuid(&e.collection_id)?)
+            .bind(&reminded)
+            .execute(&mut *conn)
+            .await?;
+        }
+        CollectionEvent::Closed(e) => {
+            sqlx::query("UPDATE collections SET closed = true WHERE collection_id = $1")
+                .bind(parse_uuid(&e.collection_id)?)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -194,6 +194,64 @@ pub async fn bills_of(
         .collect())
 }
 
+/// An open collection, with its bill as recorded (the BillRecorded event, for the title).
+#[derive(Clone, Debug, FromRow)]
+pub struct CollectionRow {
+    pub collection_id: Uuid,
+    pub organiser_id: Uuid,
+    pub currency: String,
+    pub circle_id: Option<Uuid>,
+    pub closed: bool,
+    pub opened_at: DateTime<Utc>,
+    pub recorded: Option<Vec<u8>>,
+}
+
+/// One participant's line of a collection, in minor units.
+#[derive(Clone, Debug, FromRow)]
+pub struct CollectionEntryRow {
+    pub collection_id: Uuid,
+    pub user_id: Uuid,
+    pub amount_minor: i64,
+    pub paid: bool,
+    pub reminders: i32,
+}
+
+/// Open collections `user` organises or is asked to pay in, newest first, before the cursor
+/// `(opened_at, collection_id)`.
+pub async fn open_collections_of(
+    pool: &PgPool,
+    user: Uuid,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<CollectionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.collection_id, c.organiser_id, c.currency, c.circle_id, c.closed, c.opened_at, b.recorded \
+         FROM collections c LEFT JOIN bills b ON b.bill_id = c.collection_id \
+         WHERE NOT c.closed AND c.collection_id IN ( \
+                 SELECT collection_id FROM collections WHERE organiser_id = $1 AND NOT closed \
+                 UNION SELECT collection_id FROM collection_entries WHERE user_id = $1) \
+           AND ($2::timestamptz IS NULL OR (c.opened_at, c.collection_id) < ($2, $3)) \
+         ORDER BY c.opened_at DESC, c.collection_id DESC LIMIT $4",
+    )
+    .bind(user)
+    .bind(before.map(|b| b.0))
+    .bind(before.map(|b| b.1).unwrap_or_default())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// The lines of `collections`, each collection's in participant order.
+pub async fn collection_entries(pool: &PgPool, collections: &[Uuid]) -> Result<Vec<CollectionEntryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT collection_id, user_id, amount_minor, paid, reminders FROM collection_entries \
+         WHERE collection_id = ANY($1) ORDER BY collection_id, position",
+    )
+    .bind(collections)
+    .fetch_all(pool)
+    .await
+}
+
 pub async fn is_circle_member(pool: &PgPool, circle: Uuid, user: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM bill_members WHERE circle_id = $1 AND user_id = $2)")
         .bind(circle)
