@@ -61,7 +61,7 @@ impl Application {
 
     /// Serves until `stop` resolves, then drains.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let (router, health) = tuan_runtime::grpc::router(&[CirclesServiceServer::<CirclesApi>::NAME])?;
+        let (router, health) = Host::router(&[CirclesServiceServer::<CirclesApi>::NAME])?;
         health.set_serving::<CirclesServiceServer<CirclesApi>>().await;
         let api = CirclesServiceServer::with_interceptor(CirclesApi::new(self.app), AuthInterceptor::new(self.keys));
         self.host.serve(router.add_service(api), stop).await

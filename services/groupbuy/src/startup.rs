@@ -126,7 +126,7 @@ impl Application {
 
     /// Serves until `stop` resolves, then drains (watch streams end at shutdown).
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let (router, health) = tuan_runtime::grpc::router(&[GroupBuyServiceServer::<GroupBuyApi>::NAME])?;
+        let (router, health) = Host::router(&[GroupBuyServiceServer::<GroupBuyApi>::NAME])?;
         health.set_serving::<GroupBuyServiceServer<GroupBuyApi>>().await;
         let api = GroupBuyServiceServer::with_interceptor(GroupBuyApi::new(self.app), AuthInterceptor::new(self.keys));
         self.host.serve(router.add_service(api), stop).await

@@ -141,7 +141,7 @@ impl Application {
 
     /// Serves until `stop` resolves, then drains.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let (router, health) = tuan_runtime::grpc::router(&[PaymentsServiceServer::<PaymentsApi>::NAME])?;
+        let (router, health) = Host::router(&[PaymentsServiceServer::<PaymentsApi>::NAME])?;
         health.set_serving::<PaymentsServiceServer<PaymentsApi>>().await;
         let api = PaymentsServiceServer::with_interceptor(PaymentsApi::new(self.app), AuthInterceptor::new(self.keys));
         self.host.serve(router.add_service(api), stop).await

@@ -46,7 +46,7 @@ impl Application {
 
     /// Serves until `stop` resolves, then drains.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let (router, health) = tuan_runtime::grpc::router(&[UsersServiceServer::<UsersApi>::NAME])?;
+        let (router, health) = Host::router(&[UsersServiceServer::<UsersApi>::NAME])?;
         health.set_serving::<UsersServiceServer<UsersApi>>().await;
         let api = UsersServiceServer::with_interceptor(UsersApi::new(self.app), AuthInterceptor::new(self.keys));
         self.host.serve(router.add_service(api), stop).await

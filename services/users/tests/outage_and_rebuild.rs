@@ -200,7 +200,7 @@ async fn projections_rebuilt_from_the_store_equal_the_live_ones() {
 }
 
 #[tokio::test]
-async fn health_and_reflection_v1_and_v1alpha_list_the_service() {
+async fn health_and_reflection_v1_and_v1alpha_list_the_service_and_the_admin_api() {
     use tonic_reflection::pb::{v1, v1alpha};
     let mut app = TestApp::spawn().await;
     let channel = tonic::transport::Channel::from_shared(app.channel_url()).unwrap().connect().await.unwrap();
@@ -225,22 +225,57 @@ async fn health_and_reflection_v1_and_v1alpha_list_the_service() {
         panic!("expected a service list");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["tuan.users.v1.UsersService", "grpc.health.v1.Health"] {
+    // The operator-only admin API the host mounts is listed too (calling it still needs an
+    // operator's token).
+    for expected in ["tuan.users.v1.UsersService", "grpc.health.v1.Health", "tuan.admin.v1.Admin"] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
-
-    let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
-    let request = v1alpha::ServerReflectionRequest {
+    let request = v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
-            "tuan.users.v1.UsersService".into(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::FileContainingSymbol(
+            "tuan.admin.v1.Admin".into(),
         )),
     };
-    let mut stream = alpha.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
+    let mut stream = client.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
     let reply = stream.message().await.unwrap().unwrap();
-    assert!(matches!(
-        reply.message_response,
-        Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
-    ));
+    let Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) = reply.message_response
+    else {
+        panic!("expected the admin API's file descriptor");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
+
+    let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let list = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = alpha.server_reflection_info(futures::stream::iter([list])).await.unwrap().into_inner();
+    let reply = stream.message().await.unwrap().unwrap();
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) = reply.message_response
+    else {
+        panic!("expected a service list from v1alpha");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in ["tuan.users.v1.UsersService", "tuan.admin.v1.Admin"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from v1alpha's {names:?}");
+    }
+    for symbol in ["tuan.users.v1.UsersService", "tuan.admin.v1.Admin"] {
+        let request = v1alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                symbol.into(),
+            )),
+        };
+        let mut stream = alpha.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
+        let reply = stream.message().await.unwrap().unwrap();
+        assert!(
+            matches!(
+                reply.message_response,
+                Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
+            ),
+            "{symbol}: {:?}",
+            reply.message_response
+        );
+    }
     app.stop().await;
 }

@@ -182,8 +182,22 @@ impl Host {
         self.stuck.extend_from_slice(queries);
     }
 
-    /// Serves `router` until `stop` resolves, then stops accepting calls, lets in-flight calls
-    /// finish, and gives background tasks [`DRAIN_TIMEOUT`] to commit and exit.
+    /// The gRPC router a hosted service serves: health, and reflection (v1 and v1alpha) listing
+    /// the service's APIs (`api_names`) and the admin API that [`Host::serve`] mounts, so
+    /// grpcurl and other reflection clients see `tuan.admin.v1.Admin` too (its descriptor is in
+    /// `tuan_proto::FILE_DESCRIPTOR_SET`, registered with both). Pass the result to
+    /// [`Host::serve`].
+    pub fn router(
+        api_names: &[&str],
+    ) -> anyhow::Result<(tuan_runtime::grpc::ServiceRouter, tonic_health::server::HealthReporter)> {
+        let mut names = api_names.to_vec();
+        names.push(<AdminServer<AdminApi> as tonic::server::NamedService>::NAME);
+        tuan_runtime::grpc::router(&names)
+    }
+
+    /// Serves `router` (from [`Host::router`]) until `stop` resolves, then stops accepting
+    /// calls, lets in-flight calls finish, and gives background tasks [`DRAIN_TIMEOUT`] to
+    /// commit and exit.
     pub async fn serve(
         self,
         router: tuan_runtime::grpc::ServiceRouter,
