@@ -88,6 +88,28 @@ async fn the_gateway_refuses_bad_tokens_itself_and_forwards_the_callers_own() {
 }
 
 #[tokio::test]
+async fn the_wallet_screen_reads_the_callers_own_wallet_whatever_the_request_carries() {
+    use tuan_proto::payments::v1 as pay;
+    let h = Harness::start().await;
+    let auth = h.config.common.auth.clone();
+    let (me, someone) = (Uuid::now_v7(), Uuid::now_v7());
+    let credential = bearer(&token(&auth, me, &[]));
+    // A WalletRequest with someone else's id smuggled in as unknown fields.
+    let mut body = gw::WalletRequest { statement_limit: 5 }.encode_to_vec();
+    for field in [2u8, 3] {
+        let id = someone.to_string();
+        body.extend([(field << 3) | 2, id.len() as u8]);
+        body.extend(id.as_bytes());
+    }
+    let _ = call_raw(&h.channel, &format!("{GATEWAY}/Wallet"), &credential, body, TIMEOUT).await;
+    let sent = h.bodies_of(&format!("/{}/GetWallet", authz::PAYMENTS));
+    assert_eq!(sent.len(), 1, "one wallet read");
+    let request = pay::GetWalletRequest::decode(sent[0].as_slice()).unwrap();
+    assert_eq!(request.user_id, "", "the screen names no user: payments answers for the token's");
+    assert!(h.take_seen().iter().all(|(_, a)| *a == credential), "every call carries the caller's own token");
+}
+
+#[tokio::test]
 async fn health_and_reflection_answer_without_a_token() {
     let h = Harness::start().await;
     assert_probes_are_public(&h.channel).await;

@@ -70,6 +70,40 @@ async fn every_payments_rpc_refuses_whom_the_matrix_refuses_and_moves_no_money()
 }
 
 #[tokio::test]
+async fn a_wallet_is_read_by_its_owner_and_by_operators_only() {
+    let mut app = TestApp::spawn().await;
+    let f = Fixture::new(&mut app).await;
+    let (intruder, operator) = (app.user(), app.operator());
+    let of = |user: &str| pb::GetWalletRequest { user_id: user.to_string() };
+    let a_own = app.wallet(&f.a).await;
+    assert!(!a_own.balances.is_empty(), "the fixture gave A money: {a_own:?}");
+
+    // A normal user naming someone else: refused the same way whether that user exists or
+    // not, and nothing of the wallet in the refusal.
+    for victim in [f.a.id, uuid::Uuid::now_v7()] {
+        let refused = app.client.get_wallet(authed(&intruder.token, of(&victim.to_string()))).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{}", refused.message());
+        assert_eq!(refused.message(), "only an operator may read another user's wallet");
+    }
+    // Naming oneself is the same as naming nobody.
+    let named = app.client.get_wallet(authed(&f.a.token, of(&f.a.id.to_string()))).await.unwrap().into_inner();
+    assert_eq!(named, a_own);
+    // Malformed ids are refused as such.
+    let bad = app.client.get_wallet(authed(&operator.token, of("not-a-user"))).await.unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument, "{}", bad.message());
+
+    // An operator reads A's wallet: the same balances and holds A sees.
+    let seen = app.client.get_wallet(authed(&operator.token, of(&f.a.id.to_string()))).await.unwrap().into_inner();
+    assert_eq!(seen, a_own);
+    assert_eq!(seen.user_id, f.a.id.to_string());
+    // And with no user id, the operator's own (empty) wallet.
+    let own = app.wallet(&operator).await;
+    assert_eq!(own.user_id, operator.id.to_string());
+    assert!(own.balances.is_empty(), "{own:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_admin_api_refuses_everyone_but_operators_and_changes_nothing() {
     let mut app = TestApp::spawn().await;
     let channel = Channel::from_shared(format!("http://127.0.0.1:{}", app.port)).unwrap().connect().await.unwrap();

@@ -198,7 +198,8 @@ pub const MATRIX: &[Rule] = &[
     party("tuan.payments.v1.PaymentsService/GetWithdrawal", "the requester (operators: any)", DENIED),
     // From the caller's own wallet only, to a friend.
     rule("tuan.payments.v1.PaymentsService/Transfer", SignedIn),
-    rule("tuan.payments.v1.PaymentsService/GetWallet", SignedIn),
+    // Empty user_id: the caller's own wallet; another user's only for an operator.
+    party("tuan.payments.v1.PaymentsService/GetWallet", "the wallet's owner (operators: any)", DENIED),
     rule("tuan.payments.v1.PaymentsService/GetStatement", SignedIn),
     role("tuan.payments.v1.PaymentsService/PlaceHold", Role::Operator),
     role("tuan.payments.v1.PaymentsService/CaptureHold", Role::Operator),

@@ -60,7 +60,7 @@ pub enum Command {
     Campaign { id: String },
     /// A team and its members.
     Team { id: String },
-    /// The wallet of the signed-in operator (`me`): no API reads another user's wallet yet.
+    /// A user's wallet (by id or phone number, or `me`): balances and open holds.
     Wallet { user: String },
     /// Dead-lettered messages: list them, or re-drive one.
     #[command(subcommand, name = "dead-letters")]
@@ -368,9 +368,9 @@ impl Ctl {
         Ok(())
     }
 
-    async fn user(&self, who: &str) -> anyhow::Result<()> {
-        let mut users = self.users().await?;
-        let user_id = if who.starts_with('+') {
+    /// A user id from an id or a phone number (+E.164).
+    async fn user_id(&self, users: &mut UsersServiceClient<Channel>, who: &str) -> anyhow::Result<String> {
+        Ok(if who.starts_with('+') {
             // Found the way the app finds friends: by the salted hash of the number.
             let salt = users
                 .get_discovery_salt(self.authed(us::GetDiscoverySaltRequest {}))
@@ -392,7 +392,12 @@ impl Ctl {
                 .with_context(|| format!("no user has the phone number {who}"))?
         } else {
             who.to_string()
-        };
+        })
+    }
+
+    async fn user(&self, who: &str) -> anyhow::Result<()> {
+        let mut users = self.users().await?;
+        let user_id = self.user_id(&mut users, who).await?;
         let profiles = users
             .get_profiles(self.authed(us::GetProfilesRequest { user_ids: vec![user_id.clone()] }))
             .await
@@ -514,27 +519,50 @@ impl Ctl {
     }
 
     async fn wallet(&self, user: &str) -> anyhow::Result<()> {
-        let mine = user == "me" || self.me.as_deref() == Some(user);
-        if !mine {
-            bail!(
-                "no API lets an operator read another user's wallet yet; `tuanctl wallet me` shows your own \
-                 (holds of a join: `tuanctl sagas`, or payments' GetHold)"
-            );
-        }
+        // `me` (or no id): the operator's own wallet; anyone else's needs the operator role,
+        // which payments checks.
+        let user_id = match user {
+            "me" => String::new(),
+            who => self.user_id(&mut self.users().await?, who).await?,
+        };
         let mut payments = PaymentsServiceClient::new(connect(&self.payments_addr).await?);
-        let w = payments.get_wallet(self.authed(pay::GetWalletRequest {})).await.map_err(status)?.into_inner();
+        let request = pay::GetWalletRequest { user_id };
+        let w = payments.get_wallet(self.authed(request)).await.map_err(status)?.into_inner();
         if self.json {
             print_json(&json!({
                 "user_id": w.user_id,
                 "balances": w.balances.iter().map(|b| json!({"currency": b.currency, "available": b.available, "held": b.held})).collect::<Vec<_>>(),
-                "open_holds": w.open_holds.len(),
+                "open_holds": w.open_holds.iter().map(|h| json!({
+                    "hold_id": h.hold_id, "amount": h.amount, "remaining": h.remaining, "currency": h.currency,
+                    "merchant_id": h.merchant_id, "campaign_id": h.campaign_id, "team_id": h.team_id,
+                    "status": format!("{:?}", h.status()), "expires_at": when(h.expires_at_micros),
+                })).collect::<Vec<_>>(),
             }));
         } else {
             println!("wallet of {}", w.user_id);
             let rows: Vec<Vec<String>> =
                 w.balances.iter().map(|b| vec![b.currency.clone(), b.available.clone(), b.held.clone()]).collect();
-            table(&["CURRENCY", "AVAILABLE", "HELD"], &rows);
+            if rows.is_empty() {
+                println!("no balances");
+            } else {
+                table(&["CURRENCY", "AVAILABLE", "HELD"], &rows);
+            }
             println!("{} open holds", w.open_holds.len());
+            let holds: Vec<Vec<String>> = w
+                .open_holds
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.hold_id.clone(),
+                        format!("{} {}", h.remaining, h.currency),
+                        h.campaign_id.clone(),
+                        when(h.expires_at_micros),
+                    ]
+                })
+                .collect();
+            if !holds.is_empty() {
+                table(&["HOLD", "REMAINING", "CAMPAIGN", "EXPIRES"], &holds);
+            }
         }
         Ok(())
     }

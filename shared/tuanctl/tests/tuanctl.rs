@@ -5,7 +5,9 @@
 //!   refused);
 //! - rebuilding the users projections online leaves them exactly as they were;
 //! - a dead-lettered event is re-driven: its consumer applies it, and re-driving again
-//!   publishes nothing.
+//!   publishes nothing;
+//! - the operator looks up another user's wallet (by id and by phone number), and a normal
+//!   user cannot.
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use prost::{Message as _, Name as _};
 use tonic::{Request, transport::Channel};
 use tuan_proto::{
     events::v1::EventEnvelope,
+    payments::v1::{self as pay, payments_service_client::PaymentsServiceClient},
     users::v1::{self as us, FriendRequestAccepted, users_service_client::UsersServiceClient},
 };
 use tuan_testkit::TestDb;
@@ -149,7 +152,7 @@ async fn an_operator_verifies_a_merchant_rebuilds_projections_and_redrives_a_dea
     let mut client = UsersServiceClient::connect(format!("http://127.0.0.1:{u}")).await.unwrap();
 
     // ---- merchants ----
-    let _operator = sign_up(&mut client, OPERATOR_PHONE, "Ops").await;
+    let operator = sign_up(&mut client, OPERATOR_PHONE, "Ops").await;
     let merchant_phone = phone();
     let shop = sign_up(&mut client, &merchant_phone, "Shopkeeper").await;
     let application = us::ApplyMerchantRequest {
@@ -263,6 +266,46 @@ async fn an_operator_verifies_a_merchant_rebuilds_projections_and_redrives_a_dea
     assert!(ok && !json(&out).as_array().unwrap().iter().any(|l| l["id"] == id), "{out}");
     let (ok, _, err) = tuanctl(u, p, &login, &["dead-letters", "redrive", "payments", "424242"]).await;
     assert!(!ok && err.contains("NotFound"), "{err}");
+
+    // ---- wallets ----
+    // The shop tops up 25.00 CNY; the operator reads that wallet by user id (JSON) and by phone
+    // number (for people); `me` is the operator's own; the shop cannot read the operator's.
+    let mut payments_client = PaymentsServiceClient::connect(format!("http://127.0.0.1:{p}")).await.unwrap();
+    let top_up = pay::TopUpRequest {
+        amount: "25.00".into(),
+        currency: "CNY".into(),
+        idempotency_key: Uuid::now_v7().to_string(),
+    };
+    payments_client.top_up(authed(&shop.access_token, top_up)).await.expect("top up");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let own = pay::GetWalletRequest::default();
+        let wallet = payments_client.get_wallet(authed(&shop.access_token, own)).await.unwrap().into_inner();
+        if wallet.balances.iter().any(|b| b.currency == "CNY" && b.available == "25.00") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the top-up never settled: {wallet:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (ok, out, err) = tuanctl(u, p, &login, &["--json", "wallet", &shop.user_id]).await;
+    assert!(ok, "{err}");
+    let wallet = json(&out);
+    assert_eq!(wallet["user_id"], shop.user_id, "{out}");
+    let balances = wallet["balances"].as_array().unwrap();
+    assert_eq!(balances.len(), 1, "{out}");
+    assert_eq!((&balances[0]["currency"], &balances[0]["available"]), (&"CNY".into(), &"25.00".into()), "{out}");
+    assert_eq!(wallet["open_holds"], serde_json::json!([]), "{out}");
+    let (ok, out, err) = tuanctl(u, p, &login, &["wallet", &merchant_phone]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("wallet of {}", shop.user_id)), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("CNY") && l.contains("25.00")), "{out}");
+    let (ok, out, err) = tuanctl(u, p, &login, &["--json", "wallet", "me"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)["user_id"], operator.user_id, "{out}");
+    assert_eq!(json(&out)["balances"], serde_json::json!([]), "{out}");
+    let (ok, out, err) = tuanctl(u, p, &normal, &["--json", "wallet", &operator.user_id]).await;
+    assert!(!ok && err.contains("PermissionDenied"), "{err}");
+    assert!(out.is_empty(), "nothing of the wallet is shown: {out}");
 
     // ---- sagas and backlog answer (nothing is stuck here) ----
     let (ok, out, err) =

@@ -71,9 +71,10 @@ struct Deals {
 impl GatewayApp {
     pub async fn home(&self, ctx: &CallContext, me: &str) -> gw::HomeScreen {
         let part = self.budgets.part;
-        let wallet = self
-            .payments
-            .call(ctx, Kind::Read, part, pay::GetWalletRequest {}, |mut c, r| async move { c.get_wallet(r).await });
+        let wallet =
+            self.payments.call(ctx, Kind::Read, part, pay::GetWalletRequest::default(), |mut c, r| async move {
+                c.get_wallet(r).await
+            });
         let (friends, wallet, (collections, collections_complete), deals) =
             tokio::join!(self.friends(ctx), wallet, self.open_collections(ctx, me), self.deals(ctx));
 
@@ -148,9 +149,10 @@ impl GatewayApp {
             0 => 20,
             n => n.min(100),
         };
-        let wallet = self
-            .payments
-            .call(ctx, Kind::Read, part, pay::GetWalletRequest {}, |mut c, r| async move { c.get_wallet(r).await });
+        let wallet =
+            self.payments.call(ctx, Kind::Read, part, pay::GetWalletRequest::default(), |mut c, r| async move {
+                c.get_wallet(r).await
+            });
         let statement = self.payments.call(
             ctx,
             Kind::Read,

@@ -1,34 +1,39 @@
 //! A gateway in front of one fake backend that records what reached it (path and
-//! authorization) and refuses everything with PERMISSION_DENIED: the gateway's own part of
-//! authorization, seen alone.
+//! authorization, and each request's message) and refuses everything with PERMISSION_DENIED:
+//! the gateway's own part of authorization, seen alone.
 
 #![allow(dead_code)]
 
 use std::{
     convert::Infallible,
-    future::{Ready, ready},
     net::SocketAddr,
     sync::{Arc, Mutex},
     task::{Context, Poll},
 };
 
+use futures::future::BoxFuture;
 use gateway::{Application, config::GatewayConfig};
+use http_body_util::BodyExt as _;
 use tonic::{Status, body::Body, server::NamedService, transport::Channel};
 use tuan_testkit::authz;
 
 /// What reached the fake backends: (path, authorization header).
 pub type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
+/// The messages that reached the fake backends: (path, the request's protobuf bytes).
+pub type Bodies = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A backend that records each call and refuses it.
 #[derive(Clone)]
 struct Fake<const B: usize> {
     seen: Seen,
+    bodies: Bodies,
 }
 
 impl<const B: usize> tower::Service<http::Request<Body>> for Fake<B> {
     type Response = http::Response<Body>;
     type Error = Infallible;
-    type Future = Ready<Result<http::Response<Body>, Infallible>>;
+    type Future = BoxFuture<'static, Result<http::Response<Body>, Infallible>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -36,8 +41,15 @@ impl<const B: usize> tower::Service<http::Request<Body>> for Fake<B> {
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let auth = request.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
-        self.seen.lock().unwrap().push((request.uri().path().to_string(), auth));
-        ready(Ok(Status::permission_denied("the fake backend refuses").into_http()))
+        let path = request.uri().path().to_string();
+        self.seen.lock().unwrap().push((path.clone(), auth));
+        let bodies = self.bodies.clone();
+        Box::pin(async move {
+            // One unary gRPC frame: a flag byte, a 4-byte length, the message.
+            let frame = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            bodies.lock().unwrap().push((path, frame.get(5..).unwrap_or_default().to_vec()));
+            Ok(Status::permission_denied("the fake backend refuses").into_http())
+        })
     }
 }
 
@@ -58,18 +70,19 @@ pub struct Harness {
     pub channel: Channel,
     pub config: GatewayConfig,
     pub seen: Seen,
+    pub bodies: Bodies,
 }
 
 impl Harness {
     pub async fn start() -> Self {
-        let seen = Seen::default();
+        let (seen, bodies) = (Seen::default(), Bodies::default());
         let incoming = tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let backend: SocketAddr = incoming.local_addr().unwrap();
         let router = tonic::transport::Server::builder()
-            .add_service(Fake::<0> { seen: seen.clone() })
-            .add_service(Fake::<1> { seen: seen.clone() })
-            .add_service(Fake::<2> { seen: seen.clone() })
-            .add_service(Fake::<3> { seen: seen.clone() });
+            .add_service(Fake::<0> { seen: seen.clone(), bodies: bodies.clone() })
+            .add_service(Fake::<1> { seen: seen.clone(), bodies: bodies.clone() })
+            .add_service(Fake::<2> { seen: seen.clone(), bodies: bodies.clone() })
+            .add_service(Fake::<3> { seen: seen.clone(), bodies: bodies.clone() });
         tokio::spawn(router.serve_with_incoming(incoming));
 
         let mut config = GatewayConfig::default();
@@ -86,10 +99,15 @@ impl Harness {
         let port = app.port();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let channel = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
-        Self { channel, config, seen }
+        Self { channel, config, seen, bodies }
     }
 
     pub fn take_seen(&self) -> Vec<(String, Option<String>)> {
         std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+
+    /// The messages sent to backend RPC `path` (`/package.Service/Method`) so far.
+    pub fn bodies_of(&self, path: &str) -> Vec<Vec<u8>> {
+        self.bodies.lock().unwrap().iter().filter(|(p, _)| p == path).map(|(_, b)| b.clone()).collect()
     }
 }

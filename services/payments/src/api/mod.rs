@@ -170,9 +170,14 @@ impl PaymentsService for PaymentsApi {
 
     async fn get_wallet(&self, request: Request<pb::GetWalletRequest>) -> Reply<pb::Wallet> {
         let caller = caller(&request)?;
-        let wallet = self.app.wallet(&caller).await?;
+        // Empty: the caller's own wallet.
+        let user_id = match request.get_ref().user_id.trim() {
+            "" => caller.user_id,
+            id => parse_uuid("user_id", id)?,
+        };
+        let wallet = self.app.wallet(&caller, user_id).await?;
         Ok(Response::new(pb::Wallet {
-            user_id: caller.user_id.to_string(),
+            user_id: user_id.to_string(),
             balances: wallet
                 .balances
                 .into_iter()

@@ -301,11 +301,16 @@ impl PaymentsApp {
         })
     }
 
-    /// The caller's balances (available and held, per currency) and open holds.
-    pub async fn wallet(&self, caller: &Caller) -> Result<WalletView, ApiError> {
-        let account = AccountRef::UserWallet(caller.user_id).to_string();
+    /// `user`'s balances (available and held, per currency) and open holds: the caller's own,
+    /// or, for an operator, anyone's. Another user's wallet is refused before anything is read,
+    /// whether or not that user exists.
+    pub async fn wallet(&self, caller: &Caller, user: Uuid) -> Result<WalletView, ApiError> {
+        if user != caller.user_id && !caller.has_role(tuan_runtime::auth::ROLE_OPERATOR) {
+            return Err(PaymentError::Forbidden("only an operator may read another user's wallet".into()).into());
+        }
+        let account = AccountRef::UserWallet(user).to_string();
         let available = queries::balances(&self.pool, &account).await?;
-        let open_holds = queries::open_holds(&self.pool, caller.user_id).await?;
+        let open_holds = queries::open_holds(&self.pool, user).await?;
         let mut balances: Vec<(String, Decimal, Decimal)> =
             available.into_iter().map(|(c, d)| (c, d, Decimal::ZERO)).collect();
         for h in &open_holds {

@@ -204,7 +204,7 @@ impl TestApp {
     }
 
     pub async fn wallet(&mut self, user: &User) -> pb::Wallet {
-        self.client.get_wallet(authed(&user.token, pb::GetWalletRequest {})).await.unwrap().into_inner()
+        self.client.get_wallet(authed(&user.token, pb::GetWalletRequest::default())).await.unwrap().into_inner()
     }
 
     /// Spendable balance in `currency` (0 if none).

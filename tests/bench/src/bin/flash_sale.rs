@@ -263,7 +263,8 @@ async fn main() -> anyhow::Result<()> {
     }
     for token in &buyers {
         loop {
-            let wallet = stack.payments.clone().get_wallet(authed(token, pay::GetWalletRequest {})).await?.into_inner();
+            let wallet =
+                stack.payments.clone().get_wallet(authed(token, pay::GetWalletRequest::default())).await?.into_inner();
             if wallet.balances.iter().any(|b| b.available == "1000.00") {
                 break;
             }

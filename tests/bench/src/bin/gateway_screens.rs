@@ -483,7 +483,8 @@ impl Direct<'_> {
 
     /// Home's calls, in the gateway's order and concurrency (app/screens.rs).
     async fn home(&self) -> Result<(), Status> {
-        let wallet = async { self.payments().get_wallet(self.request(pay::GetWalletRequest {})).await.map(drop) };
+        let wallet =
+            async { self.payments().get_wallet(self.request(pay::GetWalletRequest::default())).await.map(drop) };
         let (friends, wallet, collections, deals) =
             tokio::join!(self.friends(), wallet, self.collections(), self.deals());
         friends.and(wallet).and(collections).and(deals).map(drop)
@@ -710,7 +711,7 @@ async fn probe(seed: &Seed, backends: &Backends) -> anyhow::Result<()> {
         }};
     }
     time!("users.ListFriends", direct.friends());
-    time!("payments.GetWallet", direct.payments().get_wallet(direct.request(pay::GetWalletRequest {})));
+    time!("payments.GetWallet", direct.payments().get_wallet(direct.request(pay::GetWalletRequest::default())));
     time!(
         "payments.ListBills",
         direct

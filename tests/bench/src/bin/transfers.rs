@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
     }
     for (token, _) in &pairs {
         loop {
-            let wallet = client.clone().get_wallet(authed(token, pb::GetWalletRequest {})).await?.into_inner();
+            let wallet = client.clone().get_wallet(authed(token, pb::GetWalletRequest::default())).await?.into_inner();
             if wallet.balances.iter().any(|b| b.currency == "CNY" && b.available == "100000.00") {
                 break;
             }
