@@ -147,6 +147,34 @@ async fn a_moment_reaches_each_of_10000_friends_timelines_exactly_once_even_acro
 }
 
 #[tokio::test]
+async fn a_merchant_finds_its_own_account_by_naming_none_with_followers_and_the_months_quota() {
+    let mut app = TestApp::spawn().await;
+    let (merchant, operator, follower, plain) = (app.user(), app.operator(), app.user(), app.user());
+    app.verify_merchant(&merchant, &operator).await;
+    let own = || pb::AccountTarget { account_id: String::new() };
+    // Before it opens one, and for anyone who has none: NOT_FOUND.
+    refused!(app, Code::NotFound, app.client.get_public_account(authed(&merchant.token, own())));
+    refused!(app, Code::NotFound, app.client.get_public_account(authed(&plain.token, own())));
+
+    let open = pb::OpenPublicAccountRequest { name: "Orchard".into(), description: "apples".into() };
+    let opened = app.client.open_public_account(authed(&merchant.token, open)).await.unwrap().into_inner();
+    let found = app.client.get_public_account(authed(&merchant.token, own())).await.unwrap().into_inner();
+    assert_eq!(found, opened);
+    assert_eq!((found.follower_count, found.broadcasts_this_month, found.broadcast_quota), (0, 0, 20));
+
+    let target = pb::AccountTarget { account_id: opened.account_id.clone() };
+    app.client.follow_account(authed(&follower.token, target)).await.unwrap();
+    let broadcast = pb::BroadcastRequest { account_id: opened.account_id.clone(), text: "fresh".into(), card: None };
+    app.client.broadcast(authed(&merchant.token, broadcast)).await.unwrap();
+    let found = app.client.get_public_account(authed(&merchant.token, own())).await.unwrap().into_inner();
+    assert_eq!(found.account_id, opened.account_id);
+    assert_eq!((found.follower_count, found.broadcasts_this_month, found.broadcast_quota), (1, 1, 20));
+    // "Own" is the caller's: the follower has no account of its own to find.
+    refused!(app, Code::NotFound, app.client.get_public_account(authed(&follower.token, own())));
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn broadcasts_reach_unmuted_followers_and_the_21st_in_a_month_is_refused() {
     let mut app = TestApp::spawn().await;
     let (merchant, operator) = (app.user(), app.operator());

@@ -73,6 +73,13 @@ impl CirclesApp {
         Ok(queries::account(&self.pool, account_id).await?.ok_or(CircleError::AccountNotFound)?)
     }
 
+    /// The public account `caller` runs (`NOT_FOUND` while it has none).
+    pub async fn own_account(&self, caller: &Caller) -> Result<AccountRow, ApiError> {
+        let account_id =
+            queries::account_of_owner(&self.pool, caller.user_id).await?.ok_or(CircleError::AccountNotFound)?;
+        self.account(account_id).await
+    }
+
     /// Broadcasts the account sent this calendar month.
     pub async fn broadcasts_this_month(&self, account_id: Uuid) -> Result<u32, ApiError> {
         let month = month_of(Utc::now());
