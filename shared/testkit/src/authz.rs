@@ -191,6 +191,8 @@ pub const MATRIX: &[Rule] = &[
     party("tuan.groupbuy.v1.GroupBuyService/GetJoin", "the buyer, or the campaign's merchant", HIDDEN),
     rule("tuan.groupbuy.v1.GroupBuyService/WatchCampaign", SignedIn),
     rule("tuan.groupbuy.v1.GroupBuyService/WatchTeam", SignedIn),
+    // The caller's own campaigns (no request field names a merchant).
+    rule("tuan.groupbuy.v1.GroupBuyService/ListMyCampaigns", SignedIn),
     // ---- payments ----
     rule("tuan.payments.v1.PaymentsService/TopUp", SignedIn),
     party("tuan.payments.v1.PaymentsService/GetTopUp", "the requester (operators: any)", DENIED),

@@ -116,6 +116,21 @@ impl GroupBuyService for GroupBuyApi {
         }))
     }
 
+    async fn list_my_campaigns(
+        &self,
+        request: Request<pb::ListMyCampaignsRequest>,
+    ) -> Reply<pb::ListCampaignsResponse> {
+        let caller = caller(&request)?;
+        let page = Page::parse(request.get_ref().page.as_ref())?;
+        let after = convert::cursor(page.cursor.as_deref())?;
+        let mut rows = self.app.my_campaigns(&caller, after, page.fetch_limit()).await?;
+        let next_cursor = page.finish(&mut rows, |c| c.campaign_id.to_string());
+        Ok(Response::new(pb::ListCampaignsResponse {
+            campaigns: rows.into_iter().map(convert::campaign).collect(),
+            next_cursor,
+        }))
+    }
+
     async fn get_campaign_stats(&self, request: Request<pb::CampaignRef>) -> Reply<pb::CampaignStats> {
         let caller = caller(&request)?;
         let id = parse_uuid("campaign_id", &request.get_ref().campaign_id)?;

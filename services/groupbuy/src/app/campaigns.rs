@@ -117,6 +117,16 @@ impl GroupBuyApp {
         Ok(queries::active_campaigns(&self.pool, after, limit).await?)
     }
 
+    /// The caller's own campaigns (as their merchant), every status, newest first.
+    pub async fn my_campaigns(
+        &self,
+        caller: &Caller,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<CampaignRow>, ApiError> {
+        Ok(queries::campaigns_of_merchant(&self.pool, caller.user_id, after, limit).await?)
+    }
+
     /// The owning merchant only.
     pub async fn stats(&self, caller: &Caller, id: Uuid) -> Result<(CampaignRow, StatsRow), ApiError> {
         let campaign = self.campaign(id).await?;

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS campaigns (
     launched_at      TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX IF NOT EXISTS campaigns_active ON campaigns (campaign_id) WHERE status = 'active';
+CREATE INDEX IF NOT EXISTS campaigns_of_merchant ON campaigns (merchant_id, campaign_id);
 
 CREATE TABLE IF NOT EXISTS campaign_stock (
     campaign_id UUID NOT NULL,

@@ -59,6 +59,23 @@ pub async fn active_campaigns(pool: &PgPool, after: Option<Uuid>, limit: i64) ->
     .await
 }
 
+/// `merchant`'s campaigns in every status, newest first (ids are UUIDv7), after the cursor's.
+pub async fn campaigns_of_merchant(
+    pool: &PgPool,
+    merchant: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<CampaignRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CAMPAIGN} WHERE c.merchant_id = $1 AND c.campaign_id < $2 ORDER BY c.campaign_id DESC LIMIT $3"
+    )))
+    .bind(merchant)
+    .bind(after.unwrap_or(Uuid::max()))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// What a join needs to know about its campaign, and how many units the buyer already holds.
 #[derive(Clone, Debug, FromRow)]
 pub struct JoinTarget {
