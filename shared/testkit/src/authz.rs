@@ -343,6 +343,20 @@ pub const MATRIX: &[Rule] = &[
         "tuan.gateway.v1.MobileGateway/GetCharityCampaign",
         Forwarded("tuan.payments.v1.PaymentsService/GetCharityCampaign"),
     ),
+    rule(
+        "tuan.gateway.v1.MobileGateway/OpenPublicAccount",
+        Forwarded("tuan.circles.v1.CirclesService/OpenPublicAccount"),
+    ),
+    rule(
+        "tuan.gateway.v1.MobileGateway/GetPublicAccount",
+        Forwarded("tuan.circles.v1.CirclesService/GetPublicAccount"),
+    ),
+    rule("tuan.gateway.v1.MobileGateway/Broadcast", Forwarded("tuan.circles.v1.CirclesService/Broadcast")),
+    rule("tuan.gateway.v1.MobileGateway/MuteAccount", Forwarded("tuan.circles.v1.CirclesService/MuteAccount")),
+    rule(
+        "tuan.gateway.v1.MobileGateway/ListMyCampaigns",
+        Forwarded("tuan.groupbuy.v1.GroupBuyService/ListMyCampaigns"),
+    ),
 ];
 
 /// A valid request for an admin RPC (`method`), for the services' matrix checks: each names a

@@ -172,6 +172,10 @@ mobile_gateway! {
     follow_account => circles.Command(circles::AccountTarget) -> circles::Follow;
     unfollow_account => circles.Command(circles::AccountTarget) -> circles::Follow;
     list_inbox => circles.Read(circles::ListInboxRequest) -> circles::ListInboxResponse;
+    open_public_account => circles.Command(circles::OpenPublicAccountRequest) -> circles::PublicAccount;
+    get_public_account => circles.Read(circles::AccountTarget) -> circles::PublicAccount;
+    broadcast => circles.Command(circles::BroadcastRequest) -> circles::BroadcastResponse;
+    mute_account => circles.Command(circles::MuteAccountRequest) -> circles::Follow;
 
     launch_campaign => groupbuy.Command(gb::LaunchCampaignRequest) -> gb::Campaign;
     pause_campaign => groupbuy.Command(gb::CampaignRef) -> gb::Campaign;
@@ -188,6 +192,7 @@ mobile_gateway! {
     list_campaign_teams => groupbuy.Read(gb::ListCampaignTeamsRequest) -> gb::ListTeamsResponse;
     join_campaign => groupbuy.Command(gb::JoinCampaignRequest) -> gb::JoinResult;
     get_join => groupbuy.Read(gb::JoinRef) -> gb::Join;
+    list_my_campaigns => groupbuy.Read(gb::ListMyCampaignsRequest) -> gb::ListCampaignsResponse;
 
     top_up => payments.Command(pay::TopUpRequest) -> pay::ProviderRequest;
     get_top_up => payments.Read(pay::GetProviderRequestRequest) -> pay::ProviderRequest;
