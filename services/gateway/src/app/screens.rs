@@ -27,13 +27,16 @@ use crate::domain::screens::{
 /// Bounds on how much one screen asks for.
 const FRIENDS_PAGE: u32 = 200;
 const CIRCLES_PAGE: u32 = 20;
-const CIRCLES_WITH_POSTS: usize = 10;
+const CIRCLES_WITH_POSTS: u32 = 10;
 const POSTS_PAGE: u32 = 10;
 const CAMPAIGNS_PAGE: u32 = 20;
 const CAMPAIGNS_WITH_TEAMS: usize = 15;
 const TEAMS_PAGE: u32 = 50;
+const COLLECTIONS_PAGE: u32 = 20;
 const BILLS_PAGE: u32 = 20;
 const GROUPS: usize = 10;
+/// The most ids of one kind a batch read takes (groupbuy's bound).
+const MAX_IDS: usize = 100;
 
 fn page(limit: u32) -> Option<PageRequest> {
     Some(PageRequest { limit, cursor: String::new() })
@@ -69,6 +72,9 @@ struct Deals {
 }
 
 impl GatewayApp {
+    /// At most six backend calls whatever the data, in two rounds: friends, wallet, open
+    /// collections, my circles with their posts and the active campaigns at once; then the
+    /// teams and campaigns the cards and campaigns need, in one call (none when there are none).
     pub async fn home(&self, ctx: &CallContext, me: &str) -> gw::HomeScreen {
         let part = self.budgets.part;
         let wallet =
@@ -106,38 +112,41 @@ impl GatewayApp {
         me: &str,
         campaign_id: String,
     ) -> Result<gw::CampaignDetailScreen, Status> {
-        let part = self.budgets.part;
-        let campaign = self.groupbuy.call(
-            ctx,
-            Kind::Read,
-            part,
-            gb::CampaignRef { campaign_id: campaign_id.clone() },
-            |mut c, r| async move { c.get_campaign(r).await },
-        );
-        let teams = self.groupbuy.call(
-            ctx,
-            Kind::Read,
-            part,
-            gb::ListCampaignTeamsRequest { campaign_id, page: page(TEAMS_PAGE) },
-            |mut c, r| async move { c.list_campaign_teams(r).await },
-        );
-        let (campaign, teams, friends) = tokio::join!(campaign, teams, self.friends(ctx));
+        // The campaign and its filling teams come in one groupbuy call.
+        let request = gb::ListOpenTeamsRequest {
+            campaign_ids: vec![campaign_id],
+            team_ids: Vec::new(),
+            teams_per_campaign: TEAMS_PAGE,
+        };
+        let teams = self
+            .groupbuy
+            .call(ctx, Kind::Read, self.budgets.part, request, |mut c, r| async move { c.list_open_teams(r).await });
+        let (teams, friends) = tokio::join!(teams, self.friends(ctx));
         // A campaign that does not exist (or a bad id) is an answer, not a missing part.
-        if let Err(status) = &campaign
+        if let Err(status) = &teams
             && matches!(status.code(), Code::NotFound | Code::InvalidArgument | Code::PermissionDenied)
         {
             return Err(status.clone());
         }
+        let teams = teams.ok().map(|t| t.into_inner());
+        if let Some(found) = &teams
+            && found.campaigns.is_empty()
+        {
+            return Err(Status::not_found("campaign not found"));
+        }
         let mut missing = Missing::default();
-        missing.mark_if(campaign.is_err(), "campaign");
-        missing.mark_if(teams.is_err(), "teams");
+        missing.mark_if(teams.is_none(), "campaign");
+        missing.mark_if(teams.is_none(), "teams");
         missing.mark_if(friends.is_err(), "friends");
         let friends = friends.unwrap_or_default();
-        let mut open: Vec<gb::Team> =
-            teams.map(|t| t.into_inner().teams).unwrap_or_default().into_iter().filter(is_filling).collect();
+        let (campaign, open) = match teams {
+            Some(found) => (found.campaigns.into_iter().next(), found.open_teams),
+            None => (None, Vec::new()),
+        };
+        let mut open: Vec<gb::Team> = open.into_iter().filter(is_filling).collect();
         open.sort_by_key(|t| t.opened_at_micros);
         Ok(gw::CampaignDetailScreen {
-            campaign: campaign.ok().map(|c| c.into_inner()),
+            campaign,
             open_teams: open.into_iter().map(|t| team_with_friends(t, &friends, me)).collect(),
             missing_parts: missing.0,
         })
@@ -197,25 +206,27 @@ impl GatewayApp {
         Ok(reply.into_inner().bills)
     }
 
-    /// Open collections of my recent bills; `false` when some could not be read.
+    /// My open collections and what I owe in each; `false` when they could not be read.
     async fn open_collections(&self, ctx: &CallContext, me: &str) -> (Vec<gw::OpenCollection>, bool) {
-        let Ok(bills) = self.recent_bills(ctx).await else { return (Vec::new(), false) };
-        let lookups = bills.iter().map(|bill| {
-            let request = pay::GetCollectionRequest { collection_id: bill.bill_id.clone() };
+        let request = pay::ListMyOpenCollectionsRequest { page: page(COLLECTIONS_PAGE) };
+        let reply =
             self.payments
-                .call(ctx, Kind::Read, self.budgets.part, request, |mut c, r| async move { c.get_collection(r).await })
-        });
-        let mut complete = true;
-        let mut open = Vec::new();
-        for (bill, result) in bills.iter().zip(join_all(lookups).await) {
-            match result {
-                Ok(collection) => open.extend(open_collection(collection.into_inner(), bill.title.clone(), me)),
-                // No collection was opened for this bill.
-                Err(status) if status.code() == Code::NotFound => {}
-                Err(_) => complete = false,
+                .call(ctx, Kind::Read, self.budgets.part, request, |mut c, r| async move {
+                    c.list_my_open_collections(r).await
+                })
+                .await;
+        match reply {
+            Ok(reply) => {
+                let open = reply
+                    .into_inner()
+                    .collections
+                    .into_iter()
+                    .filter_map(|c| open_collection(c.collection?, c.bill_title, me))
+                    .collect();
+                (open, true)
             }
+            Err(_) => (Vec::new(), false),
         }
-        (open, complete)
     }
 
     /// Balances of the groups of my recent bills; `false` when some could not be read.
@@ -236,15 +247,21 @@ impl GatewayApp {
         (results.into_iter().filter_map(Result::ok).map(|r| r.into_inner()).collect(), complete)
     }
 
-    /// Deal cards posted in my circles, active campaigns, and the teams of both.
+    /// Deal cards posted in my circles, active campaigns, and the teams of both: two calls at
+    /// once (my circles with their newest posts; the active campaigns), then one for the
+    /// teams on the cards and the filling teams of the campaigns.
     async fn deals(&self, ctx: &CallContext) -> Deals {
         let part = self.budgets.part;
         let my_circles = self.circles.call(
             ctx,
             Kind::Read,
             part,
-            circles::ListMyCirclesRequest { page: page(CIRCLES_PAGE) },
-            |mut c, r| async move { c.list_my_circles(r).await },
+            circles::ListMyCirclePostsRequest {
+                page: page(CIRCLES_PAGE),
+                circles_with_posts: CIRCLES_WITH_POSTS,
+                posts_per_circle: POSTS_PAGE,
+            },
+            |mut c, r| async move { c.list_my_circle_posts(r).await },
         );
         let active = self.groupbuy.call(
             ctx,
@@ -255,87 +272,56 @@ impl GatewayApp {
         );
         let (my_circles, active) = tokio::join!(my_circles, active);
         let mut out = Deals { deals_complete: my_circles.is_ok(), teams_complete: active.is_ok(), ..Deals::default() };
-        let my_circles = my_circles.map(|r| r.into_inner().circles).ok();
-        for campaign in active.map(|r| r.into_inner().campaigns).unwrap_or_default() {
-            out.campaigns.insert(campaign.campaign_id.clone(), campaign);
-        }
-
-        // Deal cards of the most recent posts of my first circles.
-        let listed = my_circles.iter().flatten().take(CIRCLES_WITH_POSTS).map(|circle| {
-            let request = circles::ListPostsRequest { circle_id: circle.circle_id.clone(), page: page(POSTS_PAGE) };
-            self.circles.call(ctx, Kind::Read, part, request, |mut c, r| async move { c.list_posts(r).await })
-        });
+        let (my_circles, posts) = match my_circles.map(|r| r.into_inner()) {
+            Ok(reply) => (Some(reply.circles), reply.posts),
+            Err(_) => (None, Vec::new()),
+        };
+        let active = active.map(|r| r.into_inner().campaigns).unwrap_or_default();
+        let active_ids: Vec<String> = active.iter().map(|c| c.campaign_id.clone()).collect();
+        out.campaigns.extend(active.into_iter().map(|c| (c.campaign_id.clone(), c)));
         let names: HashMap<&str, &str> =
             my_circles.iter().flatten().map(|c| (c.circle_id.as_str(), c.name.as_str())).collect();
-        let mut cards = Vec::new();
-        for result in join_all(listed).await {
-            match result {
-                Ok(posts) => cards.extend(
-                    posts.into_inner().posts.into_iter().filter_map(|p| deal_target(&p).map(|target| (p, target))),
-                ),
-                Err(_) => out.deals_complete = false,
-            }
-        }
+        let cards: Vec<(circles::Post, DealTarget)> =
+            posts.into_iter().filter_map(|p| deal_target(&p).map(|target| (p, target))).collect();
 
-        // The teams on cards, then the campaigns we still lack, and the teams of campaigns.
+        // The teams on cards, the campaigns on cards and the active ones (groupbuy adds those of
+        // the teams), and the filling teams of all of them, in one call.
         let team_ids: Vec<String> = unique(cards.iter().filter_map(|(_, t)| match t {
             DealTarget::Team(id) => Some(id.clone()),
             DealTarget::Campaign(_) => None,
         }));
-        let team_lookups = team_ids.iter().map(|id| {
-            self.groupbuy.call(ctx, Kind::Read, part, gb::TeamRef { team_id: id.clone() }, |mut c, r| async move {
-                c.get_team(r).await
-            })
-        });
-        let mut card_teams: HashMap<String, gb::Team> = HashMap::new();
-        for result in join_all(team_lookups).await {
-            match result {
-                Ok(team) => {
-                    let team = team.into_inner();
-                    card_teams.insert(team.team_id.clone(), team);
-                }
-                Err(status) if status.code() == Code::NotFound => {}
-                Err(_) => (out.deals_complete, out.teams_complete) = (false, false),
-            }
-        }
-        let card_campaigns = unique(
+        let campaign_ids: Vec<String> = unique(
             cards
                 .iter()
                 .filter_map(|(_, t)| match t {
                     DealTarget::Campaign(id) => Some(id.clone()),
                     DealTarget::Team(_) => None,
                 })
-                .chain(card_teams.values().map(|t| t.campaign_id.clone())),
-        );
-        let unknown: Vec<String> =
-            card_campaigns.iter().filter(|id| !out.campaigns.contains_key(*id)).cloned().collect();
-        let campaign_lookups = unknown.iter().map(|id| {
-            let request = gb::CampaignRef { campaign_id: id.clone() };
-            self.groupbuy.call(ctx, Kind::Read, part, request, |mut c, r| async move { c.get_campaign(r).await })
-        });
-        let with_teams: Vec<String> = unique(card_campaigns.iter().cloned().chain(out.campaigns.keys().cloned()))
-            .into_iter()
-            .take(CAMPAIGNS_WITH_TEAMS)
-            .collect();
-        let teams_lookups = with_teams.iter().map(|id| {
-            let request = gb::ListCampaignTeamsRequest { campaign_id: id.clone(), page: page(TEAMS_PAGE) };
-            self.groupbuy.call(ctx, Kind::Read, part, request, |mut c, r| async move { c.list_campaign_teams(r).await })
-        });
-        let (campaigns, team_lists) = tokio::join!(join_all(campaign_lookups), join_all(teams_lookups));
-        for result in campaigns {
-            match result {
-                Ok(campaign) => {
-                    let campaign = campaign.into_inner();
-                    out.campaigns.insert(campaign.campaign_id.clone(), campaign);
+                .chain(active_ids),
+        )
+        .into_iter()
+        .take(CAMPAIGNS_WITH_TEAMS)
+        .collect();
+        let mut card_teams: HashMap<String, gb::Team> = HashMap::new();
+        if !(team_ids.is_empty() && campaign_ids.is_empty()) {
+            let request = gb::ListOpenTeamsRequest {
+                campaign_ids,
+                team_ids: team_ids.into_iter().take(MAX_IDS).collect(),
+                teams_per_campaign: TEAMS_PAGE,
+            };
+            let found = self
+                .groupbuy
+                .call(ctx, Kind::Read, part, request, |mut c, r| async move { c.list_open_teams(r).await })
+                .await;
+            match found.map(|r| r.into_inner()) {
+                Ok(found) => {
+                    for campaign in found.campaigns {
+                        out.campaigns.insert(campaign.campaign_id.clone(), campaign);
+                    }
+                    card_teams = found.teams.into_iter().map(|t| (t.team_id.clone(), t)).collect();
+                    out.teams = found.open_teams;
                 }
-                Err(status) if status.code() == Code::NotFound => {}
-                Err(_) => out.deals_complete = false,
-            }
-        }
-        for result in team_lists {
-            match result {
-                Ok(list) => out.teams.extend(list.into_inner().teams),
-                Err(_) => out.teams_complete = false,
+                Err(_) => (out.deals_complete, out.teams_complete) = (false, false),
             }
         }
         out.teams.extend(card_teams.values().cloned());

@@ -20,7 +20,6 @@ use std::{
 };
 
 use chrono::Utc;
-use futures::future::join_all;
 use gateway::{
     config::GatewayConfig,
     domain::screens::{DealTarget, deal_target},
@@ -62,12 +61,13 @@ const PART_BUDGET: Duration = Duration::from_millis(800);
 // The gateway's page sizes and caps (app/screens.rs), mirrored by the direct calls.
 const FRIENDS_PAGE: u32 = 200;
 const CIRCLES_PAGE: u32 = 20;
-const CIRCLES_WITH_POSTS: usize = 10;
+const CIRCLES_WITH_POSTS: u32 = 10;
 const POSTS_PAGE: u32 = 10;
 const CAMPAIGNS_PAGE: u32 = 20;
 const CAMPAIGNS_WITH_TEAMS: usize = 15;
 const TEAMS_PAGE: u32 = 50;
-const BILLS_PAGE: u32 = 20;
+const COLLECTIONS_PAGE: u32 = 20;
+const MAX_IDS: usize = 100;
 
 fn page(limit: u32) -> Option<PageRequest> {
     Some(PageRequest { limit, cursor: String::new() })
@@ -491,94 +491,66 @@ impl Direct<'_> {
     }
 
     async fn collections(&self) -> Result<(), Status> {
-        let request = self.request(pay::ListBillsRequest { page: page(BILLS_PAGE), circle_id: String::new() });
-        let bills = self.payments().list_bills(request).await?.into_inner().bills;
-        let lookups = bills.iter().map(|bill| {
-            let request = self.request(pay::GetCollectionRequest { collection_id: bill.bill_id.clone() });
-            async move { self.payments().get_collection(request).await }
-        });
-        join_all(lookups).await.into_iter().filter(|r| !is_absent(r)).try_for_each(|r| r.map(drop))
+        let request = self.request(pay::ListMyOpenCollectionsRequest { page: page(COLLECTIONS_PAGE) });
+        self.payments().list_my_open_collections(request).await.map(drop)
     }
 
     async fn deals(&self) -> Result<(), Status> {
         let my_circles = async {
-            let request = self.request(circles::ListMyCirclesRequest { page: page(CIRCLES_PAGE) });
-            self.circles().list_my_circles(request).await
+            let request = self.request(circles::ListMyCirclePostsRequest {
+                page: page(CIRCLES_PAGE),
+                circles_with_posts: CIRCLES_WITH_POSTS,
+                posts_per_circle: POSTS_PAGE,
+            });
+            self.circles().list_my_circle_posts(request).await
         };
         let active = async {
             let request = self.request(gb::ListActiveCampaignsRequest { page: page(CAMPAIGNS_PAGE) });
             self.groupbuy().list_active_campaigns(request).await
         };
         let (my_circles, active) = tokio::join!(my_circles, active);
-        let (my_circles, active) = (my_circles?.into_inner().circles, active?.into_inner().campaigns);
-        let listed = my_circles.iter().take(CIRCLES_WITH_POSTS).map(|circle| {
-            let request =
-                self.request(circles::ListPostsRequest { circle_id: circle.circle_id.clone(), page: page(POSTS_PAGE) });
-            async move { self.circles().list_posts(request).await }
-        });
-        let mut targets = Vec::new();
-        for posts in join_all(listed).await {
-            targets.extend(posts?.into_inner().posts.iter().filter_map(deal_target));
-        }
+        let (posts, active) = (my_circles?.into_inner().posts, active?.into_inner().campaigns);
+        let targets: Vec<DealTarget> = posts.iter().filter_map(deal_target).collect();
         let team_ids = unique(targets.iter().filter_map(|t| match t {
             DealTarget::Team(id) => Some(id.clone()),
             DealTarget::Campaign(_) => None,
         }));
-        let team_lookups = team_ids.iter().map(|id| {
-            let request = self.request(gb::TeamRef { team_id: id.clone() });
-            async move { self.groupbuy().get_team(request).await }
-        });
-        let mut team_campaigns = Vec::new();
-        for result in join_all(team_lookups).await.into_iter().filter(|r| !is_absent(r)) {
-            team_campaigns.push(result?.into_inner().campaign_id);
-        }
-        let card_campaigns = unique(
+        let campaign_ids: Vec<String> = unique(
             targets
                 .iter()
                 .filter_map(|t| match t {
                     DealTarget::Campaign(id) => Some(id.clone()),
                     DealTarget::Team(_) => None,
                 })
-                .chain(team_campaigns),
-        );
-        let active: Vec<String> = active.into_iter().map(|c| c.campaign_id).collect();
-        let unknown = card_campaigns.iter().filter(|id| !active.contains(id)).map(|id| {
-            let request = self.request(gb::CampaignRef { campaign_id: id.clone() });
-            async move { self.groupbuy().get_campaign(request).await }
+                .chain(active.into_iter().map(|c| c.campaign_id)),
+        )
+        .into_iter()
+        .take(CAMPAIGNS_WITH_TEAMS)
+        .collect();
+        if team_ids.is_empty() && campaign_ids.is_empty() {
+            return Ok(());
+        }
+        let request = self.request(gb::ListOpenTeamsRequest {
+            campaign_ids,
+            team_ids: team_ids.into_iter().take(MAX_IDS).collect(),
+            teams_per_campaign: TEAMS_PAGE,
         });
-        let with_teams: Vec<String> = unique(card_campaigns.iter().cloned().chain(active.iter().cloned()))
-            .into_iter()
-            .take(CAMPAIGNS_WITH_TEAMS)
-            .collect();
-        let team_lists = with_teams.iter().map(|id| {
-            let request =
-                self.request(gb::ListCampaignTeamsRequest { campaign_id: id.clone(), page: page(TEAMS_PAGE) });
-            async move { self.groupbuy().list_campaign_teams(request).await }
-        });
-        let (campaigns, team_lists) = tokio::join!(join_all(unknown), join_all(team_lists));
-        campaigns.into_iter().filter(|r| !is_absent(r)).try_for_each(|r| r.map(drop))?;
-        team_lists.into_iter().try_for_each(|r| r.map(drop))
+        self.groupbuy().list_open_teams(request).await.map(drop)
     }
 
-    /// CampaignDetail's calls: the campaign, its teams and my friends, at once.
+    /// CampaignDetail's calls: the campaign with its open teams, and my friends, at once.
     async fn campaign_detail(&self, campaign_id: &str) -> Result<(), Status> {
-        let campaign = async {
-            let request = self.request(gb::CampaignRef { campaign_id: campaign_id.into() });
-            self.groupbuy().get_campaign(request).await
-        };
         let teams = async {
-            let request =
-                self.request(gb::ListCampaignTeamsRequest { campaign_id: campaign_id.into(), page: page(TEAMS_PAGE) });
-            self.groupbuy().list_campaign_teams(request).await
+            let request = self.request(gb::ListOpenTeamsRequest {
+                campaign_ids: vec![campaign_id.into()],
+                team_ids: Vec::new(),
+                teams_per_campaign: TEAMS_PAGE,
+            });
+            self.groupbuy().list_open_teams(request).await
         };
-        let (campaign, teams, friends) = tokio::join!(campaign, teams, self.friends());
-        campaign.map(drop).and(teams.map(drop)).and(friends.map(drop))
+        let (teams, friends) = tokio::join!(teams, self.friends());
+        teams.map(drop).and(friends.map(drop))
     }
-}
-
-/// A NOT_FOUND answer the gateway treats as "nothing there", not as a failure.
-fn is_absent<T>(result: &Result<T, Status>) -> bool {
-    matches!(result, Err(s) if s.code() == Code::NotFound)
 }
 
 fn unique(items: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -667,36 +639,19 @@ async fn probe(seed: &Seed, backends: &Backends) -> anyhow::Result<()> {
     const ROUNDS: usize = 200;
     let person = &seed.people[1];
     let direct = Direct { backends, lane: 0, token: &person.token };
-    let bills = direct
-        .payments()
-        .list_bills(direct.request(pay::ListBillsRequest { page: page(BILLS_PAGE), circle_id: String::new() }))
-        .await?
-        .into_inner()
-        .bills;
-    let circle = direct
-        .circles()
-        .list_my_circles(direct.request(circles::ListMyCirclesRequest { page: page(CIRCLES_PAGE) }))
-        .await?
-        .into_inner()
-        .circles
-        .remove(0);
-    let posts = direct
-        .circles()
-        .list_posts(
-            direct.request(circles::ListPostsRequest { circle_id: circle.circle_id.clone(), page: page(POSTS_PAGE) }),
-        )
-        .await?
-        .into_inner()
-        .posts;
-    let team_id = posts
-        .iter()
-        .filter_map(deal_target)
-        .find_map(|t| match t {
-            DealTarget::Team(id) => Some(id),
-            _ => None,
+    let circle_posts = || {
+        direct.request(circles::ListMyCirclePostsRequest {
+            page: page(CIRCLES_PAGE),
+            circles_with_posts: CIRCLES_WITH_POSTS,
+            posts_per_circle: POSTS_PAGE,
         })
-        .unwrap_or_default();
-    let campaign = seed.campaigns[0].clone();
+    };
+    let posts = direct.circles().list_my_circle_posts(circle_posts()).await?.into_inner().posts;
+    let team_ids: Vec<String> = unique(posts.iter().filter_map(deal_target).filter_map(|t| match t {
+        DealTarget::Team(id) => Some(id),
+        _ => None,
+    }));
+    let campaigns = seed.campaigns.clone();
     let mut rows = Vec::new();
     macro_rules! time {
         ($name:expr, $call:expr) => {{
@@ -713,47 +668,37 @@ async fn probe(seed: &Seed, backends: &Backends) -> anyhow::Result<()> {
     time!("users.ListFriends", direct.friends());
     time!("payments.GetWallet", direct.payments().get_wallet(direct.request(pay::GetWalletRequest::default())));
     time!(
-        "payments.ListBills",
-        direct
-            .payments()
-            .list_bills(direct.request(pay::ListBillsRequest { page: page(BILLS_PAGE), circle_id: String::new() }))
-    );
-    time!(
-        "payments.GetCollection",
-        direct
-            .payments()
-            .get_collection(direct.request(pay::GetCollectionRequest { collection_id: bills[0].bill_id.clone() }))
-    );
-    time!(
-        "circles.ListMyCircles",
-        direct.circles().list_my_circles(direct.request(circles::ListMyCirclesRequest { page: page(CIRCLES_PAGE) }))
-    );
-    time!(
-        "circles.ListPosts",
-        direct.circles().list_posts(
-            direct.request(circles::ListPostsRequest { circle_id: circle.circle_id.clone(), page: page(POSTS_PAGE) })
+        "payments.ListMyOpenCollections",
+        direct.payments().list_my_open_collections(
+            direct.request(pay::ListMyOpenCollectionsRequest { page: page(COLLECTIONS_PAGE) })
         )
     );
+    time!("circles.ListMyCirclePosts", direct.circles().list_my_circle_posts(circle_posts()));
     time!(
         "groupbuy.ListActiveCampaigns",
         direct
             .groupbuy()
             .list_active_campaigns(direct.request(gb::ListActiveCampaignsRequest { page: page(CAMPAIGNS_PAGE) }))
     );
-    time!("groupbuy.GetTeam", direct.groupbuy().get_team(direct.request(gb::TeamRef { team_id: team_id.clone() })));
     time!(
-        "groupbuy.GetCampaign",
-        direct.groupbuy().get_campaign(direct.request(gb::CampaignRef { campaign_id: campaign.clone() }))
+        "groupbuy.ListOpenTeams (Home)",
+        direct.groupbuy().list_open_teams(direct.request(gb::ListOpenTeamsRequest {
+            campaign_ids: campaigns.clone(),
+            team_ids: team_ids.clone(),
+            teams_per_campaign: TEAMS_PAGE,
+        }))
     );
     time!(
-        "groupbuy.ListCampaignTeams",
-        direct.groupbuy().list_campaign_teams(
-            direct.request(gb::ListCampaignTeamsRequest { campaign_id: campaign.clone(), page: page(TEAMS_PAGE) })
-        )
+        "groupbuy.ListOpenTeams (Detail)",
+        direct.groupbuy().list_open_teams(direct.request(gb::ListOpenTeamsRequest {
+            campaign_ids: vec![campaigns[0].clone()],
+            team_ids: Vec::new(),
+            teams_per_campaign: TEAMS_PAGE,
+        }))
     );
     println!("\nbackend reads one at a time ({ROUNDS} each): p50 / p99 ms, errors");
     for (name, p50, p99, errors) in rows {
-        println!("  {name:<30} {:>7.2} {:>7.2} {errors:>4}", ms(p50), ms(p99));
+        println!("  {name:<34} {:>7.2} {:>7.2} {errors:>4}", ms(p50), ms(p99));
     }
     Ok(())
 }
