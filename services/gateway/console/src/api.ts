@@ -57,7 +57,11 @@ export function describe(err: unknown): { code: Code; message: string } {
   const e = ConnectError.from(err);
   const message = e.rawMessage || Code[e.code] || "request failed";
   if (e.code === Code.Unavailable) return { code: e.code, message: `service unavailable: ${message}` };
-  if (e.code === Code.ResourceExhausted) return { code: e.code, message: "too many requests; try again shortly" };
+  // The gateway's rate limit says when to retry; a quota (e.g. broadcasts per month) does not,
+  // and its own words say what ran out.
+  if (e.code === Code.ResourceExhausted && e.metadata.has("retry-after-ms")) {
+    return { code: e.code, message: "too many requests; try again shortly" };
+  }
   return { code: e.code, message };
 }
 

@@ -1,11 +1,21 @@
-// The merchant console: sign in, merchant verification, campaigns (launch, pause, resume,
-// end) and a live view of one campaign fed by WatchCampaign. Plain DOM, no framework.
+// The merchant console: sign in, merchant verification, campaigns (the merchant's own from
+// ListMyCampaigns; launch, pause, resume, end), a live view of one campaign fed by
+// WatchCampaign, and the public account (followers, broadcasts left this month, broadcasting).
+// Plain DOM, no framework.
 
 import "./style.css";
 import { authed, Code, currentSession, describe, gateway, setSession } from "./api";
 import { joinsChart } from "./chart";
 import { fieldOf, micros, validateCampaign, type CampaignForm, type FieldErrors } from "./validate";
+import {
+  accountFieldOf,
+  broadcastFieldOf,
+  broadcastsLeft,
+  validateAccount,
+  validateBroadcast,
+} from "./account";
 import { MerchantStatus, type User } from "./gen/tuan/users/v1/users_pb";
+import type { PublicAccount } from "./gen/tuan/circles/v1/circles_pb";
 import {
   CampaignMode,
   CampaignStatus,
@@ -154,7 +164,7 @@ async function consoleView(): Promise<void> {
     const account = h("section", { class: "card", id: "account" });
     main.append(live, list, launch, account);
     renderLaunch(launch, list, live);
-    renderAccount(account);
+    void renderAccount(account);
     await renderCampaigns(list, live);
   }
 }
@@ -234,60 +244,60 @@ async function renderMerchant(box: HTMLElement): Promise<void> {
 
 // ---------- campaign list ----------
 
-const KNOWN = () => `tuan.console.campaigns.${me!.userId}`;
-const known = (): string[] => JSON.parse(localStorage.getItem(KNOWN()) ?? "[]");
-function remember(id: string): void {
-  localStorage.setItem(KNOWN(), JSON.stringify([id, ...known().filter((k) => k !== id)].slice(0, 50)));
-}
-
 const CAMPAIGN_STATUS: Record<number, string> = {
   [CampaignStatus.ACTIVE]: "active",
   [CampaignStatus.PAUSED]: "paused",
   [CampaignStatus.ENDED]: "ended",
 };
 
+const MY_CAMPAIGNS_PAGE = 20;
+
+/** A page of the merchant's own campaigns (every status, newest first), from the server. */
+async function myCampaigns(cursor = ""): Promise<{ campaigns: Campaign[]; nextCursor: string }> {
+  return authed(() => gateway.listMyCampaigns({ page: { limit: MY_CAMPAIGNS_PAGE, cursor } }));
+}
+
 /**
- * The merchant's campaigns: active ones from ListActiveCampaigns, plus those this browser
- * launched or opened (the gateway has no "my campaigns" call, so ended ones come from there).
+ * The merchant's campaigns, as the group-buy service lists them (ListMyCampaigns): paused and
+ * ended ones too, whichever browser launched them; "Show more" reads the next page.
  */
 async function renderCampaigns(box: HTMLElement, live: HTMLElement, select?: string): Promise<void> {
   box.replaceChildren(h("h2", {}, "My campaigns"), h("p", { class: "muted" }, "Loading…"));
-  const byId = new Map<string, Campaign>();
-  try {
-    const page = await authed(() => gateway.listActiveCampaigns({ page: { limit: 100 } }));
-    for (const c of page.campaigns) if (c.merchantId === me!.userId) byId.set(c.campaignId, c);
-  } catch (err) {
-    box.append(h("p", { class: "error" }, describe(err).message));
-  }
-  await Promise.all(
-    known()
-      .filter((id) => !byId.has(id))
-      .map((id) =>
-        authed(() => gateway.getCampaign({ campaignId: id }))
-          .then((c) => byId.set(id, c))
-          .catch(() => undefined),
-      ),
-  );
-  const items = [...byId.values()].sort((a, b) => Number(b.startsAtMicros - a.startsAtMicros));
-  const list = h("ul", { class: "campaigns" });
-  for (const c of items) {
-    list.append(
-      h(
-        "li",
-        {},
-        h(
-          "button",
-          { class: "link", "data-campaign": c.campaignId, onclick: () => watch(live, c.campaignId) },
-          c.title,
-        ),
-        " ",
-        h("span", { class: `badge c${c.status}` }, CAMPAIGN_STATUS[c.status] ?? "?"),
-        h("span", { class: "muted" }, ` ${c.mode === CampaignMode.TEAM ? "team" : "tipping"} · ${c.stockLeft}/${c.stock} left`),
-      ),
-    );
-  }
-  box.replaceChildren(h("h2", {}, "My campaigns"), items.length ? list : h("p", { class: "muted" }, "None yet."));
+  const list = h("ul", { class: "campaigns", "data-testid": "my-campaigns" });
+  const more = h("button", { class: "link", "data-testid": "more-campaigns", hidden: true }, "Show more");
+  const error = h("p", { class: "error", role: "alert" });
+  let cursor = "";
+  const load = async () => {
+    try {
+      const page = await myCampaigns(cursor);
+      for (const c of page.campaigns) list.append(campaignLine(c, live));
+      cursor = page.nextCursor;
+      error.textContent = "";
+    } catch (err) {
+      error.textContent = describe(err).message;
+    }
+    more.hidden = cursor === "";
+  };
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    await load();
+    more.disabled = false;
+  });
+  await load();
+  const empty = h("p", { class: "muted" }, "None yet.");
+  box.replaceChildren(h("h2", {}, "My campaigns"), list.children.length || error.textContent ? list : empty, more, error);
   if (select) void watch(live, select);
+}
+
+function campaignLine(c: Campaign, live: HTMLElement): HTMLElement {
+  return h(
+    "li",
+    {},
+    h("button", { class: "link", "data-campaign": c.campaignId, onclick: () => watch(live, c.campaignId) }, c.title),
+    " ",
+    h("span", { class: `badge c${c.status}` }, CAMPAIGN_STATUS[c.status] ?? "?"),
+    h("span", { class: "muted" }, ` ${c.mode === CampaignMode.TEAM ? "team" : "tipping"} · ${c.stockLeft}/${c.stock} left`),
+  );
 }
 
 // ---------- launch ----------
@@ -393,7 +403,6 @@ function renderLaunch(box: HTMLElement, list: HTMLElement, live: HTMLElement): v
               : { case: "tipping", value: { minBuyers: num(f.min_buyers) } },
         }),
       );
-      remember(c.campaignId);
       form.reset();
       showMode();
       await renderCampaigns(list, live, c.campaignId);
@@ -430,7 +439,6 @@ async function watch(box: HTMLElement, campaignId: string): Promise<void> {
   stopWatching();
   const abort = new AbortController();
   watching = abort;
-  remember(campaignId);
   let state: LiveState;
   try {
     const campaign = await authed(() => gateway.getCampaign({ campaignId }));
@@ -612,15 +620,142 @@ function renderLive(box: HTMLElement, s: LiveState): void {
 
 // ---------- public account ----------
 
-function renderAccount(box: HTMLElement): void {
+/** The merchant's public account: found with GetPublicAccount naming no account. */
+async function renderAccount(box: HTMLElement): Promise<void> {
+  box.replaceChildren(h("h2", {}, "Public account"), h("p", { class: "muted" }, "Loading…"));
+  try {
+    renderAccountPanel(box, await authed(() => gateway.getPublicAccount({ accountId: "" })));
+  } catch (err) {
+    const { code, message } = describe(err);
+    if (code === Code.NotFound) return renderOpenAccount(box);
+    box.replaceChildren(
+      h("h2", {}, "Public account"),
+      h("p", { class: "error", role: "alert" }, message),
+      h("button", { class: "link", onclick: () => renderAccount(box) }, "Try again"),
+    );
+  }
+}
+
+function renderOpenAccount(box: HTMLElement): void {
+  const form = h(
+    "form",
+    { novalidate: true, "data-testid": "open-account-form" },
+    h("p", { class: "muted" }, "Followers get your broadcasts in their inbox. Open your public account to start."),
+    field("account_name", "Account name", h("input", { placeholder: "Hainan Fruit Co." }), "1 to 64 characters"),
+    field("account_description", "Description", h("textarea", { rows: "2" }), "optional, up to 500 characters"),
+    h("button", { type: "submit" }, "Open public account"),
+    h("p", { class: "form-error", role: "alert" }),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = { name: value(form, "account_name"), description: value(form, "account_description") };
+    const errors = clientChecks ? validateAccount(f) : {};
+    showErrors(form, errors);
+    formError(form, "");
+    if (Object.keys(errors).length) return;
+    const button = form.querySelector("button")!;
+    button.disabled = true;
+    try {
+      const account = await authed(() => gateway.openPublicAccount({ name: f.name.trim(), description: f.description.trim() }));
+      renderAccountPanel(box, account);
+    } catch (err) {
+      button.disabled = false;
+      const { code, message } = describe(err);
+      const where = code === Code.InvalidArgument ? accountFieldOf(message) : "form";
+      if (where === "form") formError(form, message);
+      else showErrors(form, { [where]: message });
+    }
+  });
+  box.replaceChildren(h("h2", {}, "Public account"), form);
+}
+
+function renderAccountPanel(box: HTMLElement, account: PublicAccount): void {
+  let { broadcastsThisMonth: sent, broadcastQuota: quota, followerCount: followers } = account;
+  const followersTile = h("b", { "data-testid": "followers" });
+  const leftTile = h("b", { "data-testid": "broadcasts-left" });
+  const show = () => {
+    followersTile.textContent = String(followers);
+    leftTile.textContent = `${broadcastsLeft(sent, quota)} / ${quota}`;
+  };
+  show();
+  const card = h("select", {}, h("option", { value: "" }, "none"));
+  const sentNote = h("p", { class: "muted", "data-testid": "broadcast-sent", role: "status" });
+  const form = h(
+    "form",
+    { novalidate: true, "data-testid": "broadcast-form" },
+    h("h3", {}, "Broadcast to followers"),
+    field("text", "Message", h("textarea", { rows: "3" }), "up to 2000 characters; muted followers do not get it"),
+    field("card", "Deal card", card, "optional: one of your active campaigns"),
+    h("button", { type: "submit" }, "Send broadcast"),
+    h("p", { class: "form-error", role: "alert" }),
+    sentNote,
+  );
+  // Deal cards: the merchant's active campaigns (first page of its own).
+  myCampaigns()
+    .then((page) => {
+      for (const c of page.campaigns.filter((c) => c.status === CampaignStatus.ACTIVE)) {
+        card.append(h("option", { value: c.campaignId }, c.title));
+      }
+    })
+    .catch(() => undefined);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = { text: value(form, "text"), card: value(form, "card") };
+    const errors = clientChecks ? validateBroadcast(f, broadcastsLeft(sent, quota), quota) : {};
+    showErrors(form, errors);
+    formError(form, "");
+    sentNote.textContent = "";
+    if (Object.keys(errors).length) return;
+    const button = form.querySelector<HTMLButtonElement>("button[type=submit]")!;
+    button.disabled = true;
+    try {
+      const receipt = await authed(() =>
+        gateway.broadcast({
+          accountId: account.accountId,
+          text: f.text.trim(),
+          card: f.card ? { target: { case: "campaignId", value: f.card } } : undefined,
+        }),
+      );
+      ({ sentThisMonth: sent, quota } = receipt);
+      show();
+      (form.querySelector('[name="text"]') as HTMLTextAreaElement).value = "";
+      card.value = "";
+      sentNote.textContent = `Broadcast sent to your followers (${broadcastsLeft(sent, quota)} left this month).`;
+    } catch (err) {
+      const { code, message } = describe(err);
+      const where = code === Code.InvalidArgument || code === Code.ResourceExhausted ? broadcastFieldOf(message) : "form";
+      if (where === "form") formError(form, message);
+      else showErrors(form, { [where]: message });
+      // A refusal for the quota means the count moved elsewhere (another tab): re-read it.
+      if (code === Code.ResourceExhausted) void refresh();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  const refresh = async () => {
+    try {
+      const a = await authed(() => gateway.getPublicAccount({ accountId: account.accountId }));
+      ({ broadcastsThisMonth: sent, broadcastQuota: quota, followerCount: followers } = a);
+      show();
+    } catch (err) {
+      formError(form, describe(err).message);
+    }
+  };
   box.replaceChildren(
-    h("h2", {}, "Public account"),
     h(
-      "p",
-      { class: "muted", "data-testid": "account-missing" },
-      "Followers, broadcasts left this month and sending a broadcast need the circles service's " +
-        "OpenPublicAccount, GetPublicAccount and Broadcast, which the gateway does not pass through yet.",
+      "div",
+      { class: "live-head" },
+      h("h2", { "data-testid": "account-name", "data-account": account.accountId }, account.name),
+      h("button", { class: "link", "data-testid": "account-refresh", onclick: () => refresh() }, "Refresh"),
     ),
+    h("p", { class: "muted" }, account.description),
+    h(
+      "div",
+      { class: "tiles" },
+      h("div", { class: "tile" }, h("span", { class: "muted" }, "Followers"), followersTile),
+      h("div", { class: "tile" }, h("span", { class: "muted" }, "Broadcasts left this month"), leftTile),
+    ),
+    form,
   );
 }
 

@@ -54,3 +54,15 @@ export async function joinCampaign(campaignId: string): Promise<string> {
   const r = await gw.joinCampaign({ campaignId });
   return r.join?.joinId ?? "";
 }
+
+/** Follows a public account. */
+export async function followAccount(accountId: string): Promise<boolean> {
+  const f = await gw.followAccount({ accountId });
+  return f.following;
+}
+
+/** The texts of the newest broadcasts in the caller's inbox. */
+export async function inboxTexts(): Promise<string[]> {
+  const page = await gw.listInbox({ page: { limit: 20, cursor: "" } });
+  return page.items.map((i) => i.text);
+}

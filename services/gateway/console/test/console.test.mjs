@@ -10,7 +10,12 @@
 //      appears next to the team size field;
 //   7. the campaign is ended; a tipping campaign counts a buyer's commitment live;
 //   8. a new user applies for verification (a server refusal first, by its field) and sees the
-//      application pending.
+//      application pending;
+//   9. the merchant opens its public account, gains a follower, broadcasts (broadcasts left
+//      drop by one, the follower's inbox gets it), and once the month's quota is used up the
+//      server's refusal appears next to the message;
+//  10. in a fresh browser, "My campaigns" lists the merchant's campaigns from the server,
+//      ended ones too, newest first.
 // A screenshot per step goes to test-output/screens. Run: make console-test.
 
 import { chromium } from "playwright-core";
@@ -66,8 +71,15 @@ try {
   const page = await merchantContext.newPage();
   page.on("pageerror", (e) => console.log(`  page error: ${e.message}`));
   page.on("dialog", (d) => d.accept());
-  const title = `Console test ${Date.now().toString(36)}`;
+  const stamp = Date.now().toString(36);
+  const title = `Console test ${stamp}`;
   let campaignId = "";
+  let tippingId = "";
+  let accountId = "";
+  const broadcastsLeft = async (p) => {
+    const [left, quota] = (await p.getByTestId("broadcasts-left").textContent()).split(" / ").map(Number);
+    return { left, quota };
+  };
 
   await step("merchant signs in", async () => {
     await page.goto(BASE);
@@ -153,6 +165,71 @@ try {
     await page.getByTestId("campaign-status").getByText("active").waitFor();
   });
 
+  await step("merchant opens its public account", async () => {
+    const panel = page.locator('[data-testid="open-account-form"], [data-testid="account-name"]').first();
+    await panel.waitFor();
+    if (await page.getByTestId("open-account-form").isVisible()) {
+      const open = page.getByTestId("open-account-form");
+      // The page's own check, under its field.
+      await open.getByRole("button", { name: "Open public account" }).click();
+      await open.getByTestId("error-account_name").getByText("account name must not be empty").waitFor();
+      await screenshot(page, "account-name-required");
+      await open.locator('[name="account_name"]').fill(`Orchard ${stamp}`);
+      await open.locator('[name="account_description"]').fill("Fruit from Hainan, picked this week");
+      await open.getByRole("button", { name: "Open public account" }).click();
+      await page.getByTestId("account-name").getByText(`Orchard ${stamp}`).waitFor();
+      assert.equal(await page.getByTestId("followers").textContent(), "0");
+      const { left, quota } = await broadcastsLeft(page);
+      assert.ok(quota > 0 && left === quota, `a new account has its whole quota: ${left} / ${quota}`);
+    } else {
+      console.log("  (the merchant already runs a public account: using it)");
+    }
+    accountId = await page.getByTestId("account-name").getAttribute("data-account");
+    assert.ok(accountId, "the account's id is on the panel");
+    await screenshot(page, "account-opened");
+  });
+
+  await step("a follower counts, and a broadcast lowers broadcasts left and reaches the follower", async () => {
+    const buyers = await browser.newContext();
+    const buyer = await buyers.newPage();
+    await buyer.goto(BASE);
+    await buyer.addScriptTag({ path: BUYER_JS });
+    const following = await buyer.evaluate(
+      async ([phone, password, id]) => {
+        await window.tuanBuyer.login(phone, password);
+        return window.tuanBuyer.followAccount(id);
+      },
+      [ALICE, PASSWORD, accountId],
+    );
+    assert.equal(following, true);
+    const followersBefore = Number(await page.getByTestId("followers").textContent());
+    await page.getByTestId("account-refresh").click();
+    await page
+      .getByTestId("followers")
+      .getByText(String(Math.max(followersBefore, 1)), { exact: true })
+      .waitFor({ timeout: LIVE_MS });
+    const { left, quota } = await broadcastsLeft(page);
+    assert.ok(left > 0, "a broadcast is left this month");
+    const text = `Mangoes ${stamp}: 8.80 in teams of 3`;
+    const form = page.getByTestId("broadcast-form");
+    await form.locator('[name="text"]').fill(text);
+    await form.locator('[name="card"]').selectOption(campaignId);
+    await form.getByRole("button", { name: "Send broadcast" }).click();
+    await page.getByTestId("broadcast-sent").getByText("Broadcast sent").waitFor();
+    assert.equal(await page.getByTestId("broadcasts-left").textContent(), `${left - 1} / ${quota}`);
+    assert.equal(await form.locator('[name="text"]').inputValue(), "", "the message box is emptied");
+    await screenshot(page, "broadcast-sent");
+    // Delivered by fan-out through the broker: the follower's inbox gets it.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const inbox = await buyer.evaluate(() => window.tuanBuyer.inboxTexts());
+      if (inbox.includes(text)) break;
+      assert.ok(Date.now() < deadline, `the broadcast never reached the follower's inbox: ${JSON.stringify(inbox)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await buyers.close();
+  });
+
   await step("on a phone-sized screen", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const [overflow, culprits] = await page.evaluate(() => [
@@ -183,10 +260,31 @@ try {
     await screenshot(page, "server-error-team-size");
   });
 
+  await step("the used-up broadcast quota is refused by the server, next to the message", async () => {
+    // Still with the page's own checks off (?check=server): the refusal is the server's.
+    const form = page.getByTestId("broadcast-form");
+    await form.waitFor();
+    let { left, quota } = await broadcastsLeft(page);
+    assert.ok(left <= 20, `at most 20 broadcasts to send first (${left} left)`);
+    for (; left > 0; left--) {
+      await form.locator('[name="text"]').fill(`Offer ${stamp} #${left}`);
+      await form.getByRole("button", { name: "Send broadcast" }).click();
+      await page.getByTestId("broadcasts-left").getByText(`${left - 1} / ${quota}`, { exact: true }).waitFor();
+    }
+    await form.locator('[name="text"]').fill(`One too many ${stamp}`);
+    await form.getByRole("button", { name: "Send broadcast" }).click();
+    const error = page.getByTestId("error-text");
+    await error.getByText(`broadcast quota of ${quota} per calendar month is used up`).waitFor();
+    const fieldName = await error.evaluate((e) => e.closest(".field")?.getAttribute("data-field"));
+    assert.equal(fieldName, "text");
+    assert.equal(await page.getByTestId("broadcasts-left").textContent(), `0 / ${quota}`);
+    await screenshot(page, "broadcast-quota-used-up");
+  });
+
   await step("merchant ends the campaign", async () => {
     await page.locator(`[data-campaign="${campaignId}"]`).click();
     await page.getByTestId("live-title").getByText(title).waitFor();
-    await page.getByRole("button", { name: "End" }).click();
+    await page.getByRole("button", { name: "End", exact: true }).click();
     await page.getByTestId("campaign-status").getByText("ended").waitFor();
     await screenshot(page, "ended");
   });
@@ -204,7 +302,7 @@ try {
     await page.getByTestId("live-title").getByText(`${title} tipping`).waitFor();
     await page.locator(".dot.on").waitFor({ timeout: LIVE_MS });
     assert.equal(await page.getByTestId("buyers").textContent(), "0 / 2");
-    const tippingId = await page.locator("[data-campaign]", { hasText: `${title} tipping` }).getAttribute("data-campaign");
+    tippingId = await page.locator("[data-campaign]", { hasText: `${title} tipping` }).getAttribute("data-campaign");
     const buyers = await browser.newContext();
     const buyer = await buyers.newPage();
     await buyer.goto(BASE);
@@ -223,6 +321,31 @@ try {
     assert.equal(await page.getByTestId("stock-left").textContent(), "19 / 20");
     await screenshot(page, "tipping-live");
     await buyers.close();
+  });
+
+  await step("my campaigns come from the server, ended ones too, in a fresh browser", async () => {
+    // A new context: no session and nothing remembered by the page; the list is the server's.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const fresh = await context.newPage();
+    await fresh.goto(BASE);
+    await fresh.locator('input[name="phone"]').fill(MERCHANT);
+    await fresh.locator('input[name="password"]').fill(PASSWORD);
+    await fresh.getByRole("button", { name: "Sign in" }).click();
+    await fresh.getByTestId("merchant-status").getByText("verified merchant").waitFor();
+    const list = fresh.getByTestId("my-campaigns");
+    await list.waitFor();
+    const listed = () => list.locator("[data-campaign]").evaluateAll((els) => els.map((e) => e.dataset.campaign));
+    for (let pages = 0; !(await listed()).includes(campaignId); pages++) {
+      assert.ok(pages < 10 && (await fresh.getByTestId("more-campaigns").isVisible()), "the ended campaign is listed");
+      await fresh.getByTestId("more-campaigns").click();
+    }
+    const ids = await listed();
+    assert.ok(ids.indexOf(tippingId) >= 0 && ids.indexOf(tippingId) < ids.indexOf(campaignId), "newest first");
+    const line = (id) => list.locator("li", { has: fresh.locator(`[data-campaign="${id}"]`) });
+    await line(campaignId).locator(".badge").getByText("ended").waitFor();
+    await line(tippingId).locator(".badge").getByText("active").waitFor();
+    await screenshot(fresh, "my-campaigns-fresh-browser");
+    await context.close();
   });
 
   await step("a new user applies for verification and sees it pending", async () => {

@@ -46,6 +46,8 @@ else
     export TUAN_TELEMETRY__LOG_FORMAT=pretty
     # Holds confirm quickly, so a joined member is confirmed within the test's patience.
     export TUAN_PAYMENTS__PROVIDER__MIN_LATENCY_MS=0 TUAN_PAYMENTS__PROVIDER__MAX_LATENCY_MS=50
+    # A small broadcast quota, so the test uses it up in a few sends.
+    export TUAN_CIRCLES__BROADCAST_QUOTA_PER_MONTH=3
     declare -A port=([users]=50051 [circles]=50052 [groupbuy]=50053 [payments]=50054 [gateway]=50050)
     for svc in users circles groupbuy payments gateway; do
         if port_open "${port[$svc]}"; then log "port ${port[$svc]} ($svc) is taken"; exit 1; fi
