@@ -73,6 +73,13 @@ pub fn shared_broker() -> String {
     SHARED_BROKER.to_string()
 }
 
+/// Where brokers of a test's own keep their storage: `TUAN_TEST_BROKER_DIR` if set (e.g. a
+/// tmpfs such as /dev/shm: tansu's sqlite storage syncs every write, and on a slow disk the
+/// broker then waits on I/O more than it works), else `target/`.
+fn own_broker_base() -> PathBuf {
+    std::env::var_os("TUAN_TEST_BROKER_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_dir().join("target"))
+}
+
 /// A broker of the test's own, on a free port, with durable storage it can kill and restart.
 pub struct OwnBroker {
     pub port: u16,
@@ -83,7 +90,7 @@ pub struct OwnBroker {
 impl OwnBroker {
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let dir = workspace_dir().join(format!("target/test-broker-{}", uuid::Uuid::new_v4().simple()));
+        let dir = own_broker_base().join(format!("test-broker-{}", uuid::Uuid::new_v4().simple()));
         let mut broker = Self { port, dir, child: None };
         broker.resume();
         broker

@@ -196,6 +196,7 @@ async fn progress(gb: sqlx::PgPool, pay: sqlx::PgPool) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tuan_testkit::init_tracing();
     let mut args = std::env::args().skip(1);
     let attempts: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20_000);
     let clients: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(500);
