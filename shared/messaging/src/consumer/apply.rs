@@ -1,8 +1,18 @@
-//! How a consumer applies what it received: batches in one transaction, one event at a time
-//! with retries when a batch fails, dead letters when an event can never be applied.
+//! How a consumer applies what it received: the messages waiting in its queue, several keys
+//! at once, each event in a transaction of its own with retries, dead letters for events that
+//! can never be applied.
+//!
+//! Why not one transaction for a whole batch: the event store replays in transaction-id order,
+//! and a transaction gets its id at its first write. A long batch transaction would take its
+//! id early, then append to streams that other transactions appended to after that, and a
+//! rebuild would replay those appends in the wrong order (the chaos harness caught exactly
+//! this: a join released by its member then rejected, rebuilt the other way round). Separate
+//! transactions running side by side get most of the gain anyway: Postgres flushes the WAL
+//! of concurrent commits together.
 
-use std::{sync::atomic::Ordering, time::Duration};
+use std::{collections::HashMap, sync::atomic::Ordering, time::Duration};
 
+use futures::StreamExt as _;
 use prost::Message as _;
 use rdkafka::{producer::FutureRecord, util::Timeout};
 use tracing::Instrument as _;
@@ -10,13 +20,14 @@ use tuan_proto::events::v1::{DeadLetter, EventEnvelope};
 use tuan_runtime::{shutdown::Shutdown, telemetry};
 use uuid::Uuid;
 
-use super::{BatchFailure, EventHandler, HandlerError, IdempotentConsumer, MAX_BACKOFF, Outcome, PERMANENT_ATTEMPTS};
+use super::{
+    CONCURRENT_KEYS, EventHandler, HandlerError, IdempotentConsumer, MAX_BACKOFF, Outcome, PERMANENT_ATTEMPTS,
+};
 use crate::headers;
 
 impl<H: EventHandler> IdempotentConsumer<H> {
-    /// Applies a batch of messages: together in one transaction when they all apply cleanly,
-    /// otherwise one by one (with retries and dead-lettering). Returns false only if shutdown
-    /// interrupted the retries.
+    /// Applies a batch of messages: events of one key in order, up to `CONCURRENT_KEYS` keys at
+    /// a time. Returns false only if shutdown interrupted the retries.
     pub(super) async fn process_batch<M: rdkafka::Message>(&self, batch: &[M], shutdown: &Shutdown) -> bool {
         let mut wanted = Vec::with_capacity(batch.len());
         for message in batch {
@@ -28,39 +39,29 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                 Ok(envelope) => wanted.push((message, envelope)),
             }
         }
-        // Apply `wanted[start..end]` together; when event k of it fails, apply the events before
-        // k together again (the rollback undid them), then k alone with its retries and
-        // dead-lettering, then the rest together. A bad event costs its neighbours nothing.
-        let (mut start, mut end) = (0, wanted.len());
-        while start < wanted.len() {
-            let run = &wanted[start..end];
-            if run.len() == 1 {
-                let (message, envelope) = &run[0];
-                if !self.process(*message, envelope, shutdown).await {
-                    return false;
-                }
-                (start, end) = (end, wanted.len());
-                continue;
-            }
-            match self.apply_together(run).await {
-                Ok((applied, duplicates)) => {
-                    self.count(Outcome::Applied, applied);
-                    self.count(Outcome::Duplicate, duplicates);
-                    (start, end) = (end, wanted.len());
-                }
-                Err(BatchFailure { at: Some(k), error }) => {
-                    tracing::debug!(consumer = %self.name, %error, at = start + k, "event failed in a batch");
-                    end = start + k.max(1);
-                }
-                Err(BatchFailure { at: None, error }) => {
-                    tracing::debug!(consumer = %self.name, %error, "batch failed; applying one by one");
-                    for (message, envelope) in run {
-                        if !self.process(*message, envelope, shutdown).await {
-                            return false;
-                        }
-                    }
-                    (start, end) = (end, wanted.len());
-                }
+        // One queue per message key (the aggregate id): a key's events in their order, the keys
+        // side by side, each event in its own transaction.
+        let mut queues: Vec<Vec<(&M, EventEnvelope)>> = Vec::new();
+        let mut queue_of: HashMap<&[u8], usize> = HashMap::new();
+        for (message, envelope) in wanted {
+            let queue = *queue_of.entry(message.key().unwrap_or_default()).or_insert_with(|| {
+                queues.push(Vec::new());
+                queues.len() - 1
+            });
+            queues[queue].push((message, envelope));
+        }
+        let queues: Vec<_> = queues.into_iter().map(|queue| self.process_queue(queue, shutdown)).collect();
+        futures::stream::iter(queues)
+            .buffer_unordered(CONCURRENT_KEYS)
+            .fold(true, |all, done| async move { all && done })
+            .await
+    }
+
+    /// Applies one key's events in order. False if shutdown interrupted the retries.
+    async fn process_queue<M: rdkafka::Message>(&self, queue: Vec<(&M, EventEnvelope)>, shutdown: &Shutdown) -> bool {
+        for (message, envelope) in &queue {
+            if !self.process(*message, envelope, shutdown).await {
+                return false;
             }
         }
         true
@@ -133,61 +134,6 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         }
         metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => label)
             .increment(n as u64);
-    }
-
-    /// Runs the handler on every event of the batch and records them all, in one transaction.
-    /// Returns (applied, duplicates). Any error rolls back the whole batch.
-    async fn apply_together<M: rdkafka::Message>(
-        &self,
-        batch: &[(&M, EventEnvelope)],
-    ) -> Result<(usize, usize), BatchFailure> {
-        let ids = batch
-            .iter()
-            .map(|(_, e)| Uuid::parse_str(&e.event_id))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| BatchFailure::whole(HandlerError::Permanent(e.to_string())))?;
-        let mut tx = self.pool.begin().await.map_err(BatchFailure::whole)?;
-        // Read before writing anything, as in `apply`.
-        let mut done: std::collections::HashSet<Uuid> =
-            sqlx::query_scalar("SELECT event_id FROM processed_events WHERE consumer = $1 AND event_id = ANY($2)")
-                .bind(&self.name)
-                .bind(&ids)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(BatchFailure::whole)?
-                .into_iter()
-                .collect();
-        let mut fresh = Vec::with_capacity(ids.len());
-        for (k, ((message, envelope), id)) in batch.iter().zip(&ids).enumerate() {
-            // A redelivered event can sit twice in one batch: `done` covers both.
-            if !done.insert(*id) {
-                continue;
-            }
-            self.handler
-                .handle(&mut tx, envelope)
-                .instrument(self.span(*message, envelope))
-                .await
-                .map_err(|error| BatchFailure { at: Some(k), error })?;
-            fresh.push(*id);
-        }
-        let recorded = sqlx::query(
-            "INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
-        )
-        .bind(&self.name)
-        .bind(&fresh)
-        .execute(&mut *tx)
-        .await
-        .map_err(BatchFailure::whole)?
-        .rows_affected();
-        if recorded as usize != fresh.len() {
-            // Another member applied some of them meanwhile (during a rebalance): undo all;
-            // one by one, each is then applied or skipped on its own.
-            return Err(BatchFailure::whole(HandlerError::Transient(
-                "events of the batch were applied elsewhere meanwhile".into(),
-            )));
-        }
-        tx.commit().await.map_err(BatchFailure::whole)?;
-        Ok((fresh.len(), batch.len() - fresh.len()))
     }
 
     /// Runs the handler and records the event, in one transaction. Ok(false) for a duplicate.

@@ -41,10 +41,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub(crate) const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 /// How often an idle consumer polls its queue again (see the `RECV_TICK` branch in `run`).
 const RECV_TICK: Duration = Duration::from_millis(20);
-/// Most messages applied in one transaction. Messages already waiting in the client's queue
-/// are applied together: one commit (one WAL flush) for all of them instead of one each, which
-/// is what bounds a consumer that has fallen behind. Waiting for a batch to fill is never done.
+/// Most messages taken from the client's queue at once (what is already there; a batch is
+/// never waited for). Their events are applied per key, several keys at a time.
 const MAX_BATCH: usize = 100;
+/// How many keys' events are applied side by side: the transactions commit together (one WAL
+/// flush for several), which is what bounded a consumer that had fallen behind. Kept well
+/// under the service's pool (20 by default), which its API and other consumers share.
+const CONCURRENT_KEYS: usize = 6;
 /// What became of a message, as counted in `tuan_consumer_events_total{outcome}`.
 #[derive(Clone, Copy)]
 enum Outcome {
@@ -53,19 +56,6 @@ enum Outcome {
     Duplicate,
     /// Of a type the handler does not want.
     Ignored,
-}
-
-/// Why a batch applied together was rolled back: event `at` of it failed, or (None) the
-/// batch as a whole.
-struct BatchFailure {
-    at: Option<usize>,
-    error: HandlerError,
-}
-
-impl BatchFailure {
-    fn whole(error: impl Into<HandlerError>) -> Self {
-        Self { at: None, error: error.into() }
-    }
 }
 
 /// Why a handler could not apply an event.
