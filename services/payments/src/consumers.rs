@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tuan_messaging::{
     EventHandler, HandlerError,
-    envelope::{caused_by, decode, is, uuid_field},
+    envelope::{caused_by, decode, is, kind_of, uuid_field},
 };
 use tuan_proto::{events::v1::EventEnvelope, groupbuy::v1 as groupbuy, users::v1 as users};
 use tuan_runtime::{ApiError, ErrorKind};
@@ -206,12 +206,13 @@ enum SagaStep {
 
 impl SagaStep {
     fn of(event_type: &str) -> Option<Self> {
-        [
-            (groupbuy::HoldRequested::full_name(), Self::Place),
-            (groupbuy::HoldCaptureRequested::full_name(), Self::Capture),
-            (groupbuy::HoldReleaseRequested::full_name(), Self::Release),
-        ]
-        .into_iter()
-        .find_map(|(name, kind)| (name == event_type).then_some(kind))
+        kind_of(
+            event_type,
+            [
+                (groupbuy::HoldRequested::full_name(), Self::Place),
+                (groupbuy::HoldCaptureRequested::full_name(), Self::Capture),
+                (groupbuy::HoldReleaseRequested::full_name(), Self::Release),
+            ],
+        )
     }
 }

@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use tuan_eventstore::{Aggregate as _, CommandError, EventMeta, StoreError};
 use tuan_messaging::{
     EventHandler, HandlerError,
-    envelope::{caused_by, decode},
+    envelope::{caused_by, decode, kind_of},
 };
 use tuan_proto::{events::v1::EventEnvelope, payments::v1 as payments, users::v1 as users};
 use uuid::Uuid;
@@ -109,15 +109,16 @@ enum SagaEvent {
 impl SagaEvent {
     fn of(event_type: &str) -> Option<Self> {
         use prost::Name as _;
-        [
-            (payments::HoldPlaced::full_name(), Self::HoldPlaced),
-            (payments::HoldRejected::full_name(), Self::HoldRejected),
-            (payments::HoldCaptured::full_name(), Self::HoldCaptured),
-            (payments::HoldReleased::full_name(), Self::HoldReleased),
-            (users::MerchantVerified::full_name(), Self::MerchantVerified),
-        ]
-        .into_iter()
-        .find_map(|(name, kind)| (name == event_type).then_some(kind))
+        kind_of(
+            event_type,
+            [
+                (payments::HoldPlaced::full_name(), Self::HoldPlaced),
+                (payments::HoldRejected::full_name(), Self::HoldRejected),
+                (payments::HoldCaptured::full_name(), Self::HoldCaptured),
+                (payments::HoldReleased::full_name(), Self::HoldReleased),
+                (users::MerchantVerified::full_name(), Self::MerchantVerified),
+            ],
+        )
     }
 }
 
