@@ -42,8 +42,10 @@ fmt:
 lint:
 	cargo fmt --check && cargo clippy --all-targets -- -D warnings
 
+# Builds the benchmark binaries; each prints its figures (commands and results: docs/benchmarks.md).
 bench:
-	@echo "bench: not implemented yet"
+	cargo build --release -p tuan-bench --bins
+	@echo "run one of: target/release/{eventstore,transfers,fanout,consumer,flash_sale,gateway_screens} (arguments in docs/benchmarks.md)"
 
 # The long reliability run (docs/reliability.md): 10,000 sagas, 60 faults, every invariant.
 # Another size or a seed to reproduce: make chaos CHAOS_ARGS="--seed 42 --sagas 2000 --faults 20"
