@@ -1,10 +1,14 @@
 //! Offsets of applied messages, committed to the broker in groups.
 
-use std::{collections::HashMap, time::Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext};
 
-use crate::consumer::COMMIT_INTERVAL;
+/// How long applied offsets may wait before they are committed to the broker.
+const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Next offsets to commit, per partition, for messages already applied.
 #[derive(Default)]

@@ -35,7 +35,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                 Err(reason) => {
                     self.dead_letter(message, &reason, 1).await;
                 }
-                Ok(envelope) if !self.handler.wants(&envelope.event_type) => self.count(Outcome::Ignored, 1),
+                Ok(envelope) if !self.handler.wants(&envelope.event_type) => self.count(Outcome::Ignored),
                 Ok(envelope) => wanted.push((message, envelope)),
             }
         }
@@ -75,11 +75,11 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         loop {
             match self.apply(envelope).instrument(span.clone()).await {
                 Ok(true) => {
-                    self.count(Outcome::Applied, 1);
+                    self.count(Outcome::Applied);
                     return true;
                 }
                 Ok(false) => {
-                    self.count(Outcome::Duplicate, 1);
+                    self.count(Outcome::Duplicate);
                     return true;
                 }
                 Err(HandlerError::Permanent(reason)) => {
@@ -120,20 +120,17 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         span
     }
 
-    fn count(&self, outcome: Outcome, n: usize) {
-        if n == 0 {
-            return;
-        }
+    fn count(&self, outcome: Outcome) {
         let (counter, label) = match outcome {
             Outcome::Applied => (Some(&self.stats.applied), "applied"),
             Outcome::Duplicate => (Some(&self.stats.duplicates), "duplicate"),
             Outcome::Ignored => (None, "ignored"),
         };
         if let Some(counter) = counter {
-            counter.fetch_add(n as u64, Ordering::Relaxed);
+            counter.fetch_add(1, Ordering::Relaxed);
         }
         metrics::counter!("tuan_consumer_events_total", "consumer" => self.name.clone(), "outcome" => label)
-            .increment(n as u64);
+            .increment(1);
     }
 
     /// Runs the handler and records the event, in one transaction. Ok(false) for a duplicate.

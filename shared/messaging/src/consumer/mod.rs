@@ -37,8 +37,6 @@ use crate::{
 /// How often a permanently failing event is tried before it is dead-lettered.
 const PERMANENT_ATTEMPTS: u32 = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// How long applied offsets may wait before they are committed to the broker.
-pub(crate) const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 /// How often an idle consumer polls its queue again (see the `RECV_TICK` branch in `run`).
 const RECV_TICK: Duration = Duration::from_millis(20);
 /// Most messages taken from the client's queue at once (what is already there; a batch is
@@ -314,7 +312,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                     continue;
                 }
             };
-            // Whatever else is already waiting joins the first message's transaction.
+            // Whatever else is already waiting joins the first message's batch.
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match self.consumer.recv().now_or_never() {
