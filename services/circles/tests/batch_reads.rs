@@ -73,6 +73,7 @@ async fn my_circles_with_their_newest_posts_in_one_call_and_nobody_elses() {
     )
     .await;
     assert_eq!(texts(&one.posts), ["first 2", "first 1", "first 0"]);
+    assert_eq!(one.circles, all.circles, "circles without posts are listed all the same");
     let head = list(&mut app, &reader, pb::ListMyCirclePostsRequest { page: page(1, ""), ..Default::default() }).await;
     assert_eq!((head.circles.len(), texts(&head.posts)), (1, vec!["first 2", "first 1", "first 0"]));
     let tail = pb::ListMyCirclePostsRequest { page: page(1, &head.next_cursor), ..Default::default() };

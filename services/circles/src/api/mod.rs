@@ -226,12 +226,16 @@ impl CirclesService for CirclesApi {
         let caller = caller(&request)?;
         let r = request.get_ref();
         let page = Page::parse(r.page.as_ref())?;
-        let with_posts = count_or("circles_with_posts", r.circles_with_posts, 10, 50)? as usize;
+        let with_posts = count_or("circles_with_posts", r.circles_with_posts, 10, 50)?;
         let per_circle = count_or("posts_per_circle", r.posts_per_circle, 10, 20)?;
         let after = page.cursor.as_deref().map(convert::parse_id_cursor).transpose()?;
-        let mut rows = self.app.my_circles(&caller, after, page.fetch_limit()).await?;
+        // Posts only of circles on this page (it holds at most `page.limit` of those fetched).
+        let with_posts = with_posts.min(page.limit);
+        let (mut rows, posts) = self
+            .app
+            .my_circles_with_posts(&caller, after, page.fetch_limit(), i64::from(with_posts), i64::from(per_circle))
+            .await?;
         let next_cursor = page.finish(&mut rows, |c| c.circle_id.to_string());
-        let posts = self.app.newest_posts(&rows[..rows.len().min(with_posts)], i64::from(per_circle)).await?;
         Ok(Response::new(pb::ListMyCirclePostsResponse {
             circles: rows.into_iter().map(convert::circle).collect(),
             next_cursor,

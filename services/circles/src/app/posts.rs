@@ -61,14 +61,27 @@ impl CirclesApp {
         Ok(queries::posts(&self.pool, circle_id, before, limit).await?)
     }
 
-    /// The newest posts (at most `per_circle` each) of those of `circles` the caller is a
-    /// member of: rows read for the caller, as [`CirclesApp::my_circles`] gives them. One query.
-    pub async fn newest_posts(&self, circles: &[CircleRow], per_circle: i64) -> Result<Vec<ItemRow>, ApiError> {
-        let ids: Vec<Uuid> = circles.iter().filter(|c| !c.my_role.is_empty()).map(|c| c.circle_id).collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    /// The circles the caller is a member of (as [`CirclesApp::my_circles`] gives them) and
+    /// the newest posts (at most `per_circle` each) of the first `with_posts` of them. One query.
+    pub async fn my_circles_with_posts(
+        &self,
+        caller: &Caller,
+        after: Option<Uuid>,
+        limit: i64,
+        with_posts: i64,
+        per_circle: i64,
+    ) -> Result<(Vec<CircleRow>, Vec<ItemRow>), ApiError> {
+        let rows =
+            queries::my_circles_with_posts(&self.pool, caller.user_id, after, limit, with_posts, per_circle).await?;
+        let (mut circles, mut posts): (Vec<CircleRow>, Vec<ItemRow>) = (Vec::new(), Vec::new());
+        // A circle's rows (one per post) come together.
+        for row in rows {
+            if circles.last().is_none_or(|c| c.circle_id != row.circle.circle_id) {
+                circles.push(row.circle);
+            }
+            posts.extend(row.post);
         }
-        Ok(queries::newest_posts(&self.pool, &ids, per_circle).await?)
+        Ok((circles, posts))
     }
 
     /// Appends one `MomentPosted`; the fan-out consumer puts it on every friend's timeline.

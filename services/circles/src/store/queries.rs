@@ -1,7 +1,7 @@
 //! Reads over the circles read models and the consumer-fed tables.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{FromRow, PgConnection, PgPool, Row as _, postgres::PgRow};
 use uuid::Uuid;
 
 use crate::domain::membership::Relation;
@@ -21,6 +21,8 @@ pub struct CircleRow {
     pub dissolved: bool,
     pub members: i32,
     pub member_cap: i32,
+    /// Named apart from a post's `created_at`, so a row can hold a circle and a post.
+    #[sqlx(rename = "circle_created_at")]
     pub created_at: DateTime<Utc>,
     /// The caller's role ('' when not a member) and mute flag.
     pub my_role: String,
@@ -199,7 +201,8 @@ pub async fn is_merchant(pool: &PgPool, user: Uuid) -> Result<bool, sqlx::Error>
 }
 
 const CIRCLE: &str = "c.circle_id, c.owner_id, c.name, c.kind, c.topic, c.approval_required, c.dissolved, c.members, \
-                      c.member_cap, c.created_at, COALESCE(m.role, '') AS my_role, COALESCE(m.muted, false) AS muted";
+                      c.member_cap, c.created_at AS circle_created_at, COALESCE(m.role, '') AS my_role, \
+                      COALESCE(m.muted, false) AS muted";
 
 pub async fn circle(pool: &PgPool, circle: Uuid, viewer: Uuid) -> Result<Option<CircleRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -213,6 +216,18 @@ pub async fn circle(pool: &PgPool, circle: Uuid, viewer: Uuid) -> Result<Option<
     .await
 }
 
+/// The circles `$1` is a member of (not dissolved), by circle id, after the circle `$2`, at most
+/// `$3`, each with its place (`ord`, from 1). One range of `memberships_by_user`.
+fn my_circles_sql() -> String {
+    format!(
+        "SELECT {CIRCLE}, row_number() OVER (ORDER BY m.circle_id) AS ord \
+         FROM memberships m JOIN circles c ON c.circle_id = m.circle_id \
+         WHERE m.user_id = $1 AND m.status = 'member' AND NOT c.dissolved \
+           AND ($2::uuid IS NULL OR m.circle_id > $2) \
+         ORDER BY m.circle_id LIMIT $3"
+    )
+}
+
 /// The circles `user` is a member of (not dissolved), by circle id.
 pub async fn my_circles(
     pool: &PgPool,
@@ -220,15 +235,55 @@ pub async fn my_circles(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<CircleRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(my_circles_sql())).bind(user).bind(after).bind(limit).fetch_all(pool).await
+}
+
+/// A circle of [`my_circles_with_posts`] and one of its posts: a circle has a row per post,
+/// newest first, or one row with no post.
+#[derive(Clone, Debug)]
+pub struct CirclePostRow {
+    pub circle: CircleRow,
+    pub post: Option<ItemRow>,
+}
+
+impl<'r> FromRow<'r, PgRow> for CirclePostRow {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let post = match row.try_get::<Option<Uuid>, _>("id")? {
+            Some(_) => Some(ItemRow::from_row(row)?),
+            None => None,
+        };
+        Ok(Self { circle: CircleRow::from_row(row)?, post })
+    }
+}
+
+/// [`my_circles`], and the newest posts (at most `per_circle` each) of the first `with_posts`
+/// of those circles, in one statement: circles in order, each one's posts newest first. One
+/// `posts_newest` range per circle with posts.
+pub async fn my_circles_with_posts(
+    pool: &PgPool,
+    user: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+    with_posts: i64,
+    per_circle: i64,
+) -> Result<Vec<CirclePostRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CIRCLE} FROM memberships m JOIN circles c ON c.circle_id = m.circle_id \
-         WHERE m.user_id = $1 AND m.status = 'member' AND NOT c.dissolved \
-           AND ($2::uuid IS NULL OR m.circle_id > $2) \
-         ORDER BY m.circle_id LIMIT $3"
+        "WITH mine AS ({}) \
+         SELECT mine.*, p.post_id AS id, p.circle_id AS parent_id, p.author_id, p.text, p.card_kind, p.card_id, \
+                p.created_at, '' AS source_name, {} \
+         FROM mine LEFT JOIN LATERAL (SELECT * FROM posts WHERE circle_id = mine.circle_id AND mine.ord <= $4 \
+                                        AND mine.my_role <> '' \
+                                      ORDER BY created_at DESC, post_id DESC LIMIT $5) p ON true {} \
+         ORDER BY mine.ord, p.created_at DESC, p.post_id DESC",
+        my_circles_sql(),
+        live_columns("p"),
+        live_joins("p")
     )))
     .bind(user)
     .bind(after)
     .bind(limit)
+    .bind(with_posts)
+    .bind(per_circle)
     .fetch_all(pool)
     .await
 }
@@ -282,25 +337,6 @@ pub async fn posts(
     .bind(at)
     .bind(id)
     .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
-/// The newest posts of each circle, at most `per_circle` of each; circles in the order given,
-/// each one's newest first. One index range per circle (`posts_newest`).
-pub async fn newest_posts(pool: &PgPool, circles: &[Uuid], per_circle: i64) -> Result<Vec<ItemRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT p.post_id AS id, p.circle_id AS parent_id, p.author_id, p.text, p.card_kind, p.card_id, p.created_at, \
-                '' AS source_name, {} \
-         FROM unnest($1::uuid[]) WITH ORDINALITY AS c (id, ord) \
-         CROSS JOIN LATERAL (SELECT * FROM posts WHERE circle_id = c.id \
-                             ORDER BY created_at DESC, post_id DESC LIMIT $2) p {} \
-         ORDER BY c.ord, p.created_at DESC, p.post_id DESC",
-        live_columns("p"),
-        live_joins("p")
-    )))
-    .bind(circles)
-    .bind(per_circle)
     .fetch_all(pool)
     .await
 }
