@@ -80,6 +80,19 @@ async fn open_teams_of_several_campaigns_teams_by_id_and_their_campaigns_in_one_
     assert_eq!(ids(&found.open_teams), [first.as_str()]);
     assert_eq!(found.campaigns.len(), 1);
 
+    // A team asked for by id that is also filling is in both parts, with its members in each.
+    let found = list(
+        &mut app,
+        stranger,
+        pb::ListOpenTeamsRequest { campaign_ids: vec![], team_ids: vec![second.clone()], teams_per_campaign: 2 },
+    )
+    .await;
+    assert_eq!(ids(&found.teams), [second.as_str()]);
+    assert_eq!(ids(&found.open_teams), [first.as_str(), second.as_str()]);
+    assert_eq!(found.teams[0], found.open_teams[1]);
+    assert_eq!(found.teams[0].members.len(), 1);
+    assert_eq!(found.teams[0].members[0].user_id, b.to_string());
+
     let nothing = list(&mut app, stranger, pb::ListOpenTeamsRequest::default()).await;
     assert_eq!(nothing, pb::ListOpenTeamsResponse::default());
     app.stop().await;

@@ -7,8 +7,6 @@
 //! replay order of a rebuild (by transaction id) never takes a unit before it was returned.
 //! Only joins of the same team serialise (on the team stream's version); they are retried.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row as _};
 use tuan_eventstore::{Aggregate as _, EventMeta};
@@ -339,41 +337,39 @@ impl GroupBuyApp {
     }
 
     /// Teams by id (any status), the filling teams (at most `per_campaign` each) of
-    /// `campaign_ids` and of those teams' campaigns, and the campaigns: four queries
-    /// whatever the number of ids. Open to every signed-in user, as each single read is.
+    /// `campaign_ids` and of those teams' campaigns, and the campaigns: two queries at once
+    /// whatever the number of ids (the teams with their members; the campaigns). The ids hold
+    /// no duplicates. Open to every signed-in user, as each single read is.
     pub async fn open_teams(
         &self,
         campaign_ids: &[Uuid],
         team_ids: &[Uuid],
         per_campaign: i64,
     ) -> Result<OpenTeams, ApiError> {
-        let mut teams = if team_ids.is_empty() { Vec::new() } else { queries::teams(&self.pool, team_ids).await? };
-        teams.sort_by_key(|t| team_ids.iter().position(|id| *id == t.team_id));
-        let mut campaign_ids = campaign_ids.to_vec();
-        for team in &teams {
-            if !campaign_ids.contains(&team.campaign_id) {
-                campaign_ids.push(team.campaign_id);
-            }
-        }
-        if campaign_ids.is_empty() {
+        if campaign_ids.is_empty() && team_ids.is_empty() {
             return Ok(OpenTeams::default());
         }
-        let (open, mut campaigns) = futures::try_join!(
-            queries::filling_teams(&self.pool, &campaign_ids, per_campaign),
-            queries::campaigns(&self.pool, &campaign_ids),
+        let (rows, mut campaigns) = futures::try_join!(
+            queries::open_teams(&self.pool, campaign_ids, team_ids, per_campaign),
+            queries::campaigns_with_teams(&self.pool, campaign_ids, team_ids),
         )?;
-        campaigns.sort_by_key(|c| campaign_ids.iter().position(|id| *id == c.campaign_id));
-        let ids: Vec<Uuid> = teams.iter().chain(&open).map(|t| t.team_id).collect();
-        let mut members: HashMap<Uuid, Vec<MemberRow>> = HashMap::new();
-        for member in queries::members(&self.pool, &ids).await? {
-            members.entry(member.team_id).or_default().push(member);
+        let mut found = OpenTeams::default();
+        // A team's rows (one per member) come together, and a team asked for by id that is
+        // also filling comes twice: once in each part.
+        for row in rows {
+            let part = if row.by_id { &mut found.teams } else { &mut found.open_teams };
+            let member = row.member();
+            match part.last_mut() {
+                Some(last) if last.team.team_id == row.team.team_id => last.members.extend(member),
+                _ => part.push(TeamView { team: row.team, members: member.into_iter().collect() }),
+            }
         }
-        let view = |team: TeamRow| TeamView { members: members.get(&team.team_id).cloned().unwrap_or_default(), team };
-        Ok(OpenTeams {
-            teams: teams.into_iter().map(view).collect(),
-            open_teams: open.into_iter().map(view).collect(),
-            campaigns,
-        })
+        // The campaigns asked for, then those of the teams, in the order of their first team.
+        let order: Vec<Uuid> =
+            campaign_ids.iter().copied().chain(found.teams.iter().map(|t| t.team.campaign_id)).collect();
+        campaigns.sort_by_key(|c| order.iter().position(|id| *id == c.campaign_id));
+        found.campaigns = campaigns;
+        Ok(found)
     }
 
     async fn join_view(&self, join_id: Uuid) -> Result<JoinView, ApiError> {

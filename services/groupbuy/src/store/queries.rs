@@ -40,12 +40,21 @@ pub async fn campaign(conn: &mut PgConnection, id: Uuid) -> Result<Option<Campai
         .await
 }
 
-/// Campaigns by id, those that exist (in no particular order).
-pub async fn campaigns(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<CampaignRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{CAMPAIGN} WHERE c.campaign_id = ANY($1)")))
-        .bind(ids)
-        .fetch_all(pool)
-        .await
+/// The campaigns `campaigns` names and those of the teams `teams` names, those that exist (in
+/// no particular order). One primary-key lookup each: the teams' campaign ids are gathered
+/// first (an InitPlan), so the campaigns are found by `= ANY` on their key.
+pub async fn campaigns_with_teams(
+    pool: &PgPool,
+    campaigns: &[Uuid],
+    teams: &[Uuid],
+) -> Result<Vec<CampaignRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CAMPAIGN} WHERE c.campaign_id = ANY ($1::uuid[] || ARRAY(SELECT campaign_id FROM teams WHERE team_id = ANY ($2)))"
+    )))
+    .bind(campaigns)
+    .bind(teams)
+    .fetch_all(pool)
+    .await
 }
 
 pub async fn active_campaigns(pool: &PgPool, after: Option<Uuid>, limit: i64) -> Result<Vec<CampaignRow>, sqlx::Error> {
@@ -188,21 +197,66 @@ pub async fn teams_of_campaign(
         .await
 }
 
-/// Teams by id, those that exist (in no particular order).
-pub async fn teams(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<TeamRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM teams WHERE team_id = ANY($1)").bind(ids).fetch_all(pool).await
+/// One team of [`open_teams`] with one of its active members (pending or confirmed): a team
+/// has a row per member, in joining order, or one row with no member.
+#[derive(Clone, Debug, FromRow)]
+pub struct OpenTeamRow {
+    /// Asked for by id (else a filling team of a campaign).
+    pub by_id: bool,
+    #[sqlx(flatten)]
+    pub team: TeamRow,
+    pub join_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub member_status: Option<String>,
+    pub joined_at: Option<DateTime<Utc>>,
 }
 
-/// The filling (pending or open) teams of each campaign, at most `per_campaign` of each, the
-/// oldest first; campaigns in the order given. One index range per campaign (`teams_filling`).
-pub async fn filling_teams(pool: &PgPool, campaigns: &[Uuid], per_campaign: i64) -> Result<Vec<TeamRow>, sqlx::Error> {
+impl OpenTeamRow {
+    /// The member on this row, if the team has any.
+    pub fn member(&self) -> Option<MemberRow> {
+        Some(MemberRow {
+            team_id: self.team.team_id,
+            join_id: self.join_id?,
+            user_id: self.user_id?,
+            status: self.member_status.clone()?,
+            joined_at: self.joined_at?,
+        })
+    }
+}
+
+/// In one statement: the teams `teams` names that exist (any status), in the order asked;
+/// then the filling (pending or open) teams, at most `per_campaign` of each, of `campaigns`
+/// and then of the asked teams' campaigns (in the order of the first team of each), each
+/// campaign's oldest first; every team with its active members in joining order. `teams` and
+/// `campaigns` hold no duplicates. One primary-key lookup per asked team, one `teams_filling`
+/// range per campaign and one `team_members` range per team.
+pub async fn open_teams(
+    pool: &PgPool,
+    campaigns: &[Uuid],
+    teams: &[Uuid],
+    per_campaign: i64,
+) -> Result<Vec<OpenTeamRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT t.* FROM unnest($1::uuid[]) WITH ORDINALITY AS c (id, ord) \
-         CROSS JOIN LATERAL (SELECT * FROM teams WHERE campaign_id = c.id AND status IN ('pending', 'open') \
-                             ORDER BY opened_at, team_id LIMIT $2) t \
-         ORDER BY c.ord, t.opened_at, t.team_id",
+        "WITH asked AS ( \
+             SELECT t.*, a.ord FROM unnest($2::uuid[]) WITH ORDINALITY AS a (id, ord) JOIN teams t ON t.team_id = a.id \
+         ), campaign_ids AS ( \
+             SELECT id, ord FROM unnest($1::uuid[]) WITH ORDINALITY AS c (id, ord) \
+             UNION ALL \
+             SELECT campaign_id, cardinality($1::uuid[]) + min(ord) FROM asked \
+             WHERE campaign_id <> ALL ($1::uuid[]) GROUP BY campaign_id \
+         ), found AS ( \
+             SELECT true AS by_id, * FROM asked \
+             UNION ALL \
+             SELECT false, t.*, c.ord FROM campaign_ids c \
+             CROSS JOIN LATERAL (SELECT * FROM teams WHERE campaign_id = c.id AND status IN ('pending', 'open') \
+                                 ORDER BY opened_at, team_id LIMIT $3) t \
+         ) \
+         SELECT f.*, m.join_id, m.user_id, m.status AS member_status, m.joined_at FROM found f \
+         LEFT JOIN team_members m ON m.team_id = f.team_id AND m.status IN ('pending', 'confirmed') \
+         ORDER BY f.by_id DESC, f.ord, f.opened_at, f.team_id, m.position",
     )
     .bind(campaigns)
+    .bind(teams)
     .bind(per_campaign)
     .fetch_all(pool)
     .await
