@@ -41,6 +41,9 @@ pub struct GatewaySettings {
     pub breaker_failures: u32,
     /// How long an open circuit refuses calls before letting one probe through.
     pub breaker_cool_down_ms: u64,
+    /// How long `Home` reuses the list of active campaigns, which is the same for every user,
+    /// instead of asking group-buy again; 0: every `Home` asks.
+    pub active_campaigns_ttl_ms: u64,
     /// Origins whose pages may call the gateway over gRPC-Web (CORS); empty: any origin, for
     /// development (env `TUAN_GATEWAY__CORS_ORIGINS='["https://console.example"]'`).
     #[serde(default)]
@@ -71,6 +74,7 @@ impl Default for GatewayConfig {
                 ip_burst: 400,
                 breaker_failures: 5,
                 breaker_cool_down_ms: 5_000,
+                active_campaigns_ttl_ms: 1_000,
                 cors_origins: Vec::new(),
                 console_dir: "services/gateway/console/dist".into(),
             },

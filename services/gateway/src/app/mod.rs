@@ -3,17 +3,20 @@
 
 pub mod backends;
 pub mod screens;
+pub mod shared_read;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use tuan_proto::{
     circles::v1::circles_service_client::CirclesServiceClient,
-    groupbuy::v1::group_buy_service_client::GroupBuyServiceClient,
-    payments::v1::payments_service_client::PaymentsServiceClient, users::v1::users_service_client::UsersServiceClient,
+    groupbuy::v1::{Campaign, group_buy_service_client::GroupBuyServiceClient},
+    payments::v1::payments_service_client::PaymentsServiceClient,
+    users::v1::users_service_client::UsersServiceClient,
 };
 
 use crate::{config::GatewaySettings, domain::breaker::BreakerSettings};
 use backends::{Backend, Traced, channel, traced};
+use shared_read::SharedRead;
 
 /// Budgets of the gateway's calls.
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +37,9 @@ pub struct GatewayApp {
     pub groupbuy: Backend<GroupBuyServiceClient<Traced>>,
     pub payments: Backend<PaymentsServiceClient<Traced>>,
     pub budgets: Budgets,
+    /// The first page of active campaigns, which every signed-in user is shown alike (see
+    /// [`GatewayApp::active_campaigns`]).
+    active_campaigns: Arc<SharedRead<Vec<Campaign>>>,
 }
 
 impl GatewayApp {
@@ -55,6 +61,7 @@ impl GatewayApp {
                 screen: Duration::from_millis(settings.screen_budget_ms),
                 command: Duration::from_millis(settings.command_budget_ms),
             },
+            active_campaigns: Arc::new(SharedRead::new(Duration::from_millis(settings.active_campaigns_ttl_ms))),
         })
     }
 }

@@ -73,8 +73,9 @@ struct Deals {
 
 impl GatewayApp {
     /// At most six backend calls whatever the data, in two rounds: friends, wallet, open
-    /// collections, my circles with their posts and the active campaigns at once; then the
-    /// teams and campaigns the cards and campaigns need, in one call (none when there are none).
+    /// collections, my circles with their posts and the active campaigns (kept a moment for
+    /// every user, so mostly not asked) at once; then the teams and campaigns the cards and
+    /// campaigns need, in one call (none when there are none).
     pub async fn home(&self, ctx: &CallContext, me: &str) -> gw::HomeScreen {
         let part = self.budgets.part;
         let wallet =
@@ -247,6 +248,26 @@ impl GatewayApp {
         (results.into_iter().filter_map(Result::ok).map(|r| r.into_inner()).collect(), complete)
     }
 
+    /// The first page of active campaigns, shared by every caller for a short while. Safe to
+    /// share: group-buy answers every signed-in user alike (the list is public), the gateway
+    /// has verified the caller's token, and the list is at most `active_campaigns_ttl_ms` old
+    /// (1 s by default). The campaigns `Home` asks teams for (the first 15) come fresh from
+    /// `ListOpenTeams`; which campaigns are active, and any others, may lag by that much.
+    async fn active_campaigns(&self, ctx: &CallContext) -> Result<Vec<gb::Campaign>, Status> {
+        self.active_campaigns
+            .get(|| async {
+                let request = gb::ListActiveCampaignsRequest { page: page(CAMPAIGNS_PAGE) };
+                let reply = self
+                    .groupbuy
+                    .call(ctx, Kind::Read, self.budgets.part, request, |mut c, r| async move {
+                        c.list_active_campaigns(r).await
+                    })
+                    .await?;
+                Ok(reply.into_inner().campaigns)
+            })
+            .await
+    }
+
     /// Deal cards posted in my circles, active campaigns, and the teams of both: two calls at
     /// once (my circles with their newest posts; the active campaigns), then one for the
     /// teams on the cards and the filling teams of the campaigns.
@@ -263,20 +284,13 @@ impl GatewayApp {
             },
             |mut c, r| async move { c.list_my_circle_posts(r).await },
         );
-        let active = self.groupbuy.call(
-            ctx,
-            Kind::Read,
-            part,
-            gb::ListActiveCampaignsRequest { page: page(CAMPAIGNS_PAGE) },
-            |mut c, r| async move { c.list_active_campaigns(r).await },
-        );
-        let (my_circles, active) = tokio::join!(my_circles, active);
+        let (my_circles, active) = tokio::join!(my_circles, self.active_campaigns(ctx));
         let mut out = Deals { deals_complete: my_circles.is_ok(), teams_complete: active.is_ok(), ..Deals::default() };
         let (my_circles, posts) = match my_circles.map(|r| r.into_inner()) {
             Ok(reply) => (Some(reply.circles), reply.posts),
             Err(_) => (None, Vec::new()),
         };
-        let active = active.map(|r| r.into_inner().campaigns).unwrap_or_default();
+        let active = active.unwrap_or_default();
         let active_ids: Vec<String> = active.iter().map(|c| c.campaign_id.clone()).collect();
         out.campaigns.extend(active.into_iter().map(|c| (c.campaign_id.clone(), c)));
         let names: HashMap<&str, &str> =
