@@ -21,6 +21,9 @@ pub struct GroupBuySettings {
     pub hold_grace_secs: u64,
     /// Watchers get a "time left" update at most this often when nothing else changed.
     pub progress_tick_ms: u64,
+    /// How often the process looks for changes to what its watchers watch: the most a live
+    /// progress update lags the change.
+    pub progress_poll_ms: u64,
     /// Members of the saga consumer group in this process (parallel over partitions).
     pub saga_consumers: u32,
 }
@@ -36,6 +39,7 @@ impl Default for GroupBuyConfig {
                 deadline_scan_ms: 500,
                 hold_grace_secs: 3600,
                 progress_tick_ms: 1000,
+                progress_poll_ms: 100,
                 saga_consumers: 2,
             },
         }

@@ -69,7 +69,8 @@ impl Application {
         let hub = ProgressHub::new();
         let app = GroupBuyApp::new(host.pool.clone(), projections, settings, hub.clone(), host.shutdown());
 
-        host.spawn(hub.run(host.pool.clone(), host.shutdown()));
+        let poll = Duration::from_millis(config.groupbuy.progress_poll_ms.max(10));
+        host.spawn(hub.run(host.pool.clone(), poll, host.shutdown()));
         host.sample_gauges("sagas", Duration::from_secs(5), crate::app::gauges::sample);
         let scanner =
             DeadlineScanner::new(app.clone(), Duration::from_millis(config.groupbuy.deadline_scan_ms.max(50)));

@@ -86,3 +86,42 @@ async fn a_tipping_campaign_that_misses_its_minimum_captures_nobody() {
     assert_eq!(app.sim.captured(), 0);
     app.stop().await;
 }
+
+/// Fifty watchers of one campaign at once: every one sees stock go down and confirmed buyers
+/// go up with each join, never backwards, and ends on the tipped campaign with 4 units gone.
+#[tokio::test]
+async fn many_watchers_of_a_campaign_see_its_stock_and_buyers_move_until_it_tips() {
+    use futures::StreamExt as _;
+
+    let mut app = TestApp::spawn().await;
+    let merchant = app.merchant().await;
+    let campaign = app.launch(merchant, 10, tipping_mode(3)).await;
+    let id = campaign.campaign_id.clone();
+    let mut watchers = Vec::new();
+    for _ in 0..50 {
+        let request = app.as_user(Uuid::now_v7(), pb::CampaignRef { campaign_id: id.clone() });
+        let mut stream = app.client.clone().watch_campaign(request).await.expect("watch").into_inner();
+        watchers.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                let next = tokio::time::timeout(Duration::from_secs(30), stream.next()).await;
+                let update = next.expect("watcher stalled").expect("stream ended").expect("update");
+                seen.push((update.stock_left, update.confirmed_buyers, update.tipping));
+                if update.tipping == pb::TippingState::Tipped as i32 && update.stock_left == 6 {
+                    return seen;
+                }
+            }
+        }));
+    }
+    for _ in 0..4 {
+        join(&mut app, Uuid::now_v7(), &id).await;
+    }
+    for watcher in watchers {
+        let seen = watcher.await.unwrap();
+        assert_eq!(seen.first().map(|s| s.0), Some(10), "the snapshot comes first: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[1].0 <= w[0].0), "stock never goes back up: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[1].1 >= w[0].1), "confirmed buyers never go down: {seen:?}");
+        assert!(seen.len() >= 2, "at least one change besides the snapshot: {seen:?}");
+    }
+    app.stop().await;
+}

@@ -3,8 +3,10 @@
 //! Stock lives here too: `campaign_stock` rows (one per bucket) are created by
 //! `CampaignLaunched`, decremented by `JoinRequested` and incremented by `JoinStockReturned`;
 //! the CHECK constraints are the last line against overselling and per-user overbuying (the
-//! join transaction locks its bucket row first, see `app::joins`). Every change also sends a
-//! `groupbuy_progress` notification (`team:<id>` / `campaign:<id>`) that commits with it.
+//! join transaction locks its bucket row first, see `app::joins`). Watchers of live progress learn of
+//! changes by polling (`app::progress`), not from notifications sent here: a `pg_notify` in
+//! these transactions took a database-wide lock through each commit's WAL flush, which
+//! capped every notifying transaction of the service together at ~2,200/s.
 
 use futures::{FutureExt, future::BoxFuture};
 use rust_decimal::Decimal;
@@ -14,7 +16,6 @@ use uuid::Uuid;
 
 use crate::domain::{campaign::CampaignEvent, join::JoinEvent, team::TeamEvent};
 
-pub const PROGRESS_CHANNEL: &str = "groupbuy_progress";
 pub const STOCK_CHECK: &str = "campaign_stock_not_negative";
 pub const LIMIT_CHECK: &str = "campaign_buyers_within_limit";
 
@@ -145,12 +146,6 @@ fn micros(m: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_micros(m).unwrap_or_default()
 }
 
-/// Tells watchers (in every replica) that `key` changed, once this transaction commits.
-pub async fn notify(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, $2)").bind(PROGRESS_CHANNEL).bind(key).execute(conn).await?;
-    Ok(())
-}
-
 async fn apply_campaign(conn: &mut PgConnection, event: CampaignEvent, rec: &RecordedEvent) -> Result<(), StoreError> {
     let id = parse_uuid(&rec.stream_id)?;
     let version = rec.version as i64;
@@ -220,7 +215,6 @@ async fn apply_campaign(conn: &mut PgConnection, event: CampaignEvent, rec: &Rec
             set("tipping")("failed").execute(&mut *conn).await?;
         }
     }
-    notify(conn, &format!("campaign:{id}")).await?;
     Ok(())
 }
 
@@ -235,7 +229,6 @@ async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEve
             .bind(reason)
             .bind(version)
     };
-    let mut campaign_changed = false;
     match event {
         TeamEvent::Opened(e) => {
             sqlx::query(
@@ -252,7 +245,6 @@ async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEve
             .execute(&mut *conn)
             .await?;
             insert_member(conn, id, &e.join_id, &e.leader_id, version, at).await?;
-            campaign_changed = true;
         }
         TeamEvent::MemberJoined(e) => {
             insert_member(conn, id, &e.join_id, &e.user_id, version, at).await?;
@@ -268,17 +260,16 @@ async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEve
                 .bind(parse_uuid(&e.join_id)?)
                 .execute(&mut *conn)
                 .await?;
-            let opened = sqlx::query(
+            sqlx::query(
                 "UPDATE teams SET confirmed = confirmed + 1, version = $3, \
                  status = CASE WHEN status = 'pending' AND leader_id = $2 THEN 'open' ELSE status END \
-                 WHERE team_id = $1 RETURNING status",
+                 WHERE team_id = $1",
             )
             .bind(id)
             .bind(parse_uuid(&e.user_id)?)
             .bind(version)
-            .fetch_optional(&mut *conn)
+            .execute(&mut *conn)
             .await?;
-            campaign_changed = opened.is_some();
         }
         TeamEvent::MemberLeft(pb_left) => remove_member(conn, id, &pb_left.join_id, "left", version).await?,
         TeamEvent::MemberDropped(e) => remove_member(conn, id, &e.join_id, "dropped", version).await?,
@@ -292,25 +283,12 @@ async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEve
         }
         TeamEvent::Completed(_) => {
             status("completed", String::new()).execute(&mut *conn).await?;
-            campaign_changed = true;
         }
         TeamEvent::Expired(_) => {
             status("expired", "the team window ran out".into()).execute(&mut *conn).await?;
-            campaign_changed = true;
         }
         TeamEvent::Failed(e) => {
             status("failed", e.reason).execute(&mut *conn).await?;
-            campaign_changed = true;
-        }
-    }
-    notify(conn, &format!("team:{id}")).await?;
-    if campaign_changed {
-        let campaign: Option<Uuid> = sqlx::query_scalar("SELECT campaign_id FROM teams WHERE team_id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(campaign) = campaign {
-            notify(conn, &format!("campaign:{campaign}")).await?;
         }
     }
     Ok(())
@@ -366,7 +344,7 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
     let status = |value: &'static str| {
         sqlx::query("UPDATE joins SET status = $2, updated_at = $3 WHERE join_id = $1").bind(id).bind(value).bind(at)
     };
-    let campaign: Option<Uuid> = match event {
+    match event {
         JoinEvent::Requested(e) => {
             let campaign = parse_uuid(&e.campaign_id)?;
             let team = if e.team_id.is_empty() { None } else { Some(parse_uuid(&e.team_id)?) };
@@ -392,20 +370,17 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
             .bind(at)
             .execute(&mut *conn)
             .await?;
-            Some(campaign)
         }
-        JoinEvent::HoldRequested(_) => None,
+        JoinEvent::HoldRequested(_) => {}
         JoinEvent::Confirmed(e) => {
             status("confirmed").fetch_optional(&mut *conn).await?;
             sqlx::query("UPDATE campaigns SET confirmed_buyers = confirmed_buyers + 1 WHERE campaign_id = $1")
                 .bind(parse_uuid(&e.campaign_id)?)
                 .execute(&mut *conn)
                 .await?;
-            Some(parse_uuid(&e.campaign_id)?)
         }
         JoinEvent::CaptureRequested(_) => {
             status("capturing").fetch_optional(&mut *conn).await?;
-            None
         }
         JoinEvent::ReleaseRequested(e) => {
             uncount_confirmed(conn, id).await?;
@@ -415,7 +390,6 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
                 .bind(at)
                 .execute(&mut *conn)
                 .await?;
-            None
         }
         JoinEvent::StockReturned(e) => {
             let campaign = parse_uuid(&e.campaign_id)?;
@@ -428,11 +402,9 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
             .bind(e.bucket as i32)
             .execute(&mut *conn)
             .await?;
-            Some(campaign)
         }
         JoinEvent::Captured(_) => {
             status("captured").fetch_optional(&mut *conn).await?;
-            None
         }
         JoinEvent::Released(e) => {
             uncount_confirmed(conn, id).await?;
@@ -445,7 +417,6 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
             .bind(at)
             .execute(&mut *conn)
             .await?;
-            None
         }
         JoinEvent::Failed(e) => {
             sqlx::query("UPDATE joins SET status = 'failed', reason = $2, updated_at = $3 WHERE join_id = $1")
@@ -454,11 +425,7 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
                 .bind(at)
                 .execute(&mut *conn)
                 .await?;
-            None
         }
-    };
-    if let Some(campaign) = campaign {
-        notify(conn, &format!("campaign:{campaign}")).await?;
     }
     Ok(())
 }

@@ -342,6 +342,11 @@ pub struct CampaignProgressRow {
     pub teams_open: i64,
 }
 
+/// The projection version of each of `teams` that exists: it moves with every team event.
+pub async fn team_versions(pool: &PgPool, teams: &[Uuid]) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT team_id, version FROM teams WHERE team_id = ANY($1)").bind(teams).fetch_all(pool).await
+}
+
 pub async fn campaign_progress(pool: &PgPool, campaign: Uuid) -> Result<Option<CampaignProgressRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.status, c.tipping, c.confirmed_buyers, c.min_buyers, c.ends_at, c.version, \
