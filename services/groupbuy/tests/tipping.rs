@@ -125,3 +125,48 @@ async fn many_watchers_of_a_campaign_see_its_stock_and_buyers_move_until_it_tips
     }
     app.stop().await;
 }
+
+/// A database from before the confirmed count moved from the campaign row into the stock
+/// buckets: on start the count is taken from the joins, so the campaign still shows its
+/// buyers and tips at its minimum.
+#[tokio::test]
+async fn a_schema_with_the_old_campaign_counter_is_migrated_on_start_without_losing_the_count() {
+    let mut app = TestApp::spawn().await;
+    let merchant = app.merchant().await;
+    let campaign = app.launch(merchant, 10, tipping_mode(3)).await;
+    let id = campaign.campaign_id.clone();
+    for _ in 0..2 {
+        join(&mut app, Uuid::now_v7(), &id).await;
+    }
+    app.wait_joins(&id, "confirmed", 2, Duration::from_secs(30)).await;
+    // What the old schema looked like: the counter on the campaign, nothing in the buckets.
+    sqlx::raw_sql(
+        "ALTER TABLE proj.campaigns ADD COLUMN confirmed_buyers INT NOT NULL DEFAULT 0; \
+         UPDATE proj.campaign_stock SET confirmed = 0",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+
+    app.restart().await;
+    let read = |app: &TestApp| {
+        let mut client = app.client.clone();
+        let request = app.as_user(merchant, pb::CampaignRef { campaign_id: id.clone() });
+        async move { client.get_campaign(request).await.unwrap().into_inner() }
+    };
+    assert_eq!(read(&app).await.confirmed_buyers, 2, "the count comes back from the joins");
+    let old_column: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'proj' \
+         AND table_name = 'campaigns' AND column_name = 'confirmed_buyers'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(old_column, 0, "the old counter is gone");
+
+    join(&mut app, Uuid::now_v7(), &id).await;
+    app.wait_joins(&id, "captured", 3, Duration::from_secs(30)).await;
+    let c = read(&app).await;
+    assert_eq!((c.tipping, c.confirmed_buyers), (pb::TippingState::Tipped as i32, 3));
+    app.stop().await;
+}

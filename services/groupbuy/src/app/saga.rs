@@ -150,23 +150,39 @@ impl GroupBuyApp {
     }
 
     /// Locks the campaign row of join `hold_id` first (see the module's lock order) and
-    /// returns (campaign id, status, tipping, confirmed buyers, min buyers).
-    async fn lock_campaign_of(&self, conn: &mut PgConnection, hold_id: &str) -> Saga<Option<(Uuid, String, String)>> {
+    /// returns (campaign id, status).
+    ///
+    /// Exclusively only while the campaign's tipping is undecided: those steps read the
+    /// confirmed count and may tip on it, so they go one at a time. Every other step takes a
+    /// share lock, which still makes the campaign's end (an update of this row) wait for it,
+    /// but lets the steps of one campaign run side by side: all the holds of a flash sale are
+    /// of one campaign, and queueing them on its row made that row the saga's limit. Tipping
+    /// only ever moves from undecided to decided, so a stale first read can only pick the
+    /// stronger lock.
+    async fn lock_campaign_of(&self, conn: &mut PgConnection, hold_id: &str) -> Saga<Option<(Uuid, String)>> {
         let Ok(join) = Uuid::parse_str(hold_id) else { return Ok(None) };
-        let row: Option<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT c.campaign_id, c.status, c.tipping FROM campaigns c \
-             WHERE c.campaign_id = (SELECT campaign_id FROM joins WHERE join_id = $1) FOR UPDATE OF c",
+        let campaign: Option<(Uuid, bool)> = sqlx::query_as(
+            "SELECT c.campaign_id, c.tipping = 'pending' FROM campaigns c \
+             WHERE c.campaign_id = (SELECT campaign_id FROM joins WHERE join_id = $1)",
         )
         .bind(join)
         .fetch_optional(&mut *conn)
         .await
         .map_err(StoreError::from)?;
-        Ok(row)
+        let Some((campaign, undecided)) = campaign else { return Ok(None) };
+        let sql = if undecided {
+            "SELECT status FROM campaigns WHERE campaign_id = $1 FOR UPDATE"
+        } else {
+            "SELECT status FROM campaigns WHERE campaign_id = $1 FOR SHARE"
+        };
+        let status: String =
+            sqlx::query_scalar(sql).bind(campaign).fetch_one(&mut *conn).await.map_err(StoreError::from)?;
+        Ok(Some((campaign, status)))
     }
 
     /// payments placed the hold: confirm the member; a full team or a tipped campaign captures.
     async fn on_hold_placed(&self, conn: &mut PgConnection, meta: &EventMeta, hold_id: &str) -> Saga {
-        let Some((campaign_id, status, _)) = self.lock_campaign_of(conn, hold_id).await? else { return Ok(()) };
+        let Some((campaign_id, status)) = self.lock_campaign_of(conn, hold_id).await? else { return Ok(()) };
         let Some((join, events)) = self.on_join(conn, meta, hold_id, JoinCommand::HoldPlaced).await? else {
             return Ok(());
         };
@@ -207,8 +223,9 @@ impl GroupBuyApp {
         }
     }
 
-    /// A tipping buyer's hold is placed. The campaign row is locked, so the counter read here
-    /// includes every confirmation committed before, and the campaign's end waits for us.
+    /// A tipping buyer's hold is placed. While tipping is undecided the campaign row is locked
+    /// exclusively, so the count read here includes every confirmation committed before (they
+    /// took the same lock), and the campaign's end waits for us.
     async fn on_tipping_confirmed(
         &self,
         conn: &mut PgConnection,
@@ -217,7 +234,8 @@ impl GroupBuyApp {
         join_id: Uuid,
     ) -> Saga {
         let (status, tipping, confirmed, min_buyers): (String, String, i32, i32) = sqlx::query_as(
-            "SELECT status, tipping, confirmed_buyers, min_buyers FROM campaigns WHERE campaign_id = $1",
+            "SELECT status, tipping, (SELECT COALESCE(sum(confirmed), 0)::int4 FROM campaign_stock s \
+             WHERE s.campaign_id = c.campaign_id), min_buyers FROM campaigns c WHERE campaign_id = $1",
         )
         .bind(campaign_id)
         .fetch_one(&mut *conn)

@@ -39,7 +39,6 @@ CREATE TABLE IF NOT EXISTS campaigns (
     min_buyers       INT NOT NULL,
     status           TEXT NOT NULL,
     tipping          TEXT NOT NULL,
-    confirmed_buyers INT NOT NULL DEFAULT 0,
     version          BIGINT NOT NULL,
     launched_at      TIMESTAMPTZ NOT NULL
 );
@@ -50,9 +49,26 @@ CREATE TABLE IF NOT EXISTS campaign_stock (
     campaign_id UUID NOT NULL,
     bucket      INT NOT NULL,
     remaining   INT NOT NULL,
+    -- Buyers whose hold is placed and who were not let go, counted in their unit's bucket:
+    -- the saga steps of one campaign run side by side, and one counter on the campaign row
+    -- made them queue on that row.
+    confirmed   INT NOT NULL DEFAULT 0,
     PRIMARY KEY (campaign_id, bucket),
     CONSTRAINT campaign_stock_not_negative CHECK (remaining >= 0)
 );
+-- Schemas from before the confirmed count moved to the buckets: count it from the joins once.
+ALTER TABLE campaign_stock ADD COLUMN IF NOT EXISTS confirmed INT NOT NULL DEFAULT 0;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'campaigns' AND column_name = 'confirmed_buyers') THEN
+        UPDATE campaign_stock s SET confirmed = j.n
+        FROM (SELECT campaign_id, bucket, count(*)::int AS n FROM joins
+              WHERE status IN ('confirmed', 'capturing', 'captured') GROUP BY campaign_id, bucket) j
+        WHERE s.campaign_id = j.campaign_id AND s.bucket = j.bucket;
+        ALTER TABLE campaigns DROP COLUMN confirmed_buyers;
+    END IF;
+END $$;
 
 CREATE TABLE IF NOT EXISTS campaign_buyers (
     campaign_id UUID NOT NULL,
@@ -374,10 +390,14 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
         JoinEvent::HoldRequested(_) => {}
         JoinEvent::Confirmed(e) => {
             status("confirmed").fetch_optional(&mut *conn).await?;
-            sqlx::query("UPDATE campaigns SET confirmed_buyers = confirmed_buyers + 1 WHERE campaign_id = $1")
-                .bind(parse_uuid(&e.campaign_id)?)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE campaign_stock s SET confirmed = s.confirmed + 1 FROM joins j \
+                 WHERE j.join_id = $1 AND s.campaign_id = $2 AND s.bucket = j.bucket",
+            )
+            .bind(id)
+            .bind(parse_uuid(&e.campaign_id)?)
+            .execute(&mut *conn)
+            .await?;
         }
         JoinEvent::CaptureRequested(_) => {
             status("capturing").fetch_optional(&mut *conn).await?;
@@ -433,8 +453,8 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
 /// A confirmed buyer who is let go no longer counts towards the campaign's minimum.
 async fn uncount_confirmed(conn: &mut PgConnection, join: Uuid) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE campaigns SET confirmed_buyers = confirmed_buyers - 1 \
-         WHERE campaign_id = (SELECT campaign_id FROM joins WHERE join_id = $1 AND status = 'confirmed')",
+        "UPDATE campaign_stock s SET confirmed = s.confirmed - 1 FROM joins j \
+         WHERE j.join_id = $1 AND j.status = 'confirmed' AND s.campaign_id = j.campaign_id AND s.bucket = j.bucket",
     )
     .bind(join)
     .execute(&mut *conn)

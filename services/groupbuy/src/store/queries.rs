@@ -30,8 +30,10 @@ pub struct CampaignRow {
     pub stock_left: i64,
 }
 
-const CAMPAIGN: &str = "SELECT c.*, (SELECT COALESCE(sum(remaining), 0)::int8 FROM campaign_stock s \
-                        WHERE s.campaign_id = c.campaign_id) AS stock_left FROM campaigns c";
+/// A campaign with what its stock buckets add up to (`c` and `s`; add `WHERE`, `ORDER BY`).
+const CAMPAIGN: &str = "SELECT c.*, s.stock_left, s.confirmed_buyers FROM campaigns c CROSS JOIN LATERAL \
+                        (SELECT COALESCE(sum(remaining), 0)::int8 AS stock_left, COALESCE(sum(confirmed), 0)::int4 AS confirmed_buyers \
+                        FROM campaign_stock WHERE campaign_stock.campaign_id = c.campaign_id) s";
 
 pub async fn campaign(conn: &mut PgConnection, id: Uuid) -> Result<Option<CampaignRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{CAMPAIGN} WHERE c.campaign_id = $1")))
@@ -349,7 +351,9 @@ pub async fn team_versions(pool: &PgPool, teams: &[Uuid]) -> Result<Vec<(Uuid, i
 
 pub async fn campaign_progress(pool: &PgPool, campaign: Uuid) -> Result<Option<CampaignProgressRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT c.status, c.tipping, c.confirmed_buyers, c.min_buyers, c.ends_at, c.version, \
+        "SELECT c.status, c.tipping, \
+         (SELECT COALESCE(sum(confirmed), 0)::int4 FROM campaign_stock s WHERE s.campaign_id = c.campaign_id) AS confirmed_buyers, \
+         c.min_buyers, c.ends_at, c.version, \
          (SELECT COALESCE(sum(remaining), 0)::int8 FROM campaign_stock s WHERE s.campaign_id = c.campaign_id) AS stock_left, \
          (SELECT count(*) FROM teams t WHERE t.campaign_id = c.campaign_id AND t.status IN ('pending', 'open')) AS teams_open \
          FROM campaigns c WHERE c.campaign_id = $1",
