@@ -50,6 +50,13 @@ pid_alive() {
 }
 
 cmd_install() {
+    if ! command -v sqlite3 >/dev/null 2>&1; then
+        local sudo=""
+        [[ "$(id -u)" == 0 ]] || sudo=sudo
+        log "installing sqlite3 (to index tansu's header table) with apt-get"
+        $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq sqlite3 ||
+            log "WARNING: could not install sqlite3; the broker will run slower"
+    fi
     if bin="$(tansu_bin)"; then
         log "tansu already installed: $bin"
         return 0
@@ -58,6 +65,25 @@ cmd_install() {
     (cd /tmp && cargo install tansu --version "$TANSU_VERSION" --locked --features libsql)
     bin="$(tansu_bin)" || { log "tansu not found after install"; exit 1; }
     log "installed: $bin"
+}
+
+# tansu 0.6.0's sqlite schema has no index on header (topition, offset_id), which its fetch
+# queries once per record: without one, every fetched message scans all headers ever stored.
+# Same statement as tuan_testkit::broker::HEADER_INDEX_SQL.
+index_headers() {
+    if ! command -v sqlite3 >/dev/null 2>&1; then
+        log "WARNING: sqlite3 not found; tansu's header table stays unindexed (slower). apt-get install sqlite3"
+        return 0
+    fi
+    local i
+    for ((i = 0; i < 50; i++)); do
+        if sqlite3 -cmd ".timeout 5000" "$RUN_DIR/tansu.db" \
+            "CREATE INDEX IF NOT EXISTS tuan_header_record ON header (topition, offset_id)" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "WARNING: could not index tansu's header table; the broker will be slower"
 }
 
 cmd_start() {
@@ -87,6 +113,7 @@ cmd_start() {
     local i
     for ((i = 0; i < 60; i++)); do
         if port_open; then
+            index_headers
             log "up (pid $(cat "$PID_FILE"))"
             return 0
         fi

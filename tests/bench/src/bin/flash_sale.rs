@@ -113,16 +113,20 @@ struct SaleOutcome {
     sold_out_after: Duration,
 }
 
-/// Every buyer tries `per_buyer` times, `gap` apart.
+/// Every buyer tries `per_buyer` times, `gap` apart. With a gap, the buyers' first tries are
+/// spread evenly over the first gap, so attempts arrive at a steady rate rather than in
+/// bursts of every buyer at once.
 async fn sale(stack: &Stack, campaign: &str, buyers: &[String], per_buyer: usize, gap: Duration) -> SaleOutcome {
     let (accepted, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let sold_out_micros = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let tasks = buyers.iter().map(|token| {
+    let spread = gap / buyers.len().max(1) as u32;
+    let tasks = buyers.iter().enumerate().map(|(i, token)| {
         let (mut client, accepted, refused) = (stack.groupbuy.clone(), accepted.clone(), refused.clone());
         let sold_out_micros = sold_out_micros.clone();
         let campaign = campaign.to_string();
         async move {
+            tokio::time::sleep(spread * i as u32).await;
             for _ in 0..per_buyer {
                 match client
                     .join_campaign(authed(token, gb::JoinCampaignRequest { campaign_id: campaign.clone() }))
