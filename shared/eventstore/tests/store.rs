@@ -112,6 +112,32 @@ async fn replay_never_skips_an_event_that_commits_late() {
     assert!(third.is_empty());
 }
 
+/// An older transaction (smaller id) that appends to a stream after a younger one did:
+/// replay must still give the stream's events in version order, or a rebuilt projection
+/// ends on the wrong state. (Found by the chaos run once a campaign's saga steps stopped
+/// queueing on one lock: a team row rebuilt at version 5 while the live one was at 7.)
+#[tokio::test]
+async fn replay_keeps_each_streams_version_order_when_an_older_transaction_appends_last() {
+    let db = TestDb::new().await;
+    let store = EventStore::new(db.pool.clone());
+    let team = StreamRef::new("s", "team");
+    // The older transaction takes its id with a write elsewhere first.
+    let mut older = db.pool.begin().await.unwrap();
+    store.append(&mut older, &StreamRef::new("s", "join-a"), 0, &[event(1)], &EventMeta::default()).await.unwrap();
+    let mut younger = db.pool.begin().await.unwrap();
+    store.append(&mut younger, &StreamRef::new("s", "join-b"), 0, &[event(2)], &EventMeta::default()).await.unwrap();
+    store.append(&mut younger, &team, 0, &[event(3)], &EventMeta::default()).await.unwrap();
+    younger.commit().await.unwrap();
+    store.append(&mut older, &team, 1, &[event(4), event(5)], &EventMeta::default()).await.unwrap();
+    older.commit().await.unwrap();
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    let (all, _) = store.read_all(&mut conn, None, 100).await.unwrap();
+    let team_versions: Vec<u64> = all.iter().filter(|e| e.stream_id == "team").map(|e| e.version).collect();
+    assert_eq!(team_versions, [1, 2, 3], "the team's events in version order");
+    assert_eq!(all.len(), 5, "nothing skipped");
+}
+
 #[tokio::test]
 async fn snapshots_keep_the_newest() {
     let db = TestDb::new().await;
