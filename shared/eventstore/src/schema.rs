@@ -2,10 +2,8 @@ use sqlx::PgPool;
 
 /// Tables every service's database has. Idempotent, so every replica may run it at start-up.
 ///
-/// `events.tx_id` records the writing transaction (or, if larger, the one of the stream's
-/// previous event, see `EventStore::append`) so replays can read in a stable order that never
-/// skips an event committed late and keeps each stream in version order (see
-/// [`crate::EventStore::read_all`]).
+/// `events.tx_id` records the writing transaction so replays can read in a stable order that
+/// never skips an event committed late (see [`crate::EventStore::read_all`]).
 /// Tables are qualified with `public`: connections search `proj` first, and `proj` is replaced
 /// wholesale when projections are rebuilt.
 const SCHEMA: &str = r#"

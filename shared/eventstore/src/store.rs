@@ -172,25 +172,14 @@ impl EventStore {
 
         // One round trip: the events and their outbox rows. No NOTIFY: it takes a global lock at
         // commit and cut append throughput by 60% in measurements; the relay polls instead.
-        //
-        // `tx_id` orders replays. It is this transaction's id, except when the stream's previous
-        // event carries a larger one: a transaction takes its id at its first write, so an
-        // older transaction can append after a younger one appended to the same stream, and
-        // replaying by transaction id would then apply the stream's events out of version
-        // order. Taking the previous event's id (ties are broken by position, which follows
-        // version) keeps each stream in order, and `read_all` stays safe: an id is below every
-        // running transaction's only once every transaction that could still write under it
-        // has ended.
         let rows = sqlx::query(
             r#"
-            WITH prev AS (
-                SELECT tx_id FROM events WHERE stream_type = $2 AND stream_id = $3 AND version = $12
-            ), ins AS (
+            WITH ins AS (
                 INSERT INTO events (event_id, stream_type, stream_id, version, event_type,
                                     schema_version, payload, occurred_at, correlation_id,
-                                    causation_id, trace_context, tx_id)
+                                    causation_id, trace_context)
                 SELECT e.id, $2, $3, e.version, e.event_type, e.schema_version, e.payload,
-                       $7, $8, $9, $10, greatest(pg_current_xact_id(), (SELECT tx_id FROM prev))
+                       $7, $8, $9, $10
                 FROM UNNEST($1::uuid[], $4::bigint[], $5::text[], $6::int[], $11::bytea[])
                      AS e(id, version, event_type, schema_version, payload)
                 RETURNING global_position, version
@@ -211,7 +200,6 @@ impl EventStore {
         .bind(&meta.causation_id)
         .bind(&trace)
         .bind(&payloads)
-        .bind(expected as i64)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| match StoreError::from_sqlx(e) {

@@ -152,28 +152,31 @@ impl GroupBuyApp {
     /// Locks the campaign row of join `hold_id` first (see the module's lock order) and
     /// returns (campaign id, status).
     ///
-    /// Exclusively only while the campaign's tipping is undecided: those steps read the
-    /// confirmed count and may tip on it, so they go one at a time. Every other step takes a
-    /// share lock, which still makes the campaign's end (an update of this row) wait for it,
-    /// but lets the steps of one campaign run side by side: all the holds of a flash sale are
-    /// of one campaign, and queueing them on its row made that row the saga's limit. Tipping
-    /// only ever moves from undecided to decided, so a stale first read can only pick the
-    /// stronger lock.
+    /// Shared once a tipping campaign's tipping is decided: its steps then each touch their
+    /// own join's stream only, so they may run side by side (all the holds of a flash sale are
+    /// of one campaign, and queueing them on its row made that row the saga's limit), while
+    /// the campaign's end (an update of this row) still waits for them. Exclusive otherwise:
+    /// undecided tipping steps read the confirmed count and may tip on it, and team steps
+    /// append to their team's stream, whose events must replay in order: the event store
+    /// replays by transaction id, taken at a transaction's first write, and this lock comes
+    /// before any (see `replay_keeps_each_streams_version_order_when_an_older_transaction_appends_last`
+    /// in the event store's tests). Tipping only ever moves from undecided to decided, so a
+    /// stale first read can only pick the stronger lock.
     async fn lock_campaign_of(&self, conn: &mut PgConnection, hold_id: &str) -> Saga<Option<(Uuid, String)>> {
         let Ok(join) = Uuid::parse_str(hold_id) else { return Ok(None) };
         let campaign: Option<(Uuid, bool)> = sqlx::query_as(
-            "SELECT c.campaign_id, c.tipping = 'pending' FROM campaigns c \
+            "SELECT c.campaign_id, c.tipping IN ('tipped', 'failed') FROM campaigns c \
              WHERE c.campaign_id = (SELECT campaign_id FROM joins WHERE join_id = $1)",
         )
         .bind(join)
         .fetch_optional(&mut *conn)
         .await
         .map_err(StoreError::from)?;
-        let Some((campaign, undecided)) = campaign else { return Ok(None) };
-        let sql = if undecided {
-            "SELECT status FROM campaigns WHERE campaign_id = $1 FOR UPDATE"
-        } else {
+        let Some((campaign, tipping_decided)) = campaign else { return Ok(None) };
+        let sql = if tipping_decided {
             "SELECT status FROM campaigns WHERE campaign_id = $1 FOR SHARE"
+        } else {
+            "SELECT status FROM campaigns WHERE campaign_id = $1 FOR UPDATE"
         };
         let status: String =
             sqlx::query_scalar(sql).bind(campaign).fetch_one(&mut *conn).await.map_err(StoreError::from)?;
