@@ -1,8 +1,9 @@
 //! Live progress for many watchers.
 //!
 //! One poller per process (`ProgressHub::run`) looks, every `poll` interval, at what its
-//! watchers watch and nothing else: the projection version of each watched team and the
-//! progress row of each watched campaign, two queries whatever the number of watchers. What
+//! watchers watch and nothing else: the projection versions of all watched teams (one
+//! statement) and the progress row of each watched campaign (one each), whatever the number
+//! of watchers. What
 //! moved is fanned out through a broadcast channel per team or campaign:
 //! - a team watcher is woken and reads the team's new events, sending one update per event,
 //!   folded with the `Team` aggregate, with the stream version as sequence: every join, in

@@ -23,7 +23,10 @@ use crate::{
         join::{Join, JoinCommand, JoinEvent, JoinStatus},
         team::{TeamCommand, TeamStatus},
     },
-    store::external::{self, DeadlineKind},
+    store::{
+        external::{self, DeadlineKind},
+        queries,
+    },
 };
 
 type Saga<T = ()> = Result<T, CommandError<GroupBuyError>>;
@@ -236,15 +239,12 @@ impl GroupBuyApp {
         campaign_id: Uuid,
         join_id: Uuid,
     ) -> Saga {
-        let (status, tipping, confirmed, min_buyers): (String, String, i32, i32) = sqlx::query_as(
-            "SELECT status, tipping, (SELECT COALESCE(sum(confirmed), 0)::int4 FROM campaign_stock s \
-             WHERE s.campaign_id = c.campaign_id), min_buyers FROM campaigns c WHERE campaign_id = $1",
-        )
-        .bind(campaign_id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(StoreError::from)?;
-        match tipping.as_str() {
+        let campaign = queries::campaign(conn, campaign_id)
+            .await
+            .and_then(|c| c.ok_or(sqlx::Error::RowNotFound))
+            .map_err(StoreError::from)?;
+        let (status, confirmed, min_buyers) = (campaign.status, campaign.confirmed_buyers, campaign.min_buyers);
+        match campaign.tipping.as_str() {
             "tipped" => {
                 self.joins.execute_in(conn, &join_id.to_string(), meta, |j| j.handle(JoinCommand::Capture)).await?;
             }
@@ -259,9 +259,7 @@ impl GroupBuyApp {
                     })
                     .await?;
                 if !tipped.is_empty() {
-                    let joins = crate::store::queries::joins_in(conn, campaign_id, &["confirmed"])
-                        .await
-                        .map_err(StoreError::from)?;
+                    let joins = queries::joins_in(conn, campaign_id, &["confirmed"]).await.map_err(StoreError::from)?;
                     for join in joins {
                         self.joins
                             .execute_in(conn, &join.to_string(), meta, |j| j.handle(JoinCommand::Capture))

@@ -30,10 +30,18 @@ pub struct CampaignRow {
     pub stock_left: i64,
 }
 
-/// A campaign with what its stock buckets add up to (`c` and `s`; add `WHERE`, `ORDER BY`).
-const CAMPAIGN: &str = "SELECT c.*, s.stock_left, s.confirmed_buyers FROM campaigns c CROSS JOIN LATERAL \
-                        (SELECT COALESCE(sum(remaining), 0)::int8 AS stock_left, COALESCE(sum(confirmed), 0)::int4 AS confirmed_buyers \
-                        FROM campaign_stock WHERE campaign_stock.campaign_id = c.campaign_id) s";
+/// What campaign `c`'s stock buckets add up to, as `s.stock_left` and `s.confirmed_buyers`
+/// (a macro so that `concat!` can build the statements that use it).
+macro_rules! bucket_totals {
+    () => {
+        "CROSS JOIN LATERAL (SELECT COALESCE(sum(remaining), 0)::int8 AS stock_left, \
+         COALESCE(sum(confirmed), 0)::int4 AS confirmed_buyers \
+         FROM campaign_stock WHERE campaign_stock.campaign_id = c.campaign_id) s"
+    };
+}
+
+/// A campaign with its bucket totals (`c` and `s`; add `WHERE`, `ORDER BY`).
+const CAMPAIGN: &str = concat!("SELECT c.*, s.stock_left, s.confirmed_buyers FROM campaigns c ", bucket_totals!());
 
 pub async fn campaign(conn: &mut PgConnection, id: Uuid) -> Result<Option<CampaignRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{CAMPAIGN} WHERE c.campaign_id = $1")))
@@ -351,12 +359,13 @@ pub async fn team_versions(pool: &PgPool, teams: &[Uuid]) -> Result<Vec<(Uuid, i
 
 pub async fn campaign_progress(pool: &PgPool, campaign: Uuid) -> Result<Option<CampaignProgressRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT c.status, c.tipping, \
-         (SELECT COALESCE(sum(confirmed), 0)::int4 FROM campaign_stock s WHERE s.campaign_id = c.campaign_id) AS confirmed_buyers, \
-         c.min_buyers, c.ends_at, c.version, \
-         (SELECT COALESCE(sum(remaining), 0)::int8 FROM campaign_stock s WHERE s.campaign_id = c.campaign_id) AS stock_left, \
-         (SELECT count(*) FROM teams t WHERE t.campaign_id = c.campaign_id AND t.status IN ('pending', 'open')) AS teams_open \
-         FROM campaigns c WHERE c.campaign_id = $1",
+        concat!(
+            "SELECT c.status, c.tipping, s.confirmed_buyers, c.min_buyers, c.ends_at, c.version, s.stock_left, \
+             (SELECT count(*) FROM teams t WHERE t.campaign_id = c.campaign_id AND t.status IN ('pending', 'open')) AS teams_open \
+             FROM campaigns c ",
+            bucket_totals!(),
+            " WHERE c.campaign_id = $1"
+        ),
     )
     .bind(campaign)
     .fetch_optional(pool)
