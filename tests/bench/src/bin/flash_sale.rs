@@ -21,7 +21,7 @@ use futures::future::join_all;
 use groupbuy::config::GroupBuyConfig;
 use payments::config::PaymentsConfig;
 use tonic::{Code, Request, transport::Channel};
-use tuan_bench::{pgbench, rate};
+use tuan_bench::{percentile, pgbench, rate};
 use tuan_proto::{
     groupbuy::v1::{self as gb, group_buy_service_client::GroupBuyServiceClient},
     payments::v1::{self as pay, payments_service_client::PaymentsServiceClient},
@@ -42,6 +42,7 @@ struct Stack {
     groupbuy: GroupBuyServiceClient<Channel>,
     payments: PaymentsServiceClient<Channel>,
     gb_db: TestDb,
+    pay_db: sqlx::PgPool,
     keys: TokenKeys,
 }
 
@@ -85,6 +86,76 @@ impl Stack {
         .fetch_one(&self.gb_db.pool)
         .await?;
         Ok((row.0.unwrap_or_default(), row.1.unwrap_or_default(), row.2))
+    }
+
+    /// Where a saga's time goes, step by step (p50/p99 ms over the sagas begun since `since`):
+    /// the join's own transaction; hold request committed -> payments starts applying it;
+    /// payments applying it; its answer committed -> group-buy starts applying it; group-buy
+    /// applying it. Events are linked by causation id; times are the services' clocks (one
+    /// machine) and `processed_at`, the applying transaction's start.
+    async fn steps(&self, since: chrono::DateTime<Utc>) -> anyhow::Result<String> {
+        type At = chrono::DateTime<Utc>;
+        async fn events(pool: &sqlx::PgPool, kind: &str, since: At) -> anyhow::Result<Vec<(Uuid, String, String, At)>> {
+            Ok(sqlx::query_as(
+                "SELECT event_id, stream_id, causation_id, occurred_at FROM public.events \
+                 WHERE event_type = $1 AND occurred_at >= $2",
+            )
+            .bind(kind)
+            .bind(since)
+            .fetch_all(pool)
+            .await?)
+        }
+        async fn processed(pool: &sqlx::PgPool) -> anyhow::Result<std::collections::HashMap<String, At>> {
+            let rows: Vec<(Uuid, At)> =
+                sqlx::query_as("SELECT event_id, processed_at FROM public.processed_events").fetch_all(pool).await?;
+            Ok(rows.into_iter().map(|(id, at)| (id.to_string(), at)).collect())
+        }
+        let (gb, pay) = (&self.gb_db.pool, &self.pay_db);
+        let requested: std::collections::HashMap<String, At> = events(gb, "tuan.groupbuy.v1.JoinRequested", since)
+            .await?
+            .into_iter()
+            .map(|(_, stream, _, at)| (stream, at))
+            .collect();
+        let hold_requests = events(gb, "tuan.groupbuy.v1.HoldRequested", since).await?;
+        let placed: std::collections::HashMap<String, (Uuid, At)> = events(pay, "tuan.payments.v1.HoldPlaced", since)
+            .await?
+            .into_iter()
+            .map(|(id, _, cause, at)| (cause, (id, at)))
+            .collect();
+        let confirmed: std::collections::HashMap<String, At> = events(gb, "tuan.groupbuy.v1.JoinConfirmed", since)
+            .await?
+            .into_iter()
+            .map(|(_, _, cause, at)| (cause, at))
+            .collect();
+        let (pay_applied, gb_applied) = (processed(pay).await?, processed(gb).await?);
+        let mut steps: [Vec<Duration>; 5] = Default::default();
+        for (hold_request, join, _, t1) in &hold_requests {
+            let hold_request = hold_request.to_string();
+            let chain = (|| {
+                let t0 = requested.get(join)?;
+                let t2 = pay_applied.get(&hold_request)?;
+                let (answer, t3) = placed.get(&hold_request)?;
+                let answer = answer.to_string();
+                let t4 = gb_applied.get(&answer)?;
+                let t5 = confirmed.get(&answer)?;
+                Some([*t0, *t1, *t2, *t3, *t4, *t5])
+            })();
+            if let Some(t) = chain {
+                for (i, step) in steps.iter_mut().enumerate() {
+                    step.push((t[i + 1] - t[i]).to_std().unwrap_or_default());
+                }
+            }
+        }
+        let names = ["join", "-> payments", "payments applies", "-> group-buy", "group-buy applies"];
+        Ok(names
+            .iter()
+            .zip(steps.iter_mut())
+            .map(|(name, waits)| {
+                let (p50, p99) = (percentile(waits, 50.0), percentile(waits, 99.0));
+                format!("{name} {}/{}", p50.as_millis(), p99.as_millis())
+            })
+            .collect::<Vec<_>>()
+            .join(", "))
     }
 
     async fn wait_sold(&self, merchant: &str, campaign: &str) -> anyhow::Result<gb::CampaignStats> {
@@ -247,6 +318,7 @@ async fn main() -> anyhow::Result<()> {
         groupbuy: GroupBuyServiceClient::connect(format!("http://127.0.0.1:{gb_port}")).await?,
         payments: PaymentsServiceClient::connect(format!("http://127.0.0.1:{pay_port}")).await?,
         gb_db,
+        pay_db: pay_db.pool.clone(),
         keys,
     };
 
@@ -281,6 +353,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(progress(stack.gb_db.pool.clone(), pay_db.pool.clone()));
     }
     let campaign = stack.launch(&merchant).await?;
+    let first_sale = Utc::now();
     let SaleOutcome { accepted, refused, elapsed, sold_out_after } =
         sale(&stack, &campaign, &buyers, attempts / clients, Duration::ZERO).await;
     let stats = stack.wait_sold(&merchant, &campaign).await?;
@@ -304,6 +377,8 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  saga completion (accepted -> hold placed -> confirmed) over {sagas} joins: p50 {p50:.0} ms, p99 {p99:.0} ms"
     );
+
+    println!("  saga steps, p50/p99 ms: {}", stack.steps(first_sale).await?);
 
     // Baseline: single-row insert-commit at the buyers' concurrency (capped below the server's
     // max_connections, which infra/postgres.sh sets to 300 and the services share).
@@ -340,6 +415,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Half the maximum rate: pace the buyers so accepted joins arrive at ~accepted_rate / 2.
     let campaign = stack.launch(&merchant).await?;
+    let second_sale = Utc::now();
     let per_buyer = (UNITS as usize).div_ceil(clients) + 1;
     let gap = Duration::from_secs_f64(clients as f64 / (accepted_rate / 2.0).max(1.0));
     let SaleOutcome { accepted, elapsed, .. } = sale(&stack, &campaign, &buyers, per_buyer, gap).await;
@@ -349,5 +425,6 @@ async fn main() -> anyhow::Result<()> {
         "half rate: {accepted} accepted at {:.0} joins/s; saga completion over {sagas} joins: p50 {p50:.0} ms, p99 {p99:.0} ms",
         rate(accepted, elapsed)
     );
+    println!("  saga steps, p50/p99 ms: {}", stack.steps(second_sale).await?);
     Ok(())
 }
