@@ -105,7 +105,17 @@ async fn replay_never_skips_an_event_that_commits_late() {
     let (first, cursor) = store.read_all(&mut conn, None, 100).await.unwrap();
     assert!(first.is_empty(), "nothing is settled while an older writer is open");
     late.commit().await.unwrap();
-    let (second, cursor) = store.read_all(&mut conn, cursor, 100).await.unwrap();
+    // Settled means older than every transaction still running in the whole server
+    // (`pg_snapshot_xmin` is cluster-wide), so a transaction of another test's database that
+    // began before `late` holds these back until it ends: read again, as a real reader would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (second, cursor) = loop {
+        let (events, next) = store.read_all(&mut conn, cursor.clone(), 100).await.unwrap();
+        if !events.is_empty() || std::time::Instant::now() > deadline {
+            break (events, next);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let ids: Vec<&str> = second.iter().map(|e| e.stream_id.as_str()).collect();
     assert_eq!(ids, ["late", "early"]);
     let (third, _) = store.read_all(&mut conn, cursor, 100).await.unwrap();
