@@ -3,8 +3,9 @@
 //!
 //! Prints units sold (must be 1,000), accepted joins/s, saga completion (join accepted ->
 //! hold placed -> join confirmed) p50/p99, and pgbench's single-row insert-commit TPS on the
-//! same Postgres with the ratio. Then a second sale paced at half the accepted rate, for the
-//! saga latency there.
+//! same Postgres with the ratio, and where the sagas' time went, step by step. Then two paced
+//! sales, for the saga latency at half the maximum rate: one at half the accepted-join rate,
+//! one at half the rate the first sale's sagas were completed at.
 //!
 //! `cargo run --release -p tuan-bench --bin flash_sale [attempts] [clients]`
 
@@ -156,6 +157,24 @@ impl Stack {
             })
             .collect::<Vec<_>>()
             .join(", "))
+    }
+
+    /// Sagas completed per second over a whole sale: confirmed joins over the time from the
+    /// first join accepted to the last one confirmed. What the saga pipeline sustains, as
+    /// opposed to the rate at which joins are accepted (which a burst can push far above it).
+    async fn saga_throughput(&self, campaign: &str) -> anyhow::Result<f64> {
+        let (confirmed, seconds): (i64, Option<f64>) = sqlx::query_as(
+            "WITH j AS (SELECT stream_id FROM events WHERE stream_type = 'join' \
+                 AND event_type = 'tuan.groupbuy.v1.JoinRequested' AND position($1::bytea in payload) > 0) \
+             SELECT count(*) FILTER (WHERE e.event_type = 'tuan.groupbuy.v1.JoinConfirmed'), \
+                    extract(epoch FROM max(e.occurred_at) FILTER (WHERE e.event_type = 'tuan.groupbuy.v1.JoinConfirmed') \
+                                     - min(e.occurred_at))::float8 \
+             FROM events e JOIN j ON e.stream_type = 'join' AND e.stream_id = j.stream_id",
+        )
+        .bind(campaign.as_bytes())
+        .fetch_one(&self.gb_db.pool)
+        .await?;
+        Ok(confirmed as f64 / seconds.unwrap_or(f64::INFINITY).max(0.001))
     }
 
     async fn wait_sold(&self, merchant: &str, campaign: &str) -> anyhow::Result<gb::CampaignStats> {
@@ -358,6 +377,7 @@ async fn main() -> anyhow::Result<()> {
         sale(&stack, &campaign, &buyers, attempts / clients, Duration::ZERO).await;
     let stats = stack.wait_sold(&merchant, &campaign).await?;
     let (p50, p99, sagas) = stack.saga_latency(&campaign).await?;
+    let sustained = stack.saga_throughput(&campaign).await?;
     // Accepted joins per second while there was stock to accept: up to the sell-out.
     let accepted_rate = rate(accepted, sold_out_after);
     println!("flash sale: {UNITS} units, {} attempts from {clients} concurrent buyers", attempts / clients * clients);
@@ -379,6 +399,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     println!("  saga steps, p50/p99 ms: {}", stack.steps(first_sale).await?);
+    println!("  sagas completed/s over the sale (first join accepted -> last confirmed): {sustained:.0}");
 
     // Baseline: single-row insert-commit at the buyers' concurrency (capped below the server's
     // max_connections, which infra/postgres.sh sets to 300 and the services share).
@@ -413,18 +434,22 @@ async fn main() -> anyhow::Result<()> {
         accepted_rate / baseline
     );
 
-    // Half the maximum rate: pace the buyers so accepted joins arrive at ~accepted_rate / 2.
-    let campaign = stack.launch(&merchant).await?;
-    let second_sale = Utc::now();
-    let per_buyer = (UNITS as usize).div_ceil(clients) + 1;
-    let gap = Duration::from_secs_f64(clients as f64 / (accepted_rate / 2.0).max(1.0));
-    let SaleOutcome { accepted, elapsed, .. } = sale(&stack, &campaign, &buyers, per_buyer, gap).await;
-    stack.wait_sold(&merchant, &campaign).await?;
-    let (p50, p99, sagas) = stack.saga_latency(&campaign).await?;
-    println!(
-        "half rate: {accepted} accepted at {:.0} joins/s; saga completion over {sagas} joins: p50 {p50:.0} ms, p99 {p99:.0} ms",
-        rate(accepted, elapsed)
-    );
-    println!("  saga steps, p50/p99 ms: {}", stack.steps(second_sale).await?);
+    // Half the maximum rate, paced: first half of the accepted-join rate (the issue's reading
+    // of "maximum"), then half of the rate the sagas were completed at (what the pipeline
+    // sustains; the accepted-join rate of a burst is far above it on a small machine).
+    for (label, max_rate) in [("half the accepted rate", accepted_rate), ("half the saga rate", sustained)] {
+        let campaign = stack.launch(&merchant).await?;
+        let since = Utc::now();
+        let per_buyer = (UNITS as usize).div_ceil(clients) + 1;
+        let gap = Duration::from_secs_f64(clients as f64 / (max_rate / 2.0).max(1.0));
+        let SaleOutcome { accepted, sold_out_after, .. } = sale(&stack, &campaign, &buyers, per_buyer, gap).await;
+        stack.wait_sold(&merchant, &campaign).await?;
+        let (p50, p99, sagas) = stack.saga_latency(&campaign).await?;
+        println!(
+            "{label}: {accepted} accepted at {:.0} joins/s (until the sell-out); saga completion over {sagas} joins: p50 {p50:.0} ms, p99 {p99:.0} ms",
+            rate(accepted, sold_out_after)
+        );
+        println!("  saga steps, p50/p99 ms: {}", stack.steps(since).await?);
+    }
     Ok(())
 }
