@@ -69,9 +69,9 @@ impl Stack {
         Ok(self.groupbuy.clone().launch_campaign(authed(merchant, request)).await?.into_inner().campaign_id)
     }
 
-    /// Saga completion (JoinRequested -> JoinConfirmed) percentiles in ms for one campaign.
-    async fn saga_latency(&self, campaign: &str) -> anyhow::Result<(f64, f64, i64)> {
-        let row: (Option<f64>, Option<f64>, i64) = sqlx::query_as(
+    /// Saga completion (JoinRequested -> JoinConfirmed) of one campaign's joins.
+    async fn sagas(&self, campaign: &str) -> anyhow::Result<Sagas> {
+        let row: (Option<f64>, Option<f64>, i64, Option<f64>) = sqlx::query_as(
             "WITH j AS (SELECT stream_id, \
                  min(occurred_at) FILTER (WHERE event_type = 'tuan.groupbuy.v1.JoinRequested') AS requested, \
                  min(occurred_at) FILTER (WHERE event_type = 'tuan.groupbuy.v1.JoinConfirmed') AS confirmed \
@@ -81,12 +81,19 @@ impl Stack {
                    AND position($1::bytea in e.payload) > 0) \
              SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM confirmed - requested) * 1000), \
                     percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM confirmed - requested) * 1000), \
-                    count(confirmed) FROM c",
+                    count(confirmed), \
+                    extract(epoch FROM max(confirmed) - min(requested))::float8 FROM c",
         )
         .bind(campaign.as_bytes())
         .fetch_one(&self.gb_db.pool)
         .await?;
-        Ok((row.0.unwrap_or_default(), row.1.unwrap_or_default(), row.2))
+        let (p50, p99, completed, seconds) = row;
+        Ok(Sagas {
+            p50: p50.unwrap_or_default(),
+            p99: p99.unwrap_or_default(),
+            completed,
+            per_second: completed as f64 / seconds.unwrap_or(f64::INFINITY).max(0.001),
+        })
     }
 
     /// Where a saga's time goes, step by step (p50/p99 ms over the sagas begun since `since`):
@@ -159,24 +166,6 @@ impl Stack {
             .join(", "))
     }
 
-    /// Sagas completed per second over a whole sale: confirmed joins over the time from the
-    /// first join accepted to the last one confirmed. What the saga pipeline sustains, as
-    /// opposed to the rate at which joins are accepted (which a burst can push far above it).
-    async fn saga_throughput(&self, campaign: &str) -> anyhow::Result<f64> {
-        let (confirmed, seconds): (i64, Option<f64>) = sqlx::query_as(
-            "WITH j AS (SELECT stream_id FROM events WHERE stream_type = 'join' \
-                 AND event_type = 'tuan.groupbuy.v1.JoinRequested' AND position($1::bytea in payload) > 0) \
-             SELECT count(*) FILTER (WHERE e.event_type = 'tuan.groupbuy.v1.JoinConfirmed'), \
-                    extract(epoch FROM max(e.occurred_at) FILTER (WHERE e.event_type = 'tuan.groupbuy.v1.JoinConfirmed') \
-                                     - min(e.occurred_at))::float8 \
-             FROM events e JOIN j ON e.stream_type = 'join' AND e.stream_id = j.stream_id",
-        )
-        .bind(campaign.as_bytes())
-        .fetch_one(&self.gb_db.pool)
-        .await?;
-        Ok(confirmed as f64 / seconds.unwrap_or(f64::INFINITY).max(0.001))
-    }
-
     async fn wait_sold(&self, merchant: &str, campaign: &str) -> anyhow::Result<gb::CampaignStats> {
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
@@ -192,6 +181,17 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// How one campaign's sagas went: completion percentiles in ms, how many completed, and how
+/// many per second over the whole sale (first join accepted -> last confirmed): what the saga
+/// pipeline sustains, as opposed to the rate at which joins are accepted (which a burst can
+/// push far above it).
+struct Sagas {
+    p50: f64,
+    p99: f64,
+    completed: i64,
+    per_second: f64,
 }
 
 /// What a sale did: joins accepted and refused, how long all attempts took, and how long it
@@ -376,8 +376,7 @@ async fn main() -> anyhow::Result<()> {
     let SaleOutcome { accepted, refused, elapsed, sold_out_after } =
         sale(&stack, &campaign, &buyers, attempts / clients, Duration::ZERO).await;
     let stats = stack.wait_sold(&merchant, &campaign).await?;
-    let (p50, p99, sagas) = stack.saga_latency(&campaign).await?;
-    let sustained = stack.saga_throughput(&campaign).await?;
+    let Sagas { p50, p99, completed: sagas, per_second: sustained } = stack.sagas(&campaign).await?;
     // Accepted joins per second while there was stock to accept: up to the sell-out.
     let accepted_rate = rate(accepted, sold_out_after);
     println!("flash sale: {UNITS} units, {} attempts from {clients} concurrent buyers", attempts / clients * clients);
@@ -444,7 +443,7 @@ async fn main() -> anyhow::Result<()> {
         let gap = Duration::from_secs_f64(clients as f64 / (max_rate / 2.0).max(1.0));
         let SaleOutcome { accepted, sold_out_after, .. } = sale(&stack, &campaign, &buyers, per_buyer, gap).await;
         stack.wait_sold(&merchant, &campaign).await?;
-        let (p50, p99, sagas) = stack.saga_latency(&campaign).await?;
+        let Sagas { p50, p99, completed: sagas, .. } = stack.sagas(&campaign).await?;
         println!(
             "{label}: {accepted} accepted at {:.0} joins/s (until the sell-out); saga completion over {sagas} joins: p50 {p50:.0} ms, p99 {p99:.0} ms",
             rate(accepted, sold_out_after)
