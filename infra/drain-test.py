@@ -100,6 +100,7 @@ class Service:
         env = dict(os.environ)
         env.update(
             TUAN_CONFIG=str(WORK / "no-such-config.toml"),
+            TUAN_ENVIRONMENT="development",
             TUAN_DATABASE__URL=f"postgres://postgres@127.0.0.1:{os.environ.get('TUAN_PG_PORT', '5432')}/{self.db}",
             TUAN_GRPC_ADDR=f"127.0.0.1:{self.port}",
             TUAN_KAFKA__BROKERS=BROKERS,

@@ -24,6 +24,9 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 START_TIMEOUT_S="${TUAN_START_TIMEOUT_S:-60}"
 
 export TUAN_TELEMETRY__LOG_FORMAT="${TUAN_TELEMETRY__LOG_FORMAT:-pretty}"
+# A developer's machine: the built-in JWT secret and the simulated providers are allowed here
+# and nowhere else (shared/runtime/src/config.rs, `Environment`).
+export TUAN_ENVIRONMENT="${TUAN_ENVIRONMENT:-development}"
 
 log() { echo "[run] $*" >&2; }
 

@@ -71,6 +71,7 @@ async fn every_build_file_is_served_as_its_bytes_with_its_content_type() {
     std::fs::write(dist.0.join(".env"), b"SECRET=1").unwrap();
 
     let mut config = GatewayConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
     config.common.metrics_addr = None;
     config.gateway.console_dir = dist.0.to_string_lossy().into_owned();

@@ -86,6 +86,7 @@ impl Host {
         config: &CommonConfig,
         projections: &ProjectionSet,
     ) -> anyhow::Result<Self> {
+        config.check()?;
         tuan_runtime::metrics::install(service, config.metrics_addr)?;
         let pool =
             tuan_runtime::db::connect(config.database.url.expose_secret(), config.database.max_connections).await?;

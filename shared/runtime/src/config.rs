@@ -11,9 +11,34 @@ use figment::{
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+/// Where a process runs. Conveniences that are unsafe anywhere but on a developer's machine
+/// (the built-in JWT secret, simulated providers, senders that write codes to a table) are
+/// allowed only in [`Environment::Development`], which `make run`, the tests and the benches
+/// ask for explicitly (`TUAN_ENVIRONMENT=development`). Anything else is production: a
+/// deployment that forgets the setting gets the strict checks, never the conveniences.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    #[default]
+    Production,
+}
+
+impl Environment {
+    pub fn is_development(self) -> bool {
+        self == Environment::Development
+    }
+}
+
+/// The JWT secret a service uses when none is configured; accepted in development only.
+pub const DEVELOPMENT_JWT_SECRET: &str = "tuan-local-development-secret-change-me";
+
 /// Settings every service has; a service's own config embeds it with `#[serde(flatten)]`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct CommonConfig {
+    /// `development` or `production` (the default); see [`Environment`].
+    #[serde(default)]
+    pub environment: Environment,
     /// Where the gRPC server listens. Port 0 picks a free port.
     pub grpc_addr: SocketAddr,
     /// Where Prometheus scrapes `/metrics`; none when unset.
@@ -68,9 +93,34 @@ fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S:
 }
 
 impl CommonConfig {
-    /// Local-development defaults for `service`, matching `make run`.
+    /// Refuses settings that are only safe on a developer's machine when the environment is
+    /// not development, naming the variable to set. Every service calls it before it starts.
+    pub fn check(&self) -> anyhow::Result<()> {
+        use secrecy::ExposeSecret;
+        if !self.environment.is_development() && self.auth.jwt_secret.expose_secret() == DEVELOPMENT_JWT_SECRET {
+            anyhow::bail!(
+                "TUAN_AUTH__JWT_SECRET is not set: the built-in development secret is accepted only with \
+                 TUAN_ENVIRONMENT=development (make run and the tests set it)"
+            );
+        }
+        if self.auth.jwt_secret.expose_secret().len() < 32 {
+            anyhow::bail!("TUAN_AUTH__JWT_SECRET must have at least 32 characters");
+        }
+        Ok(())
+    }
+
+    /// The same settings in development: what tests and benches run with.
+    pub fn development(mut self) -> Self {
+        self.environment = Environment::Development;
+        self
+    }
+
+    /// Defaults for `service` (local addresses, the development secret), matching `make run`.
+    /// The environment stays production: [`CommonConfig::check`] refuses the development
+    /// secret until the environment says development.
     pub fn local(service: &str, grpc_port: u16) -> Self {
         Self {
+            environment: Environment::Production,
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], grpc_port)),
             // Locally, metrics sit 1000 above the gRPC port (users: 51051).
             metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], grpc_port + 1000))),
@@ -89,10 +139,7 @@ impl CommonConfig {
                 log_filter: "info".into(),
                 otlp_endpoint: String::new(),
             },
-            auth: AuthConfig {
-                jwt_secret: "tuan-local-development-secret-change-me".to_string().into(),
-                issuer: "tuan".into(),
-            },
+            auth: AuthConfig { jwt_secret: DEVELOPMENT_JWT_SECRET.to_string().into(), issuer: "tuan".into() },
         }
     }
 }
@@ -105,4 +152,31 @@ pub fn load<T: Serialize + DeserializeOwned>(service: &str, defaults: T) -> anyh
         .merge(Env::prefixed("TUAN_").split("__"))
         .extract()
         .map_err(|e| anyhow::anyhow!("configuration of {service}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_development_secret_is_refused_outside_development() {
+        let production = CommonConfig::local("users", 0);
+        let err = production.check().unwrap_err().to_string();
+        assert!(err.contains("TUAN_AUTH__JWT_SECRET"), "{err}");
+        assert!(production.clone().development().check().is_ok());
+
+        let mut configured = production;
+        configured.auth.jwt_secret = "a-secret-of-at-least-thirty-two-characters".to_string().into();
+        assert!(configured.check().is_ok());
+        configured.auth.jwt_secret = "short".to_string().into();
+        assert!(configured.check().unwrap_err().to_string().contains("32 characters"));
+    }
+
+    #[test]
+    fn the_environment_is_production_unless_asked() {
+        let parsed: Environment = serde_json::from_str("\"development\"").unwrap();
+        assert!(parsed.is_development());
+        assert_eq!(Environment::default(), Environment::Production);
+        assert!(serde_json::from_str::<Environment>("\"dev\"").is_err());
+    }
 }

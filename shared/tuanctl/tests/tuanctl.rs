@@ -42,6 +42,7 @@ impl Running {
 async fn spawn_users(prefix: &str, brokers: &str) -> Running {
     let db = TestDb::new().await;
     let mut config = users::config::UsersConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
     config.common.database.url = db.url.clone().into();
     config.common.kafka.brokers = brokers.to_string();
@@ -59,6 +60,7 @@ async fn spawn_users(prefix: &str, brokers: &str) -> Running {
 async fn spawn_payments(prefix: &str, brokers: &str) -> Running {
     let db = TestDb::new().await;
     let mut config = payments::config::PaymentsConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
     config.common.database.url = db.url.clone().into();
     config.common.kafka.brokers = brokers.to_string();

@@ -192,6 +192,7 @@ impl Stack {
             let mut env = BTreeMap::new();
             let mut set = |k: &str, v: String| env.insert(k.to_string(), v);
             set("TUAN_CONFIG", log_dir.join("no-config.toml").display().to_string());
+            set("TUAN_ENVIRONMENT", "development".into());
             set("TUAN_GRPC_ADDR", format!("127.0.0.1:{}", ports[name]));
             set("TUAN_METRICS_ADDR", format!("127.0.0.1:{}", metrics_ports[name]));
             set("TUAN_KAFKA__BROKERS", broker.clone());

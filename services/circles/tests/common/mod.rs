@@ -43,6 +43,7 @@ pub struct User {
 
 pub fn config_for(db: &TestDb, brokers: &str) -> CirclesConfig {
     let mut config = CirclesConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
     config.common.database.url = db.url.clone().into();
     config.common.kafka.brokers = brokers.to_string();

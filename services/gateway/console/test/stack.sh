@@ -44,6 +44,7 @@ else
     export TUAN_KAFKA__BROKERS="127.0.0.1:$broker_port"
     export TUAN_KAFKA__TOPIC_PREFIX="console$(date +%s)."
     export TUAN_TELEMETRY__LOG_FORMAT=pretty
+    export TUAN_ENVIRONMENT=development
     # Holds confirm quickly, so a joined member is confirmed within the test's patience.
     export TUAN_PAYMENTS__PROVIDER__MIN_LATENCY_MS=0 TUAN_PAYMENTS__PROVIDER__MAX_LATENCY_MS=50
     # A small broadcast quota, so the test uses it up in a few sends.

@@ -86,6 +86,7 @@ impl Harness {
         tokio::spawn(router.serve_with_incoming(incoming));
 
         let mut config = GatewayConfig::default();
+        config.common.environment = tuan_runtime::config::Environment::Development;
         config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
         config.common.metrics_addr = None;
         let url = format!("http://{backend}");

@@ -46,6 +46,7 @@ pub struct TestApp {
 
 pub fn config_for(db: &TestDb, brokers: &str, max_connections: u32) -> GroupBuyConfig {
     let mut config = GroupBuyConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
     config.common.database.url = db.url.clone().into();
     config.common.database.max_connections = max_connections;

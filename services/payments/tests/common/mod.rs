@@ -44,6 +44,7 @@ pub struct User {
 
 pub fn config_for(db: &TestDb, brokers: &str) -> PaymentsConfig {
     let mut config = PaymentsConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
     config.common.database.url = db.url.clone().into();
     config.common.database.max_connections = 30;

@@ -21,6 +21,7 @@ pub struct TestApp {
 
 pub fn config_for(db: &TestDb, brokers: &str) -> UsersConfig {
     let mut config = UsersConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
     config.common.database.url = db.url.clone().into();
     config.common.kafka.brokers = brokers.to_string();

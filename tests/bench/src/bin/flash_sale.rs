@@ -299,6 +299,7 @@ async fn main() -> anyhow::Result<()> {
     let (gb_db, pay_db) = (TestDb::new().await, TestDb::new().await);
 
     let mut pay_config = PaymentsConfig::default();
+    pay_config.common.environment = tuan_runtime::config::Environment::Development;
     pay_config.common.grpc_addr = "127.0.0.1:0".parse()?;
     pay_config.common.metrics_addr = None;
     pay_config.common.database.url = pay_db.url.clone().into();
@@ -307,6 +308,7 @@ async fn main() -> anyhow::Result<()> {
     pay_config.payments.provider.min_latency_ms = 0;
     pay_config.payments.provider.max_latency_ms = 0;
     let mut gb_config = GroupBuyConfig::default();
+    gb_config.common.environment = tuan_runtime::config::Environment::Development;
     gb_config.common.grpc_addr = "127.0.0.1:0".parse()?;
     gb_config.common.metrics_addr = None;
     gb_config.common.database.url = gb_db.url.clone().into();

@@ -148,6 +148,7 @@ async fn start() -> anyhow::Result<System> {
     let url = |port: u16| format!("http://127.0.0.1:{port}");
 
     let mut config = ::users::config::UsersConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common = common(config.common, &dbs[0], &broker, &prefix);
     config.users.access_ttl_secs = 3 * 3600;
     config.users.operator_phones = vec![OPERATOR_PHONE.into()];
@@ -156,18 +157,21 @@ async fn start() -> anyhow::Result<System> {
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
     let mut config = ::circles::config::CirclesConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common = common(config.common, &dbs[1], &broker, &prefix);
     let app = ::circles::Application::build(config).await?;
     let circles_url = url(app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
     let mut config = ::groupbuy::config::GroupBuyConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common = common(config.common, &dbs[2], &broker, &prefix);
     let app = ::groupbuy::Application::build(config).await?;
     let groupbuy_url = url(app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
     let mut config = ::payments::config::PaymentsConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common = common(config.common, &dbs[3], &broker, &prefix);
     config.payments.provider.min_latency_ms = 0;
     config.payments.provider.max_latency_ms = 0;
@@ -177,6 +181,7 @@ async fn start() -> anyhow::Result<System> {
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
     let mut config = GatewayConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common.grpc_addr = "127.0.0.1:0".parse()?;
     config.common.metrics_addr = None;
     let settings = &mut config.gateway;

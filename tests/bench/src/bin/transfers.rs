@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
     let broker = OwnBroker::start();
     let db = TestDb::new().await;
     let mut config = PaymentsConfig::default();
+    config.common.environment = tuan_runtime::config::Environment::Development;
     config.common.grpc_addr = "127.0.0.1:0".parse()?;
     config.common.metrics_addr = None;
     config.common.database.url = db.url.clone().into();
