@@ -153,7 +153,20 @@ else
     echo "  TUAN_TELEMETRY__OTLP_ENDPOINT=http://127.0.0.1:4317 make run"
 fi
 echo "Metrics: Prometheus text on each service's metrics address above (docs/local-dev.md)."
+console_dist="services/gateway/console/dist/index.html"
+if [[ -f "$console_dist" ]]; then
+    echo "Merchant console: http://127.0.0.1:50050/console/index.html (log in as the merchant below)"
+else
+    echo "Merchant console: not built (needs npm: make console), then http://127.0.0.1:50050/console/index.html"
+fi
 cat <<SUMMARY
+
+Demo accounts (password tuan-demo-2026; docs/local-dev.md):
+  +8613800000000  operator  verifies merchants and reads the back office (tuanctl merchants pending)
+  +8613800000001  merchant  verified; runs campaigns and a public account in the console
+  +8613800000002  Alice     buyer with a wallet; friends with Bob and Carol, in the "Dinner friends" circle
+  +8613800000003  Bob       buyer; Alice's friend
+  +8613800000004  Carol     buyer; Alice's friend
 
 Try (services expose gRPC reflection):
   grpcurl -plaintext 127.0.0.1:$example_port list

@@ -81,14 +81,20 @@ async fn bad_campaigns_and_non_merchants_are_refused() {
 
     // Paused: no joins; the wrong mode: a precise hint.
     app.client.pause_campaign(app.as_user(merchant, of(&campaign.campaign_id))).await.unwrap();
-    let join = |id: &str| pb::JoinCampaignRequest { campaign_id: id.into() };
+    let join = |id: &str| pb::JoinCampaignRequest {
+        campaign_id: id.into(),
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
+    };
     let status = refused!(
         app,
         Code::FailedPrecondition,
         app.client.join_campaign(app.as_user(nobody, join(&campaign.campaign_id)))
     );
     assert!(status.message().contains("paused"), "{}", status.message());
-    let open = pb::OpenTeamRequest { campaign_id: campaign.campaign_id.clone() };
+    let open = pb::OpenTeamRequest {
+        campaign_id: campaign.campaign_id.clone(),
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
+    };
     refused!(app, Code::InvalidArgument, app.client.open_team(app.as_user(nobody, open)));
     let listed = app
         .client
@@ -122,8 +128,9 @@ async fn joining_full_closed_or_own_teams_is_refused() {
     let merchant = app.merchant().await;
     let campaign = app.launch(merchant, 20, team_mode(2, 60)).await;
     let id = campaign.campaign_id.clone();
-    let open = |id: &str| pb::OpenTeamRequest { campaign_id: id.into() };
-    let join = |id: &str| pb::JoinTeamRequest { team_id: id.into() };
+    let open =
+        |id: &str| pb::OpenTeamRequest { campaign_id: id.into(), idempotency_key: uuid::Uuid::now_v7().to_string() };
+    let join = |id: &str| pb::JoinTeamRequest { team_id: id.into(), idempotency_key: uuid::Uuid::now_v7().to_string() };
 
     let (leader, friend) = (Uuid::now_v7(), Uuid::now_v7());
     let team = app.client.open_team(app.as_user(leader, open(&id))).await.unwrap().into_inner().team.unwrap().team_id;

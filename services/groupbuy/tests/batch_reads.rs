@@ -12,7 +12,10 @@ use tuan_proto::groupbuy::v1::{self as pb, TeamStatus};
 use uuid::Uuid;
 
 async fn open_team(app: &mut TestApp, leader: Uuid, campaign: &str) -> String {
-    let request = app.as_user(leader, pb::OpenTeamRequest { campaign_id: campaign.into() });
+    let request = app.as_user(
+        leader,
+        pb::OpenTeamRequest { campaign_id: campaign.into(), idempotency_key: uuid::Uuid::now_v7().to_string() },
+    );
     let team = app.client.open_team(request).await.expect("open team").into_inner().team.expect("team").team_id;
     app.wait_team(leader, &team, TeamStatus::Open, Duration::from_secs(30)).await;
     team
@@ -39,7 +42,8 @@ async fn open_teams_of_several_campaigns_teams_by_id_and_their_campaigns_in_one_
     let second = open_team(&mut app, b, &big.campaign_id).await;
     // The pair campaign's only team fills up: it is no longer open, but still found by id.
     let done = open_team(&mut app, c, &pair.campaign_id).await;
-    let join = app.as_user(d, pb::JoinTeamRequest { team_id: done.clone() });
+    let join = app
+        .as_user(d, pb::JoinTeamRequest { team_id: done.clone(), idempotency_key: uuid::Uuid::now_v7().to_string() });
     app.client.join_team(join).await.expect("join");
     app.wait_team(c, &done, TeamStatus::Completed, Duration::from_secs(30)).await;
 

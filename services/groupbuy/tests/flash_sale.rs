@@ -31,7 +31,13 @@ async fn a_flash_sale_sells_exactly_the_stock_and_charges_nobody_twice() {
             let mut outcomes = Vec::new();
             loop {
                 let Some(token) = queue.lock().await.pop() else { break };
-                let request = authed(&token, pb::JoinCampaignRequest { campaign_id: id.clone() });
+                let request = authed(
+                    &token,
+                    pb::JoinCampaignRequest {
+                        campaign_id: id.clone(),
+                        idempotency_key: uuid::Uuid::now_v7().to_string(),
+                    },
+                );
                 outcomes.push(
                     client
                         .join_campaign(request)

@@ -17,7 +17,13 @@ async fn expiry_still_happens_after_a_restart() {
     let mut teams = Vec::new();
     for _ in 0..2 {
         let leader = Uuid::now_v7();
-        let request = app.as_user(leader, pb::OpenTeamRequest { campaign_id: campaign.campaign_id.clone() });
+        let request = app.as_user(
+            leader,
+            pb::OpenTeamRequest {
+                campaign_id: campaign.campaign_id.clone(),
+                idempotency_key: uuid::Uuid::now_v7().to_string(),
+            },
+        );
         let team = app.client.open_team(request).await.unwrap().into_inner().team.unwrap().team_id;
         app.wait_team(leader, &team, TeamStatus::Open, Duration::from_secs(30)).await;
         teams.push((leader, team));

@@ -11,12 +11,16 @@ use tuan_proto::groupbuy::v1::{self as pb, TeamStatus};
 use uuid::Uuid;
 
 async fn open_team(app: &mut TestApp, leader: Uuid, campaign: &str) -> pb::JoinResult {
-    let request = app.as_user(leader, pb::OpenTeamRequest { campaign_id: campaign.into() });
+    let request = app.as_user(
+        leader,
+        pb::OpenTeamRequest { campaign_id: campaign.into(), idempotency_key: uuid::Uuid::now_v7().to_string() },
+    );
     app.client.open_team(request).await.expect("open team").into_inner()
 }
 
 async fn join_team(app: &mut TestApp, user: Uuid, team: &str) -> Result<pb::JoinResult, tonic::Status> {
-    let request = app.as_user(user, pb::JoinTeamRequest { team_id: team.into() });
+    let request = app
+        .as_user(user, pb::JoinTeamRequest { team_id: team.into(), idempotency_key: uuid::Uuid::now_v7().to_string() });
     app.client.join_team(request).await.map(|r| r.into_inner())
 }
 

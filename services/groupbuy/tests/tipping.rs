@@ -11,7 +11,10 @@ use tuan_proto::groupbuy::v1 as pb;
 use uuid::Uuid;
 
 async fn join(app: &mut TestApp, user: Uuid, campaign: &str) -> pb::Join {
-    let request = app.as_user(user, pb::JoinCampaignRequest { campaign_id: campaign.into() });
+    let request = app.as_user(
+        user,
+        pb::JoinCampaignRequest { campaign_id: campaign.into(), idempotency_key: uuid::Uuid::now_v7().to_string() },
+    );
     app.client.join_campaign(request).await.expect("join").into_inner().join.unwrap()
 }
 

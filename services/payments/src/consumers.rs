@@ -1,5 +1,5 @@
-//! Kafka consumers: friendships, blocks and merchant verification from the users service, and
-//! the hold protocol from the group-buy service.
+//! Kafka consumers: the hold protocol from the group-buy service. Friendships, blocks and
+//! merchant verification from the users service are kept by `tuan_messaging::social`.
 
 use futures::{FutureExt, future::BoxFuture};
 use prost::Name as _;
@@ -7,80 +7,15 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tuan_messaging::{
     EventHandler, HandlerError,
-    envelope::{caused_by, decode, is, kind_of, uuid_field},
+    envelope::{caused_by, decode, kind_of, uuid_field},
 };
-use tuan_proto::{events::v1::EventEnvelope, groupbuy::v1 as groupbuy, users::v1 as users};
+use tuan_proto::{events::v1::EventEnvelope, groupbuy::v1 as groupbuy};
 use tuan_runtime::{ApiError, ErrorKind};
 
 use crate::{
     app::{PaymentsApp, holds::WhenShort},
     domain::{Currency, Money, hold::HoldRequest},
-    store::external,
 };
-
-/// Keeps the friendship, block and merchant tables in step with the users service.
-pub struct UsersHandler;
-
-impl EventHandler for UsersHandler {
-    fn handle<'a>(
-        &'a self,
-        conn: &'a mut PgConnection,
-        envelope: &'a EventEnvelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        async move {
-            if is::<users::FriendRequestAccepted>(envelope) {
-                let e: users::FriendRequestAccepted = decode(envelope)?;
-                external::befriend(
-                    conn,
-                    uuid_field("from_user_id", &e.from_user_id)?,
-                    uuid_field("to_user_id", &e.to_user_id)?,
-                )
-                .await?;
-            } else if is::<users::FriendRemoved>(envelope) {
-                let e: users::FriendRemoved = decode(envelope)?;
-                external::unfriend(
-                    conn,
-                    uuid_field("by_user_id", &e.by_user_id)?,
-                    uuid_field("other_user_id", &e.other_user_id)?,
-                )
-                .await?;
-            } else if is::<users::UserBlocked>(envelope) {
-                let e: users::UserBlocked = decode(envelope)?;
-                external::block(
-                    conn,
-                    uuid_field("blocker_id", &e.blocker_id)?,
-                    uuid_field("blocked_id", &e.blocked_id)?,
-                )
-                .await?;
-            } else if is::<users::UserUnblocked>(envelope) {
-                let e: users::UserUnblocked = decode(envelope)?;
-                external::unblock(
-                    conn,
-                    uuid_field("blocker_id", &e.blocker_id)?,
-                    uuid_field("blocked_id", &e.blocked_id)?,
-                )
-                .await?;
-            } else if is::<users::MerchantVerified>(envelope) {
-                let e: users::MerchantVerified = decode(envelope)?;
-                external::verify_merchant(conn, uuid_field("user_id", &e.user_id)?).await?;
-            }
-            Ok(())
-        }
-        .boxed()
-    }
-
-    fn wants(&self, event_type: &str) -> bool {
-        [
-            users::FriendRequestAccepted::full_name(),
-            users::FriendRemoved::full_name(),
-            users::UserBlocked::full_name(),
-            users::UserUnblocked::full_name(),
-            users::MerchantVerified::full_name(),
-        ]
-        .iter()
-        .any(|name| name == event_type)
-    }
-}
 
 /// Places, captures and releases holds as the group-buy service asks; the answers
 /// (`HoldPlaced`, `HoldRejected`, `HoldCaptured`, `HoldReleased`) go out through the outbox.

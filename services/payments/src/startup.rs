@@ -6,14 +6,14 @@ use std::{sync::Arc, time::Duration};
 use tonic::server::NamedService;
 use tuan_eventstore::ProjectionSet;
 use tuan_host::{Host, admin::StuckQuery};
-use tuan_messaging::{ConsumerHandle, IdempotentConsumer};
+use tuan_messaging::{ConsumerHandle, IdempotentConsumer, social::SocialGraph};
 use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
 use crate::{
     api::{PaymentsApi, PaymentsServiceServer},
     app::{PaymentsApp, Settings},
     config::{PaymentsConfig, SERVICE},
-    consumers::{GroupBuyHandler, UsersHandler},
+    consumers::GroupBuyHandler,
     domain::FeeRate,
     provider::SimulatedProvider,
     store::{PaymentsProjection, external},
@@ -79,7 +79,7 @@ impl Application {
             host.dead_letter_topic(),
             host.pool.clone(),
             host.kafka.clone(),
-            UsersHandler,
+            SocialGraph,
         )?;
         let (hold_consumers, mut handles): (Vec<_>, Vec<_>) = (0..p.hold_consumers.max(1))
             .map(|_| {

@@ -7,9 +7,11 @@
 //! - [`Repository`] runs a command against an [`Aggregate`]: load, decide, append,
 //!   update inline projections, all in one transaction, retried on conflict.
 //! - [`Projection`]s are rebuilt from the store into a fresh schema and swapped in.
+//! - [`idempotency`]: keys that make a retried command take effect once.
 
 mod aggregate;
 mod error;
+pub mod idempotency;
 mod projection;
 mod repository;
 mod schema;

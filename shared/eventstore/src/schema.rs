@@ -51,6 +51,17 @@ CREATE TABLE IF NOT EXISTS public.processed_events (
     PRIMARY KEY (consumer, event_id)
 );
 
+-- Commands by (caller, key): the request's hash and the first response, written in the
+-- command's own transaction (see the idempotency module).
+CREATE TABLE IF NOT EXISTS public.idempotency_keys (
+    caller       UUID NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    response     BYTEA,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (caller, key)
+);
+
 -- Messages a consumer set aside, with the reason; operators list and re-drive them.
 CREATE TABLE IF NOT EXISTS public.dead_letters (
     id            BIGSERIAL PRIMARY KEY,

@@ -5,6 +5,8 @@
 //! - [`IdempotentConsumer`] applies events from other services exactly once in effect: the
 //!   effect and the processed-event record commit together, and only then is the offset
 //!   committed. Messages that cannot be applied go to the dead-letter topic with the reason.
+//! - [`social`]: friendships, blocks and verified merchants from the users service, one
+//!   handler and schema for every service that needs them.
 //! - [`topics`] creates topics through the admin API, so the same code works on tansu and Kafka.
 
 mod client;
@@ -14,6 +16,7 @@ mod headers;
 pub mod lag;
 mod offsets;
 mod relay;
+pub mod social;
 pub mod topics;
 mod watchdog;
 

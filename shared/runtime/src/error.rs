@@ -4,7 +4,7 @@
 //! kinds into status codes. Internal details are logged, never sent to the client.
 
 use tonic::{Code, Status};
-use tuan_eventstore::{CommandError, StoreError};
+use tuan_eventstore::{CommandError, StoreError, idempotency::IdempotencyError};
 
 /// What went wrong, in the terms of the API contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +76,16 @@ impl Classify for StoreError {
             StoreError::UniqueViolation { .. } => ErrorKind::AlreadyExists,
             StoreError::Database(db) => db.kind(),
             StoreError::Decode(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl Classify for IdempotencyError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            IdempotencyError::Malformed => ErrorKind::InvalidArgument,
+            IdempotencyError::Reused => ErrorKind::FailedPrecondition,
+            IdempotencyError::Database(db) => db.kind(),
         }
     }
 }

@@ -129,6 +129,17 @@ pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, crate::ApiErro
         .map_err(|_| crate::ApiError::invalid(format!("{field} must be a UUID, got {value:?}")))
 }
 
+/// The idempotency key of a command `request` (`operation` is the RPC's name; `clear` empties
+/// the key field so the request's hash covers what it asks, not the key).
+pub fn idempotency_key<M: prost::Message + Clone>(
+    operation: &str,
+    request: &M,
+    key: &str,
+    clear: impl FnOnce(&mut M),
+) -> Result<tuan_eventstore::idempotency::IdempotencyKey, crate::ApiError> {
+    tuan_eventstore::idempotency::IdempotencyKey::of(operation, request, key, clear).map_err(crate::ApiError::from)
+}
+
 /// Parses a repeated UUID request field of at most `max` ids (a batch read's bound), each
 /// once, in the order given.
 pub fn parse_uuids(field: &str, values: &[String], max: usize) -> Result<Vec<uuid::Uuid>, crate::ApiError> {

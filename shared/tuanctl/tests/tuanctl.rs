@@ -233,13 +233,12 @@ async fn an_operator_verifies_a_merchant_rebuilds_projections_and_redrives_a_dea
     .await
     .unwrap();
     let friends = || async {
-        let n: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM public.friendships WHERE user_id = $1 AND friend_id = $2")
-                .bind(a)
-                .bind(b)
-                .fetch_one(pool)
-                .await
-                .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM public.friends WHERE user_id = $1 AND friend_id = $2")
+            .bind(a)
+            .bind(b)
+            .fetch_one(pool)
+            .await
+            .unwrap();
         n
     };
     assert_eq!(friends().await, 0);

@@ -2,7 +2,7 @@
 // bundled on its own (buyer.vite.config.ts) and exposed as `window.tuanBuyer`, so a buyer joins
 // a team over gRPC-Web from a real browser context without hand-encoding anything.
 
-import { createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { MobileGateway } from "../src/gen/tuan/gateway/v1/gateway_pb";
 import { TeamStatus } from "../src/gen/tuan/groupbuy/v1/groupbuy_pb";
@@ -20,9 +20,28 @@ export async function login(phone: string, password: string): Promise<string> {
   return t.userId;
 }
 
+/**
+ * Sends a purchase (a call that places a hold) with one idempotency key, and sends it again
+ * with the same key while the answer is lost to the network or a busy server, as the app
+ * does: the server answers the first join every time, so a retry never buys twice.
+ */
+async function purchase<T>(send: (idempotencyKey: string) => Promise<T>): Promise<T> {
+  const idempotencyKey = crypto.randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send(idempotencyKey);
+    } catch (e) {
+      const code = e instanceof ConnectError ? e.code : Code.Unknown;
+      const transient = code === Code.Unavailable || code === Code.Aborted || code === Code.DeadlineExceeded;
+      if (!transient || attempt >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
+
 /** Opens a team as its leader; answers the team id. */
 export async function openTeam(campaignId: string): Promise<string> {
-  const r = await gw.openTeam({ campaignId });
+  const r = await purchase((idempotencyKey) => gw.openTeam({ campaignId, idempotencyKey }));
   return r.team?.teamId ?? "";
 }
 
@@ -38,7 +57,7 @@ export async function waitJoinable(teamId: string, timeoutMs = 60_000): Promise<
 }
 
 export async function joinTeam(teamId: string): Promise<string> {
-  const r = await gw.joinTeam({ teamId });
+  const r = await purchase((idempotencyKey) => gw.joinTeam({ teamId, idempotencyKey }));
   return r.join?.joinId ?? "";
 }
 
@@ -51,7 +70,7 @@ export async function signUp(phone: string, password: string, displayName: strin
 
 /** Tipping mode: commits to one unit. */
 export async function joinCampaign(campaignId: string): Promise<string> {
-  const r = await gw.joinCampaign({ campaignId });
+  const r = await purchase((idempotencyKey) => gw.joinCampaign({ campaignId, idempotencyKey }));
   return r.join?.joinId ?? "";
 }
 

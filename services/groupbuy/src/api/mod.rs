@@ -12,7 +12,7 @@ use tuan_proto::groupbuy::v1::{self as pb, group_buy_service_server::GroupBuySer
 use tuan_runtime::{
     ApiError,
     auth::caller,
-    grpc::{count_or, event_meta, parse_uuid, parse_uuids},
+    grpc::{count_or, event_meta, idempotency_key as join_key, parse_uuid, parse_uuids},
     paging::Page,
 };
 
@@ -141,15 +141,19 @@ impl GroupBuyService for GroupBuyApi {
     async fn open_team(&self, request: Request<pb::OpenTeamRequest>) -> Reply<pb::JoinResult> {
         let caller = caller(&request)?;
         let meta = event_meta(&request);
-        let id = parse_uuid("campaign_id", &request.get_ref().campaign_id)?;
-        Ok(Response::new(convert::join_result(self.app.open_team(&meta, &caller, id).await?)))
+        let r = request.get_ref();
+        let id = parse_uuid("campaign_id", &r.campaign_id)?;
+        let key = join_key("OpenTeam", r, &r.idempotency_key, |m| m.idempotency_key.clear())?;
+        Ok(Response::new(convert::join_result(self.app.open_team(&meta, &caller, id, &key).await?)))
     }
 
     async fn join_team(&self, request: Request<pb::JoinTeamRequest>) -> Reply<pb::JoinResult> {
         let caller = caller(&request)?;
         let meta = event_meta(&request);
-        let id = parse_uuid("team_id", &request.get_ref().team_id)?;
-        Ok(Response::new(convert::join_result(self.app.join_team(&meta, &caller, id).await?)))
+        let r = request.get_ref();
+        let id = parse_uuid("team_id", &r.team_id)?;
+        let key = join_key("JoinTeam", r, &r.idempotency_key, |m| m.idempotency_key.clear())?;
+        Ok(Response::new(convert::join_result(self.app.join_team(&meta, &caller, id, &key).await?)))
     }
 
     async fn leave_team(&self, request: Request<pb::LeaveTeamRequest>) -> Reply<pb::Team> {
@@ -204,8 +208,10 @@ impl GroupBuyService for GroupBuyApi {
     async fn join_campaign(&self, request: Request<pb::JoinCampaignRequest>) -> Reply<pb::JoinResult> {
         let caller = caller(&request)?;
         let meta = event_meta(&request);
-        let id = parse_uuid("campaign_id", &request.get_ref().campaign_id)?;
-        Ok(Response::new(convert::join_result(self.app.join_campaign(&meta, &caller, id).await?)))
+        let r = request.get_ref();
+        let id = parse_uuid("campaign_id", &r.campaign_id)?;
+        let key = join_key("JoinCampaign", r, &r.idempotency_key, |m| m.idempotency_key.clear())?;
+        Ok(Response::new(convert::join_result(self.app.join_campaign(&meta, &caller, id, &key).await?)))
     }
 
     async fn get_join(&self, request: Request<pb::JoinRef>) -> Reply<pb::Join> {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use tuan_eventstore::{Aggregate as _, CommandError, EventMeta};
+use tuan_messaging::social;
 use tuan_runtime::{ApiError, auth::Caller};
 use uuid::Uuid;
 
@@ -27,7 +28,7 @@ impl GroupBuyApp {
     /// Verified merchants only; the end time becomes a durable deadline in the same transaction.
     pub async fn launch(&self, meta: &EventMeta, caller: &Caller, spec: CampaignSpec) -> Result<CampaignRow, ApiError> {
         let merchant = caller.user_id;
-        if !external::is_verified_merchant(&self.pool, merchant).await? {
+        if !social::is_verified_merchant(&mut *self.pool.acquire().await?, merchant).await? {
             return Err(GroupBuyError::NotVerifiedMerchant.into());
         }
         let campaign_id = Uuid::now_v7();

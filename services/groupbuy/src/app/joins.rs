@@ -6,10 +6,19 @@
 //! the team's new member; commit. The bucket lock is the transaction's first write, so the
 //! replay order of a rebuild (by transaction id) never takes a unit before it was returned.
 //! Only joins of the same team serialise (on the team stream's version); they are retried.
+//!
+//! Every join takes an idempotency key: the transaction first claims it (an advisory lock and
+//! a read, neither of which gives the transaction its id, so the bucket lock stays its first
+//! write), and a key used before answers the join it made. The key is stored with the join id
+//! just before the commit, so a refused join leaves no key and may be retried with it.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row as _};
-use tuan_eventstore::{Aggregate as _, EventMeta};
+use tuan_eventstore::{
+    Aggregate as _, EventMeta,
+    idempotency::{self, Claim, IdempotencyKey},
+};
+use tuan_messaging::social;
 use tuan_runtime::{ApiError, auth::Caller};
 use uuid::Uuid;
 
@@ -112,12 +121,30 @@ async fn reserve_bucket(conn: &mut PgConnection, campaign: Uuid) -> Result<u32, 
     }
 }
 
+/// The join `key` made before, if it did (see the module's documentation).
+async fn earlier_join(conn: &mut PgConnection, user: Uuid, key: &IdempotencyKey) -> Result<Option<Uuid>, ApiError> {
+    match idempotency::claim(conn, user, key).await? {
+        Claim::Fresh => Ok(None),
+        Claim::Replay(join_id) => Uuid::from_slice(&join_id).map(Some).map_err(ApiError::internal),
+    }
+}
+
 impl GroupBuyApp {
     /// Team mode: the caller opens a team as its leader and pays first.
-    pub async fn open_team(&self, meta: &EventMeta, caller: &Caller, campaign_id: Uuid) -> Result<JoinView, ApiError> {
+    pub async fn open_team(
+        &self,
+        meta: &EventMeta,
+        caller: &Caller,
+        campaign_id: Uuid,
+        key: &IdempotencyKey,
+    ) -> Result<JoinView, ApiError> {
         let user = caller.user_id;
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
+        if let Some(join_id) = earlier_join(&mut tx, user, key).await? {
+            tx.rollback().await.ok();
+            return self.join_view(join_id).await;
+        }
         let target = queries::join_target(&mut tx, campaign_id, user)
             .await?
             .ok_or(GroupBuyError::CampaignNotFound)
@@ -148,12 +175,19 @@ impl GroupBuyApp {
             .await
             .map_err(|e| command_error(e, limit))?;
         external::set_deadline(&mut tx, DeadlineKind::Team, team_id, expires_at).await?;
+        idempotency::store(&mut tx, user, key, join_id.as_bytes()).await?;
         tx.commit().await?;
         self.join_view(join_id).await
     }
 
     /// Team mode: join an open team by its id (the share link).
-    pub async fn join_team(&self, meta: &EventMeta, caller: &Caller, team_id: Uuid) -> Result<JoinView, ApiError> {
+    pub async fn join_team(
+        &self,
+        meta: &EventMeta,
+        caller: &Caller,
+        team_id: Uuid,
+        key: &IdempotencyKey,
+    ) -> Result<JoinView, ApiError> {
         let user = caller.user_id;
         let mut attempt = 0;
         loop {
@@ -161,11 +195,20 @@ impl GroupBuyApp {
             let now = Utc::now();
             let join_id = Uuid::now_v7();
             let mut tx = self.pool.begin().await?;
+            if let Some(join_id) = earlier_join(&mut tx, user, key).await? {
+                tx.rollback().await.ok();
+                return self.join_view(join_id).await;
+            }
             let (team, _) = self.teams.load(&mut tx, &team_id.to_string()).await.map_err(ApiError::from)?;
             if team.status == TeamStatus::None {
                 return Err(GroupBuyError::TeamNotFound.into());
             }
-            let command = TeamCommand::Join { join_id, user_id: user, now_micros: now.timestamp_micros() };
+            let blocked_by_leader = match team.leader_id {
+                Some(leader) => social::has_blocked(&mut tx, leader, user).await?,
+                None => false,
+            };
+            let command =
+                TeamCommand::Join { join_id, user_id: user, now_micros: now.timestamp_micros(), blocked_by_leader };
             // Decide on the team first, so a full or closed team costs no stock lock.
             team.handle(command.clone()).map_err(ApiError::from)?;
             let campaign_id = team.campaign_id.unwrap_or_default();
@@ -199,6 +242,7 @@ impl GroupBuyApp {
                 }
                 Err(e) => return Err(command_error(e, limit)),
             }
+            idempotency::store(&mut tx, user, key, join_id.as_bytes()).await?;
             tx.commit().await?;
             return self.join_view(join_id).await;
         }
@@ -210,10 +254,15 @@ impl GroupBuyApp {
         meta: &EventMeta,
         caller: &Caller,
         campaign_id: Uuid,
+        key: &IdempotencyKey,
     ) -> Result<JoinView, ApiError> {
         let user = caller.user_id;
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
+        if let Some(join_id) = earlier_join(&mut tx, user, key).await? {
+            tx.rollback().await.ok();
+            return self.join_view(join_id).await;
+        }
         let target = queries::join_target(&mut tx, campaign_id, user)
             .await?
             .ok_or(GroupBuyError::CampaignNotFound)
@@ -228,6 +277,7 @@ impl GroupBuyApp {
             .execute_in(&mut tx, &join_id.to_string(), meta, |j| j.handle(JoinCommand::Request(request.clone())))
             .await
             .map_err(|e| command_error(e, limit))?;
+        idempotency::store(&mut tx, user, key, join_id.as_bytes()).await?;
         tx.commit().await?;
         self.join_view(join_id).await
     }

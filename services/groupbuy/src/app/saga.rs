@@ -1,4 +1,5 @@
-//! The join saga's reactions to payments, and the merchant projection from users' events.
+//! The join saga's reactions to payments, and the social graph (verified merchants, blocks)
+//! from users' events.
 //!
 //! Each handler runs inside the consumer's transaction (with the processed-event record), and
 //! appends through `Repository::execute_in`, so every step happens exactly once in effect and
@@ -11,8 +12,9 @@ use tuan_eventstore::{Aggregate as _, CommandError, EventMeta, StoreError};
 use tuan_messaging::{
     EventHandler, HandlerError,
     envelope::{caused_by, decode, kind_of},
+    social::SocialGraph,
 };
-use tuan_proto::{events::v1::EventEnvelope, payments::v1 as payments, users::v1 as users};
+use tuan_proto::{events::v1::EventEnvelope, payments::v1 as payments};
 use uuid::Uuid;
 
 use super::GroupBuyApp;
@@ -31,7 +33,7 @@ use crate::{
 
 type Saga<T = ()> = Result<T, CommandError<GroupBuyError>>;
 
-/// Consumes `tuan.payments.v1` (hold outcomes) and `tuan.users.v1` (merchant verification).
+/// Consumes `tuan.payments.v1` (hold outcomes) and `tuan.users.v1` (the social graph).
 #[derive(Clone)]
 pub struct SagaHandler {
     app: GroupBuyApp,
@@ -77,15 +79,7 @@ impl EventHandler for SagaHandler {
                     let e = decode::<payments::HoldReleased>(env)?;
                     app.on_hold_released(conn, &meta, &e.hold_id, e.reason).await
                 }
-                SagaEvent::MerchantVerified => {
-                    let e = decode::<users::MerchantVerified>(env)?;
-                    let user =
-                        Uuid::parse_str(&e.user_id).map_err(|_| HandlerError::Permanent("bad user_id".into()))?;
-                    let at = chrono::DateTime::from_timestamp_micros(env.occurred_at_micros)
-                        .unwrap_or_else(chrono::Utc::now);
-                    external::record_merchant(conn, user, at).await?;
-                    Ok(())
-                }
+                SagaEvent::SocialGraph => return SocialGraph::apply(conn, env).await,
             };
             result.map_err(handler_error)
         }
@@ -106,12 +100,16 @@ enum SagaEvent {
     HoldRejected,
     HoldCaptured,
     HoldReleased,
-    MerchantVerified,
+    /// Verified merchants and blocks, from the users service.
+    SocialGraph,
 }
 
 impl SagaEvent {
     fn of(event_type: &str) -> Option<Self> {
         use prost::Name as _;
+        if SocialGraph::applies(event_type) {
+            return Some(Self::SocialGraph);
+        }
         kind_of(
             event_type,
             [
@@ -119,7 +117,6 @@ impl SagaEvent {
                 (payments::HoldRejected::full_name(), Self::HoldRejected),
                 (payments::HoldCaptured::full_name(), Self::HoldCaptured),
                 (payments::HoldReleased::full_name(), Self::HoldReleased),
-                (users::MerchantVerified::full_name(), Self::MerchantVerified),
             ],
         )
     }

@@ -46,6 +46,8 @@ pub enum GroupBuyError {
     AlreadyMember,
     #[error("you are not a member of this team")]
     NotMember,
+    #[error("the team's leader has blocked you; you cannot join this team")]
+    BlockedByLeader,
     #[error("join not found")]
     JoinNotFound,
     #[error("join already exists")]
@@ -57,7 +59,7 @@ impl Classify for GroupBuyError {
         use GroupBuyError::*;
         match self {
             InvalidInput(_) | WrongMode(..) => ErrorKind::InvalidArgument,
-            NotVerifiedMerchant | NotOwner => ErrorKind::PermissionDenied,
+            NotVerifiedMerchant | NotOwner | BlockedByLeader => ErrorKind::PermissionDenied,
             CampaignNotFound | TeamNotFound | JoinNotFound | NotMember => ErrorKind::NotFound,
             CampaignExists | TeamExists | JoinExists | AlreadyMember => ErrorKind::AlreadyExists,
             CampaignNotActive(_) | NotPaused | CampaignNotStarted | CampaignEnded | SoldOut | TeamNotOpen

@@ -84,6 +84,9 @@ pub enum TeamCommand {
         join_id: Uuid,
         user_id: Uuid,
         now_micros: i64,
+        /// The team's leader blocked this user (from the social graph): a blocked user cannot
+        /// buy together with the blocker.
+        blocked_by_leader: bool,
     },
     /// The member's hold was placed.
     Confirm {
@@ -192,7 +195,10 @@ impl Aggregate for Team {
                     expires_at_micros,
                 })])
             }
-            TeamCommand::Join { join_id, user_id, now_micros } => {
+            TeamCommand::Join { join_id, user_id, now_micros, blocked_by_leader } => {
+                if blocked_by_leader {
+                    return Err(GroupBuyError::BlockedByLeader);
+                }
                 if self.status != TeamStatus::Open {
                     return Err(self.closed_error());
                 }
@@ -353,22 +359,30 @@ mod tests {
 
     fn join(t: &mut Team) -> (Uuid, Uuid) {
         let (user, join_id) = (Uuid::now_v7(), Uuid::now_v7());
-        run(t, TeamCommand::Join { join_id, user_id: user, now_micros: 10 }).unwrap();
+        run(t, TeamCommand::Join { join_id, user_id: user, now_micros: 10, blocked_by_leader: false }).unwrap();
         (user, join_id)
     }
 
     #[test]
     fn the_team_opens_only_after_the_leader_paid_and_completes_at_its_size() {
         let mut g = opened(3);
-        let early =
-            g.team.handle(TeamCommand::Join { join_id: Uuid::now_v7(), user_id: Uuid::now_v7(), now_micros: 10 });
+        let early = g.team.handle(TeamCommand::Join {
+            join_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            now_micros: 10,
+            blocked_by_leader: false,
+        });
         assert_eq!(early, Err(GroupBuyError::TeamNotOpen));
         run(&mut g.team, TeamCommand::Confirm { join_id: g.leader_join }).unwrap();
         assert_eq!(g.team.status, TeamStatus::Open);
         let (_, a) = join(&mut g.team);
         let (_, b) = join(&mut g.team);
-        let full =
-            g.team.handle(TeamCommand::Join { join_id: Uuid::now_v7(), user_id: Uuid::now_v7(), now_micros: 10 });
+        let full = g.team.handle(TeamCommand::Join {
+            join_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            now_micros: 10,
+            blocked_by_leader: false,
+        });
         assert_eq!(full, Err(GroupBuyError::TeamFull));
         assert_eq!(run(&mut g.team, TeamCommand::Confirm { join_id: a }).unwrap().len(), 1);
         assert!(run(&mut g.team, TeamCommand::Confirm { join_id: a }).unwrap().is_empty(), "idempotent");
@@ -378,19 +392,46 @@ mod tests {
     }
 
     #[test]
+    fn a_user_the_leader_blocked_cannot_join() {
+        let mut g = opened(3);
+        run(&mut g.team, TeamCommand::Confirm { join_id: g.leader_join }).unwrap();
+        let join = TeamCommand::Join {
+            join_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            now_micros: 10,
+            blocked_by_leader: true,
+        };
+        assert_eq!(g.team.handle(join), Err(GroupBuyError::BlockedByLeader));
+        assert_eq!(g.team.active_members().count(), 1, "nothing changed");
+    }
+
+    #[test]
     fn joining_twice_late_or_closed_is_refused() {
         let mut g = opened(3);
         run(&mut g.team, TeamCommand::Confirm { join_id: g.leader_join }).unwrap();
-        let twice = g.team.handle(TeamCommand::Join { join_id: Uuid::now_v7(), user_id: g.leader, now_micros: 10 });
+        let twice = g.team.handle(TeamCommand::Join {
+            join_id: Uuid::now_v7(),
+            user_id: g.leader,
+            now_micros: 10,
+            blocked_by_leader: false,
+        });
         assert_eq!(twice, Err(GroupBuyError::AlreadyMember));
-        let late =
-            g.team.handle(TeamCommand::Join { join_id: Uuid::now_v7(), user_id: Uuid::now_v7(), now_micros: 1_000 });
+        let late = g.team.handle(TeamCommand::Join {
+            join_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            now_micros: 1_000,
+            blocked_by_leader: false,
+        });
         assert_eq!(late, Err(GroupBuyError::TeamExpired));
         assert!(run(&mut g.team, TeamCommand::Expire { now_micros: 999, force: false }).unwrap().is_empty());
         assert_eq!(run(&mut g.team, TeamCommand::Expire { now_micros: 1_000, force: false }).unwrap().len(), 1);
         assert!(run(&mut g.team, TeamCommand::Expire { now_micros: 2_000, force: false }).unwrap().is_empty());
-        let closed =
-            g.team.handle(TeamCommand::Join { join_id: Uuid::now_v7(), user_id: Uuid::now_v7(), now_micros: 10 });
+        let closed = g.team.handle(TeamCommand::Join {
+            join_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            now_micros: 10,
+            blocked_by_leader: false,
+        });
         assert_eq!(closed, Err(GroupBuyError::TeamExpired));
     }
 

@@ -1,16 +1,12 @@
-//! Tables outside the rebuildable `proj` schema: the merchant projection fed by the users
-//! service's events, and the durable deadlines the scanner works through.
+//! Tables outside the rebuildable `proj` schema: the social graph fed by the users service's
+//! events (verified merchants and blocks, `tuan_messaging::social`), and the durable deadlines
+//! the scanner works through.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS public.merchants (
-    user_id     UUID PRIMARY KEY,
-    verified_at TIMESTAMPTZ NOT NULL
-);
-
 -- A deadline is written in the transaction that sets it and deleted in the one that acts on it.
 CREATE TABLE IF NOT EXISTS public.deadlines (
     kind   TEXT NOT NULL,
@@ -48,23 +44,8 @@ impl DeadlineKind {
 }
 
 pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
+    tuan_messaging::social::install(pool).await?;
     tuan_eventstore::install_tables(pool, SCHEMA).await
-}
-
-pub async fn record_merchant(conn: &mut PgConnection, user: Uuid, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO public.merchants (user_id, verified_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING")
-        .bind(user)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn is_verified_merchant(pool: &PgPool, user: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.merchants WHERE user_id = $1)")
-        .bind(user)
-        .fetch_one(pool)
-        .await
 }
 
 pub async fn set_deadline(

@@ -121,6 +121,22 @@ impl TestApp {
         user
     }
 
+    /// Publishes `event` on the users service's topic, as the users service would.
+    pub async fn users_event<M: prost::Message + Name>(&self, stream_type: &str, stream_id: &str, event: &M) {
+        let topic = service_topic(&self.config.common.kafka.topic_prefix, "users");
+        publish(&self.sim.producer, &topic, stream_type, stream_id, event).await;
+    }
+
+    /// Whether the social graph has `blocker` blocking `blocked`.
+    pub async fn blocks(&self, blocker: Uuid, blocked: Uuid) -> bool {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2)")
+            .bind(blocker)
+            .bind(blocked)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn launch(
         &mut self,
         merchant: Uuid,

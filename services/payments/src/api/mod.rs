@@ -8,7 +8,7 @@ use tuan_proto::payments::v1::{self as pb, payments_service_server::PaymentsServ
 use tuan_runtime::{
     ApiError,
     auth::caller,
-    grpc::{event_meta, parse_uuid},
+    grpc::{event_meta, idempotency_key as key_of, parse_uuid},
     paging::{Page, parse_time_cursor, time_cursor},
 };
 use uuid::Uuid;
@@ -20,7 +20,6 @@ use crate::{
         hold::HoldRequest, journal::Memo,
     },
     provider::RequestKind,
-    store::idempotency::IdempotencyKey,
 };
 
 pub use tuan_proto::payments::v1::payments_service_server::PaymentsServiceServer;
@@ -38,18 +37,6 @@ impl PaymentsApi {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
-
-/// The idempotency key of `request` (the key field cleared before hashing).
-fn key_of<M: prost::Message + Clone>(
-    operation: &str,
-    request: &M,
-    key: &str,
-    clear: impl FnOnce(&mut M),
-) -> Result<IdempotencyKey, ApiError> {
-    let mut without = request.clone();
-    clear(&mut without);
-    IdempotencyKey::parse(key, operation, &without.encode_to_vec())
-}
 
 fn currency(code: &str) -> Result<Currency, ApiError> {
     Currency::parse(code.trim()).map_err(ApiError::from)

@@ -2,83 +2,28 @@
 //! (a projection rebuild replaces `proj` wholesale, so these live in `public`).
 
 use sqlx::{PgConnection, PgPool};
+use tuan_messaging::social;
 use uuid::Uuid;
 
-const SCHEMA: &str = r#"
--- From tuan.users.v1: one row per direction, so "is b my friend" is one index probe.
-CREATE TABLE IF NOT EXISTS public.friendships (
-    user_id   UUID NOT NULL,
-    friend_id UUID NOT NULL,
-    PRIMARY KEY (user_id, friend_id)
-);
-CREATE TABLE IF NOT EXISTS public.blocks (
-    blocker_id UUID NOT NULL,
-    blocked_id UUID NOT NULL,
-    PRIMARY KEY (blocker_id, blocked_id)
-);
-CREATE TABLE IF NOT EXISTS public.verified_merchants (
-    user_id UUID PRIMARY KEY
-);
-
--- Money commands by (caller, key): the request's hash and the first response, written in the
--- command's own transaction.
-CREATE TABLE IF NOT EXISTS public.idempotency_keys (
-    caller       UUID NOT NULL,
-    key          TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    response     BYTEA,
-    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (caller, key)
-);
+/// Databases from before the shared social graph kept friendships and verified merchants
+/// under names of their own; they are renamed into the shared tables once, keeping their rows.
+const LEGACY_SOCIAL_TABLES: &str = r#"
+DO $$ BEGIN
+    IF to_regclass('public.friendships') IS NOT NULL AND to_regclass('public.friends') IS NULL THEN
+        ALTER TABLE public.friendships RENAME TO friends;
+    END IF;
+    IF to_regclass('public.verified_merchants') IS NOT NULL AND to_regclass('public.merchants') IS NULL THEN
+        ALTER TABLE public.verified_merchants RENAME TO merchants;
+        ALTER TABLE public.merchants ADD COLUMN verified_at TIMESTAMPTZ NOT NULL DEFAULT now();
+    END IF;
+END $$;
 "#;
 
+/// The social graph (friendships, blocks, verified merchants: `tuan_messaging::social`).
+/// Idempotency keys of money commands live in the event store's `public.idempotency_keys`.
 pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
-    tuan_eventstore::install_tables(pool, SCHEMA).await
-}
-
-pub async fn befriend(conn: &mut PgConnection, a: Uuid, b: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO public.friendships (user_id, friend_id) VALUES ($1, $2), ($2, $1) ON CONFLICT DO NOTHING")
-        .bind(a)
-        .bind(b)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn unfriend(conn: &mut PgConnection, a: Uuid, b: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM public.friendships WHERE (user_id, friend_id) IN (($1, $2), ($2, $1))")
-        .bind(a)
-        .bind(b)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn block(conn: &mut PgConnection, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
-    unfriend(conn, blocker, blocked).await?;
-    sqlx::query("INSERT INTO public.blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(blocker)
-        .bind(blocked)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn unblock(conn: &mut PgConnection, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2")
-        .bind(blocker)
-        .bind(blocked)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn verify_merchant(conn: &mut PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO public.verified_merchants (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(user)
-        .execute(conn)
-        .await?;
-    Ok(())
+    tuan_eventstore::install_tables(pool, LEGACY_SOCIAL_TABLES).await?;
+    social::install(pool).await
 }
 
 /// How `other` relates to `user`.
@@ -91,26 +36,13 @@ pub enum Relation {
 }
 
 pub async fn relation(conn: &mut PgConnection, user: Uuid, other: Uuid) -> Result<Relation, sqlx::Error> {
-    let (friends, blocked): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM public.friendships WHERE user_id = $1 AND friend_id = $2), \
-                EXISTS (SELECT 1 FROM public.blocks WHERE (blocker_id, blocked_id) IN (($1, $2), ($2, $1)))",
-    )
-    .bind(user)
-    .bind(other)
-    .fetch_one(conn)
-    .await?;
-    Ok(if blocked {
-        Relation::Blocked
-    } else if friends {
-        Relation::Friends
-    } else {
-        Relation::Strangers
+    Ok(match social::relation(conn, user, other).await? {
+        social::Relation::Friends => Relation::Friends,
+        social::Relation::Strangers => Relation::Strangers,
+        social::Relation::Blocking | social::Relation::BlockedBy => Relation::Blocked,
     })
 }
 
 pub async fn is_verified_merchant(conn: &mut PgConnection, user: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.verified_merchants WHERE user_id = $1)")
-        .bind(user)
-        .fetch_one(conn)
-        .await
+    social::is_verified_merchant(conn, user).await
 }

@@ -3,7 +3,7 @@
 //! Money moves only by appending journal events.
 
 pub mod external;
-pub mod idempotency;
+pub use tuan_eventstore::idempotency;
 pub mod projection;
 pub mod queries;
 

@@ -143,7 +143,7 @@ impl TestApp {
         self.publish("users", &format!("{}:{}", a.id.min(b.id), a.id.max(b.id)), &event).await;
         self.wait_for(
             "friendship",
-            "SELECT count(*) FROM public.friendships WHERE user_id = $1 AND friend_id = $2",
+            "SELECT count(*) FROM public.friends WHERE user_id = $1 AND friend_id = $2",
             a.id,
             b.id,
             1,

@@ -219,7 +219,13 @@ async fn sale(stack: &Stack, campaign: &str, buyers: &[String], per_buyer: usize
             tokio::time::sleep(spread * i as u32).await;
             for _ in 0..per_buyer {
                 match client
-                    .join_campaign(authed(token, gb::JoinCampaignRequest { campaign_id: campaign.clone() }))
+                    .join_campaign(authed(
+                        token,
+                        gb::JoinCampaignRequest {
+                            campaign_id: campaign.clone(),
+                            idempotency_key: uuid::Uuid::now_v7().to_string(),
+                        },
+                    ))
                     .await
                 {
                     Ok(_) => {

@@ -309,7 +309,10 @@ async fn seed(gw: &mut MobileGatewayClient<Channel>) -> anyhow::Result<Seed> {
     let mut teams = Vec::new();
     for t in 0..TEAMS {
         let leader = &people[t * TEAM_EVERY];
-        let request = gb::OpenTeamRequest { campaign_id: campaigns[t % CAMPAIGNS].clone() };
+        let request = gb::OpenTeamRequest {
+            campaign_id: campaigns[t % CAMPAIGNS].clone(),
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
+        };
         let opened = eventually("open a team", || {
             let (mut gw, request) = (gw.clone(), authed(&leader.token, request.clone()));
             async move { gw.open_team(request).await.map(|r| r.into_inner()) }
@@ -319,7 +322,8 @@ async fn seed(gw: &mut MobileGatewayClient<Channel>) -> anyhow::Result<Seed> {
     }
     for (leader, team_id) in &teams {
         let joiner = &people[leader + 1];
-        let request = gb::JoinTeamRequest { team_id: team_id.clone() };
+        let request =
+            gb::JoinTeamRequest { team_id: team_id.clone(), idempotency_key: uuid::Uuid::now_v7().to_string() };
         eventually("join a team", || {
             let (mut gw, request) = (gw.clone(), authed(&joiner.token, request.clone()));
             async move { gw.join_team(request).await }

@@ -77,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
     let mut pairs = Vec::new();
     for _ in 0..PAIRS {
         let (from, to) = (Uuid::now_v7(), Uuid::now_v7());
-        sqlx::query("INSERT INTO public.friendships (user_id, friend_id) VALUES ($1, $2), ($2, $1)")
+        sqlx::query("INSERT INTO public.friends (user_id, friend_id) VALUES ($1, $2), ($2, $1)")
             .bind(from)
             .bind(to)
             .execute(&db.pool)

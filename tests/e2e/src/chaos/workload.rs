@@ -527,13 +527,28 @@ fn join_refused(s: &Shared, what: &str, campaign: &str, team: Option<&str>, e: &
     }
 }
 
+/// A new purchase's idempotency key; the workload's retries (transient errors, and a fifth of
+/// the accepted joins sent again on purpose) reuse it, as a phone unsure of the answer would.
+fn join_key(rng: &mut StdRng) -> String {
+    format!("join-{}", rng.r#gen::<u64>())
+}
+
+/// The join a join command answered.
+fn join_id(result: &gb::JoinResult) -> String {
+    result.join.as_ref().map(|j| j.join_id.clone()).unwrap_or_default()
+}
+
 async fn open_team(s: &Shared, rng: &mut StdRng, who: usize) {
     let Some(campaign) = campaign(s, rng, false).await else { return };
     let person = s.world().people[who].clone();
-    let request = gb::OpenTeamRequest { campaign_id: campaign.clone() };
+    let request = gb::OpenTeamRequest { campaign_id: campaign.clone(), idempotency_key: join_key(rng) };
     match s.client.call_as(&person, "open team", rpc!(open_team, request.clone())).await {
         Ok(r) => {
             saga_started(s, "teams opened");
+            if rng.gen_bool(0.2) {
+                let again = s.client.call_as(&person, "open team again", rpc!(open_team, request.clone()));
+                replayed(s, "open team", join_id(&r), again.await.map(|a| join_id(&a)));
+            }
             let Some(team) = r.team else { return };
             let expires_at = DateTime::from_timestamp_micros(team.expires_at_micros).unwrap_or_else(Utc::now);
             let mut w = s.world();
@@ -565,10 +580,14 @@ async fn join_team(s: &Shared, rng: &mut StdRng, who: usize) {
         let Some(team) = candidates.choose(rng) else { return };
         (w.people[who].clone(), team.id.clone(), team.campaign.clone())
     };
-    let request = gb::JoinTeamRequest { team_id: team.clone() };
+    let request = gb::JoinTeamRequest { team_id: team.clone(), idempotency_key: join_key(rng) };
     match s.client.call_as(&person, "join team", rpc!(join_team, request.clone())).await {
-        Ok(_) => {
+        Ok(r) => {
             saga_started(s, "team joins");
+            if rng.gen_bool(0.2) {
+                let again = s.client.call_as(&person, "join team again", rpc!(join_team, request.clone()));
+                replayed(s, "join team", join_id(&r), again.await.map(|a| join_id(&a)));
+            }
             if let Some(t) = s.world().teams.iter_mut().find(|t| t.id == team) {
                 t.members.push(who);
             }
@@ -605,9 +624,15 @@ async fn leave_team(s: &Shared, rng: &mut StdRng) {
 async fn join_tipping(s: &Shared, rng: &mut StdRng, who: usize) {
     let Some(campaign) = campaign(s, rng, true).await else { return };
     let person = s.world().people[who].clone();
-    let request = gb::JoinCampaignRequest { campaign_id: campaign.clone() };
+    let request = gb::JoinCampaignRequest { campaign_id: campaign.clone(), idempotency_key: join_key(rng) };
     match s.client.call_as(&person, "join campaign", rpc!(join_campaign, request.clone())).await {
-        Ok(_) => saga_started(s, "tipping joins"),
+        Ok(r) => {
+            saga_started(s, "tipping joins");
+            if rng.gen_bool(0.2) {
+                let again = s.client.call_as(&person, "join campaign again", rpc!(join_campaign, request.clone()));
+                replayed(s, "join campaign", join_id(&r), again.await.map(|a| join_id(&a)));
+            }
+        }
         Err(e) => join_refused(s, "join campaign", &campaign, None, &e),
     }
 }

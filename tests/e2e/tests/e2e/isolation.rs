@@ -66,7 +66,13 @@ async fn a_stranger_cannot_touch_anothers_wallet_team_or_circle() {
 
     // Team: A's team; Mallory cannot take A out of it.
     let opened = gw
-        .open_team(authed(&a.token, gb::OpenTeamRequest { campaign_id: campaign.campaign_id.clone() }))
+        .open_team(authed(
+            &a.token,
+            gb::OpenTeamRequest {
+                campaign_id: campaign.campaign_id.clone(),
+                idempotency_key: uuid::Uuid::now_v7().to_string(),
+            },
+        ))
         .await
         .expect("open team")
         .into_inner();

@@ -67,7 +67,13 @@ async fn merchant_team_deal_through_a_circle_then_an_aa_dinner_with_exact_balanc
 
     // A opens a team; it is shareable once A's hold is placed.
     let opened = gw
-        .open_team(authed(&a.token, gb::OpenTeamRequest { campaign_id: campaign.campaign_id.clone() }))
+        .open_team(authed(
+            &a.token,
+            gb::OpenTeamRequest {
+                campaign_id: campaign.campaign_id.clone(),
+                idempotency_key: uuid::Uuid::now_v7().to_string(),
+            },
+        ))
         .await
         .expect("open team")
         .into_inner();
@@ -117,8 +123,17 @@ async fn merchant_team_deal_through_a_circle_then_an_aa_dinner_with_exact_balanc
     assert_eq!(view.friends_joined.iter().map(|p| p.user_id.as_str()).collect::<Vec<_>>(), [a.id.as_str()]);
     assert!(!view.i_joined);
 
-    // B joins; the team completes; both are charged and the merchant is paid (less 1 %).
-    gw.join_team(authed(&b.token, gb::JoinTeamRequest { team_id: team_id.clone() })).await.expect("join");
+    // B joins from a flaky network: the same join sent ten times at once with one key is one
+    // join, one hold and one charge. The team completes; both are charged once and the
+    // merchant is paid (less 1 %).
+    let join = gb::JoinTeamRequest { team_id: team_id.clone(), idempotency_key: uuid::Uuid::now_v7().to_string() };
+    let answers = futures::future::join_all((0..10).map(|_| {
+        let (mut gw, request) = (gw.clone(), authed(&b.token, join.clone()));
+        async move { gw.join_team(request).await.map(|r| r.into_inner().join.expect("join").join_id) }
+    }))
+    .await;
+    let joins: Vec<String> = answers.into_iter().map(|a| a.expect("join")).collect();
+    assert!(joins.iter().all(|j| *j == joins[0]), "one join for one key: {joins:?}");
     let done = wait_team(&mut gw, &b, &team_id, TeamStatus::Completed).await;
     assert_eq!(done.confirmed, 2);
     wait_balance(&mut gw, &a, "150.00").await;

@@ -40,7 +40,13 @@ async fn a_team_join_is_one_trace_and_every_service_reports_its_metrics() {
 
     // A opens a team and shares it into a circle with B, so circles keeps a card of it.
     let team_id = gw
-        .open_team(authed(&a.token, gb::OpenTeamRequest { campaign_id: campaign.campaign_id.clone() }))
+        .open_team(authed(
+            &a.token,
+            gb::OpenTeamRequest {
+                campaign_id: campaign.campaign_id.clone(),
+                idempotency_key: uuid::Uuid::now_v7().to_string(),
+            },
+        ))
         .await
         .expect("open team")
         .into_inner()
@@ -80,7 +86,10 @@ async fn a_team_join_is_one_trace_and_every_service_reports_its_metrics() {
     .expect("share the team");
 
     // B joins, in the app's trace.
-    let mut join = authed(&b.token, gb::JoinTeamRequest { team_id: team_id.clone() });
+    let mut join = authed(
+        &b.token,
+        gb::JoinTeamRequest { team_id: team_id.clone(), idempotency_key: uuid::Uuid::now_v7().to_string() },
+    );
     let traceparent = format!("00-{APP_TRACE_ID}-{APP_SPAN_ID}-01");
     join.metadata_mut().insert("traceparent", traceparent.parse().expect("traceparent"));
     join_with(&mut gw, join).await;

@@ -1,0 +1,231 @@
+//! The social graph every service keeps from the users service's events (`tuan.users.v1`):
+//! friendships, blocks and verified merchants. One handler and one schema for all; each
+//! service keeps its own copy in its own database, in `public` (a projection rebuild must
+//! not drop tables fed from another service's topic):
+//!
+//! - `public.friends (user_id, friend_id)`: one row per direction, so "my friends" is one
+//!   index range and "is b my friend" one probe;
+//! - `public.blocks (blocker_id, blocked_id)`: blocking is per direction and ends a
+//!   friendship;
+//! - `public.merchants (user_id, verified_at)`: merchants the operators verified (a rejection
+//!   removes the row).
+//!
+//! A service's own queries may join these tables; the common questions are here.
+
+use futures::{FutureExt, future::BoxFuture};
+use prost::Name as _;
+use sqlx::{PgConnection, PgPool};
+use tuan_proto::{events::v1::EventEnvelope, users::v1 as users};
+use uuid::Uuid;
+
+use crate::{
+    EventHandler, HandlerError,
+    envelope::{decode, kind_of, occurred_at, uuid_field},
+};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS public.friends (
+    user_id   UUID NOT NULL,
+    friend_id UUID NOT NULL,
+    PRIMARY KEY (user_id, friend_id)
+);
+CREATE TABLE IF NOT EXISTS public.blocks (
+    blocker_id UUID NOT NULL,
+    blocked_id UUID NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id)
+);
+CREATE TABLE IF NOT EXISTS public.merchants (
+    user_id     UUID PRIMARY KEY,
+    verified_at TIMESTAMPTZ NOT NULL
+);
+"#;
+
+/// Creates the social-graph tables if missing (idempotent; serialised across replicas).
+pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
+    tuan_eventstore::install_tables(pool, SCHEMA).await
+}
+
+/// Applies the users service's friendship, block and merchant events to the tables above.
+/// Every statement is idempotent, so a redelivery changes nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SocialGraph;
+
+/// The users events [`SocialGraph`] applies; one table for `wants` and `handle`.
+#[derive(Clone, Copy)]
+enum Fact {
+    Befriended,
+    Unfriended,
+    Blocked,
+    Unblocked,
+    MerchantVerified,
+    MerchantRejected,
+}
+
+impl Fact {
+    fn of(event_type: &str) -> Option<Self> {
+        kind_of(
+            event_type,
+            [
+                (users::FriendRequestAccepted::full_name(), Self::Befriended),
+                (users::FriendRemoved::full_name(), Self::Unfriended),
+                (users::UserBlocked::full_name(), Self::Blocked),
+                (users::UserUnblocked::full_name(), Self::Unblocked),
+                (users::MerchantVerified::full_name(), Self::MerchantVerified),
+                (users::MerchantRejected::full_name(), Self::MerchantRejected),
+            ],
+        )
+    }
+}
+
+impl SocialGraph {
+    /// Whether `event_type` is one of the events this handler applies.
+    pub fn applies(event_type: &str) -> bool {
+        Fact::of(event_type).is_some()
+    }
+
+    /// Applies `envelope` in the consumer's transaction; other events change nothing.
+    pub async fn apply(conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
+        let Some(fact) = Fact::of(&envelope.event_type) else { return Ok(()) };
+        match fact {
+            Fact::Befriended => {
+                let e: users::FriendRequestAccepted = decode(envelope)?;
+                let (a, b) = (uuid_field("from_user_id", &e.from_user_id)?, uuid_field("to_user_id", &e.to_user_id)?);
+                sqlx::query(
+                    "INSERT INTO public.friends (user_id, friend_id) VALUES ($1, $2), ($2, $1) ON CONFLICT DO NOTHING",
+                )
+                .bind(a)
+                .bind(b)
+                .execute(conn)
+                .await?;
+            }
+            Fact::Unfriended => {
+                let e: users::FriendRemoved = decode(envelope)?;
+                unfriend(
+                    conn,
+                    uuid_field("by_user_id", &e.by_user_id)?,
+                    uuid_field("other_user_id", &e.other_user_id)?,
+                )
+                .await?;
+            }
+            Fact::Blocked => {
+                let e: users::UserBlocked = decode(envelope)?;
+                let (blocker, blocked) =
+                    (uuid_field("blocker_id", &e.blocker_id)?, uuid_field("blocked_id", &e.blocked_id)?);
+                unfriend(conn, blocker, blocked).await?;
+                sqlx::query(
+                    "INSERT INTO public.blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(blocker)
+                .bind(blocked)
+                .execute(conn)
+                .await?;
+            }
+            Fact::Unblocked => {
+                let e: users::UserUnblocked = decode(envelope)?;
+                sqlx::query("DELETE FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2")
+                    .bind(uuid_field("blocker_id", &e.blocker_id)?)
+                    .bind(uuid_field("blocked_id", &e.blocked_id)?)
+                    .execute(conn)
+                    .await?;
+            }
+            Fact::MerchantVerified => {
+                let e: users::MerchantVerified = decode(envelope)?;
+                sqlx::query(
+                    "INSERT INTO public.merchants (user_id, verified_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(uuid_field("user_id", &e.user_id)?)
+                .bind(occurred_at(envelope)?)
+                .execute(conn)
+                .await?;
+            }
+            Fact::MerchantRejected => {
+                let e: users::MerchantRejected = decode(envelope)?;
+                sqlx::query("DELETE FROM public.merchants WHERE user_id = $1")
+                    .bind(uuid_field("user_id", &e.user_id)?)
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl EventHandler for SocialGraph {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        envelope: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Self::apply(conn, envelope).boxed()
+    }
+
+    fn wants(&self, event_type: &str) -> bool {
+        Self::applies(event_type)
+    }
+}
+
+async fn unfriend(conn: &mut PgConnection, a: Uuid, b: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM public.friends WHERE (user_id, friend_id) IN (($1, $2), ($2, $1))")
+        .bind(a)
+        .bind(b)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How `other` stands to `user`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    Friends,
+    Strangers,
+    /// `user` blocked `other`.
+    Blocking,
+    /// `other` blocked `user`.
+    BlockedBy,
+}
+
+impl Relation {
+    /// Either side blocked the other.
+    pub fn is_blocked(self) -> bool {
+        matches!(self, Relation::Blocking | Relation::BlockedBy)
+    }
+}
+
+/// How `other` stands to `user`, in one statement.
+pub async fn relation(conn: &mut PgConnection, user: Uuid, other: Uuid) -> Result<Relation, sqlx::Error> {
+    let (blocking, blocked_by, friends): (bool, bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2), \
+                EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $2 AND blocked_id = $1), \
+                EXISTS (SELECT 1 FROM public.friends WHERE user_id = $1 AND friend_id = $2)",
+    )
+    .bind(user)
+    .bind(other)
+    .fetch_one(conn)
+    .await?;
+    Ok(if blocking {
+        Relation::Blocking
+    } else if blocked_by {
+        Relation::BlockedBy
+    } else if friends {
+        Relation::Friends
+    } else {
+        Relation::Strangers
+    })
+}
+
+/// Whether `blocker` blocked `blocked` (one direction).
+pub async fn has_blocked(conn: &mut PgConnection, blocker: Uuid, blocked: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2)")
+        .bind(blocker)
+        .bind(blocked)
+        .fetch_one(conn)
+        .await
+}
+
+/// Whether the users service verified `user` as a merchant.
+pub async fn is_verified_merchant(conn: &mut PgConnection, user: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.merchants WHERE user_id = $1)")
+        .bind(user)
+        .fetch_one(conn)
+        .await
+}
