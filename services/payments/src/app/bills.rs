@@ -426,7 +426,7 @@ impl PaymentsApp {
                     .iter()
                     .map(|n| pb::NetBalance { user_id: n.user.to_string(), amount: n.amount.to_string() })
                     .collect(),
-                plan: simplify(&net).iter().map(transfer_view).collect(),
+                plan: simplify(&net).transfers.iter().map(transfer_view).collect(),
             });
         }
         Ok(pb::GroupBalances { group: name, currencies })
