@@ -31,6 +31,7 @@ async fn three_friends_split_100_yuan_and_the_collection_settles_it_exactly() {
     let net = |u: &common::User| cny.balances.iter().find(|n| n.user_id == u.id.to_string()).unwrap().amount.clone();
     assert_eq!((net(&a), net(&b), net(&c)), ("66.66".into(), "-33.33".into(), "-33.33".into()));
     assert_eq!(cny.plan.len(), 2, "two debtors, one creditor: two transfers");
+    assert_eq!(cny.method(), pb::SettlementMethod::Exact, "three members are planned exactly");
 
     let collection = app
         .client
@@ -108,6 +109,7 @@ async fn settle_up_pays_the_simplified_plan_and_keeps_other_balances() {
     };
     let paid = app.client.settle_up(authed(&b.token, settle)).await.unwrap().into_inner();
     assert_eq!(paid.transfers.len(), 1);
+    assert_eq!(paid.method(), pb::SettlementMethod::Exact);
     assert_eq!((paid.transfers[0].to_user_id.clone(), paid.transfers[0].amount.as_str()), (a.id.to_string(), "30.00"));
     assert_eq!(app.available(&b, "CNY").await, dec("70.00"));
     let group = pb::GetGroupBalancesRequest {

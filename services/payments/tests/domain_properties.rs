@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use payments::domain::{
-    AccountRef, Balances, Bill, CaptureKind, Currency, FeeRate, HoldCapture, JournalEntry, Money, NetBalances,
-    NetEffect, Participants, PaymentError, Split, SplitMethod, simplify,
+    AccountRef, Balances, Bill, CaptureKind, Currency, EXACT_MAX_MEMBERS, FeeRate, HoldCapture, JournalEntry, Money,
+    NetBalances, NetEffect, Participants, PaymentError, SettlementMethod, Split, SplitMethod, simplify,
+    simplify_greedy,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -241,8 +242,9 @@ proptest! {
         prop_assert!(sum.is_zero());
     }
 
-    /// Simplified transfers settle every balance exactly, with at most n - 1 transfers, each
-    /// from someone who owed to someone who was owed.
+    /// Every plan, exact (up to 20 non-zero balances) or greedy (beyond), settles every
+    /// balance exactly, with at most n - 1 transfers and never more than greedy's, each from
+    /// someone who owed to someone who was owed.
     #[test]
     fn simplification_settles_everyone(
         ids in prop::collection::btree_set(any::<u128>(), 1..=30),
@@ -255,22 +257,82 @@ proptest! {
         let balances = NetBalances::new(c, ids.iter().zip(&minor)
             .map(|(u, m)| NetEffect { user: *u, amount: Decimal::new(*m, 2) })
             .collect()).unwrap();
-        let transfers = simplify(&balances);
+        let plan = simplify(&balances);
+        let greedy = simplify_greedy(&balances);
         let nonzero = minor.iter().filter(|m| **m != 0).count();
-        prop_assert!(transfers.len() <= nonzero.saturating_sub(1));
-        prop_assert!(transfers.len() < ids.len().max(1));
-
-        let mut open: BTreeMap<Uuid, i64> = ids.iter().copied().zip(minor.iter().copied()).collect();
-        for t in &transfers {
-            prop_assert!(t.amount.minor_units() > 0);
-            prop_assert_ne!(t.from, t.to);
-            prop_assert!(balances.of(t.from) < Decimal::ZERO);
-            prop_assert!(balances.of(t.to) > Decimal::ZERO);
-            *open.get_mut(&t.from).unwrap() += t.amount.minor_units();
-            *open.get_mut(&t.to).unwrap() -= t.amount.minor_units();
+        let method = if nonzero <= EXACT_MAX_MEMBERS { SettlementMethod::Exact } else { SettlementMethod::Greedy };
+        prop_assert_eq!(plan.method, method);
+        prop_assert!(plan.transfers.len() <= greedy.len());
+        prop_assert!(greedy.len() <= nonzero.saturating_sub(1));
+        prop_assert!(plan.transfers.len() < ids.len().max(1));
+        for transfers in [&plan.transfers, &greedy] {
+            prop_assert!(settles(&balances, transfers));
+            for t in transfers {
+                prop_assert!(balances.of(t.from) < Decimal::ZERO);
+                prop_assert!(balances.of(t.to) > Decimal::ZERO);
+            }
         }
-        prop_assert!(open.values().all(|m| *m == 0));
         // Deterministic: the same balances give the same transfers.
-        prop_assert_eq!(simplify(&balances), transfers);
+        prop_assert_eq!(simplify(&balances), plan);
     }
+
+    /// On small groups whose balances split into zero-sum groups in many ways (small amounts
+    /// repeat), the exact plan has as few transfers as a search of every way to settle.
+    #[test]
+    fn exact_plans_have_the_fewest_transfers(
+        c in currency(),
+        amounts in prop::collection::vec(prop_oneof![-30i64..=-1, 1i64..=30], 1..=7),
+    ) {
+        let mut minor = amounts;
+        minor.push(-minor.iter().sum::<i64>());
+        let balances = NetBalances::new(c, minor.iter().enumerate()
+            .map(|(i, m)| NetEffect { user: Uuid::from_u128(i as u128 + 1), amount: Decimal::new(*m, c.minor_unit()) })
+            .collect()).unwrap();
+        let plan = simplify(&balances);
+        prop_assert_eq!(plan.method, SettlementMethod::Exact);
+        let mut open: Vec<i64> = minor.iter().copied().filter(|m| *m != 0).collect();
+        prop_assert_eq!(plan.transfers.len(), fewest_transfers(&mut open));
+        prop_assert!(plan.transfers.len() <= simplify_greedy(&balances).len());
+        prop_assert!(settles(&balances, &plan.transfers));
+        prop_assert!(plan.transfers.iter().all(|t| t.amount.currency() == c));
+        prop_assert!(plan.transfers.is_sorted_by_key(|t| (t.from, t.to)));
+    }
+}
+
+/// Whether `transfers` bring every balance to zero, each a positive amount between two users.
+fn settles(balances: &NetBalances, transfers: &[payments::domain::Transfer]) -> bool {
+    // The balances come in minor units: their mantissa at the currency's scale.
+    let mut open: BTreeMap<Uuid, i64> = balances.iter().map(|n| (n.user, n.amount.mantissa() as i64)).collect();
+    assert!(balances.iter().all(|n| n.amount.scale() == balances.currency().minor_unit()));
+    for t in transfers {
+        if t.amount.minor_units() <= 0 || t.from == t.to || t.amount.currency() != balances.currency() {
+            return false;
+        }
+        let (Some(from), Some(to)) = (open.get(&t.from).copied(), open.get(&t.to).copied()) else { return false };
+        open.insert(t.from, from + t.amount.minor_units());
+        open.insert(t.to, to - t.amount.minor_units());
+    }
+    open.values().all(|m| *m == 0)
+}
+
+/// The fewest transfers that settle `open` (non-zero balances), by brute force: the first
+/// open balance is paid in full to (or by) each member of the other sign in turn, who takes
+/// it over. That finds the minimum: every plan's transfers link its members into connected
+/// parts that each sum to zero, a part of s members needs at least s - 1 transfers, and
+/// moving the first balance to another member of its part, then the next, and so on, settles
+/// each part in exactly s - 1.
+fn fewest_transfers(open: &mut [i64]) -> usize {
+    let Some(first) = open.iter().position(|m| *m != 0) else { return 0 };
+    let moved = open[first];
+    open[first] = 0;
+    let mut fewest = usize::MAX;
+    for other in first + 1..open.len() {
+        if open[other].signum() == -moved.signum() {
+            open[other] += moved;
+            fewest = fewest.min(1 + fewest_transfers(open));
+            open[other] -= moved;
+        }
+    }
+    open[first] = moved;
+    fewest
 }

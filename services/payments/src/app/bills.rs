@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{PaymentsApp, command_error, idempotent, wallet::require_friend};
 use crate::{
     domain::{
-        Bill, Currency, JournalEntry, Money, NetBalances, NetEffect, PaymentError, SplitMethod,
+        Bill, Currency, JournalEntry, Money, NetBalances, NetEffect, PaymentError, SettlementMethod, SplitMethod,
         bill::{AaBill, Collection, CollectionCommand, RecordBill, Requested, Title, group_key, method_name},
         events as ev,
         journal::{EntryKind, PostEntry},
@@ -99,6 +99,13 @@ pub fn collection_view(c: &Collection) -> pb::Collection {
         entries,
         requested_total: money(requested),
         paid_total: money(paid),
+    }
+}
+
+fn method_view(method: SettlementMethod) -> pb::SettlementMethod {
+    match method {
+        SettlementMethod::Exact => pb::SettlementMethod::Exact,
+        SettlementMethod::Greedy => pb::SettlementMethod::Greedy,
     }
 }
 
@@ -420,13 +427,15 @@ impl PaymentsApp {
             if net.is_settled() {
                 continue;
             }
+            let plan = simplify(&net);
             currencies.push(pb::CurrencyBalances {
                 currency: currency.code().to_string(),
                 balances: net
                     .iter()
                     .map(|n| pb::NetBalance { user_id: n.user.to_string(), amount: n.amount.to_string() })
                     .collect(),
-                plan: simplify(&net).iter().map(transfer_view).collect(),
+                plan: plan.transfers.iter().map(transfer_view).collect(),
+                method: method_view(plan.method).into(),
             });
         }
         Ok(pb::GroupBalances { group: name, currencies })
@@ -463,13 +472,9 @@ impl PaymentsApp {
         };
         queries::lock_group(conn, &lock).await?;
         let balances = self.group_balances_in(conn, me, group).await?;
-        let mine: Vec<pb::PlannedTransfer> = balances
-            .currencies
-            .into_iter()
-            .filter(|c| c.currency == currency.code())
-            .flat_map(|c| c.plan)
-            .filter(|t| t.from_user_id == me.to_string())
-            .collect();
+        let plan = balances.currencies.into_iter().find(|c| c.currency == currency.code()).unwrap_or_default();
+        let mine: Vec<pb::PlannedTransfer> =
+            plan.plan.into_iter().filter(|t| t.from_user_id == me.to_string()).collect();
         if mine.is_empty() {
             return Err(PaymentError::StateConflict(format!("you owe nothing in {currency} here")).into());
         }
@@ -489,6 +494,6 @@ impl PaymentsApp {
         }
         let entry_id = post.entry_id;
         self.post(conn, meta, post).await?;
-        Ok(pb::SettleUpResponse { entry_id: entry_id.to_string(), transfers: mine })
+        Ok(pb::SettleUpResponse { entry_id: entry_id.to_string(), transfers: mine, method: plan.method })
     }
 }

@@ -16,7 +16,10 @@ pub mod split;
 pub use error::PaymentError;
 pub use ledger::{AccountRef, Balances, CaptureKind, FeeRate, HoldCapture, JournalEntry, Posting};
 pub use money::{Currency, Money};
-pub use simplify::{GroupBalances, NetBalances, Transfer, simplify};
+pub use simplify::{
+    EXACT_MAX_MEMBERS, GroupBalances, NetBalances, SettlementMethod, SettlementPlan, Transfer, simplify,
+    simplify_greedy,
+};
 pub use split::{Bill, MAX_PARTICIPANTS, NetEffect, Participants, Split, SplitMethod, SplitPart};
 
 /// The protobuf event messages this domain emits (the published contract).

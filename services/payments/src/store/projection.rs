@@ -509,7 +509,7 @@ async fn apply_bill(conn: &mut PgConnection, e: pb::BillRecorded, at: DateTime<U
         None => {
             // Between friends: who owes whom on this bill, as the fewest pairwise debts.
             let net = NetBalances::new(currency, nets).map_err(|e| StoreError::Decode(e.to_string()))?;
-            for t in simplify(&net) {
+            for t in simplify(&net).transfers {
                 add_debt(conn, code, t.from, t.to, t.amount.amount()).await?;
             }
         }
