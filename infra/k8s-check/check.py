@@ -48,7 +48,7 @@ PROMETHEUS_OPERATOR_KINDS = {"PrometheusRule", "ServiceMonitor", "PodMonitor"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 # Secrets the SRE creates by hand (docs/deploy.md); every other secretKeyRef must name a Secret a
 # CloudNativePG Cluster in the same render generates.
-EXTERNAL_SECRETS = {"tuan-jwt"}
+EXTERNAL_SECRETS = {"tuan-jwt", "tuan-users-discovery"}
 SERVICES = {"users": 50051, "circles": 50052, "groupbuy": 50053, "payments": 50054, "gateway": 50050}
 # Every service serves /metrics here (TUAN_METRICS_ADDR); Prometheus scrapes each pod (PodMonitor).
 METRICS_PORT = 9464

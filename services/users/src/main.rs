@@ -5,7 +5,10 @@ use users::{Application, config::UsersConfig, startup::projections};
 async fn main() -> anyhow::Result<()> {
     let config = UsersConfig::load()?;
     match Mode::from_args()? {
-        Mode::MigrateOnly => return tuan_host::migrate(&config.common, &projections()).await.map(drop),
+        Mode::MigrateOnly => {
+            let pool = tuan_host::migrate(&config.common, &projections()).await?;
+            return Ok(users::store::discovery::install(&pool).await?);
+        }
         Mode::HealthCheck => return tuan_host::health_check(&config.common).await,
         Mode::Serve => {}
     }

@@ -9,10 +9,14 @@ use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
 use crate::{
     api::{UsersApi, UsersServiceServer},
-    app::{Settings, UsersApp},
+    app::{Clock, DiscoverySettings, Settings, UsersApp},
     config::{SERVICE, UsersConfig},
-    store::UsersProjection,
+    domain::discovery::SaltSchedule,
+    store::{UsersProjection, discovery},
 };
+
+/// How often each replica registers the coming salt period and fills what is not filled.
+const ROTATION_CHECK: Duration = Duration::from_secs(60);
 
 /// The users service, built and ready to serve.
 pub struct Application {
@@ -23,16 +27,47 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: UsersConfig) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(chrono::Utc::now)).await
+    }
+
+    /// [`Application::build`] with discovery going by `clock` (tests move it).
+    pub async fn build_with_clock(config: UsersConfig, clock: Clock) -> anyhow::Result<Self> {
+        config.check()?;
         let projections = projections();
-        let host = Host::start(SERVICE, &config.common, &projections).await?;
+        let mut host = Host::start(SERVICE, &config.common, &projections).await?;
+        discovery::install(&host.pool).await?;
         let keys = TokenKeys::new(&config.common.auth);
         let settings = Settings {
             access_ttl: Duration::from_secs(config.users.access_ttl_secs),
             refresh_ttl: Duration::from_secs(config.users.refresh_ttl_secs),
-            discovery_salt: config.users.discovery_salt.clone(),
+            discovery: DiscoverySettings {
+                salts: SaltSchedule::new(
+                    config.users.discovery_secret.clone(),
+                    Duration::from_secs(config.users.discovery_period_secs),
+                ),
+                max_per_request: config.users.discovery_max_per_request as usize,
+                daily_limit: config.users.discovery_daily_limit,
+            },
             operator_phones: config.users.operator_phones.clone(),
         };
-        let app = UsersApp::new(host.pool.clone(), projections, keys.clone(), settings);
+        let app = UsersApp::new(host.pool.clone(), projections, keys.clone(), settings, clock);
+        app.register_discovery_periods().await?;
+        let (rotating, mut shutdown) = (app.clone(), host.shutdown());
+        host.spawn(async move {
+            loop {
+                // Cancelling a fill midway loses at most one batch: the period's cursor is stored.
+                tokio::select! {
+                    result = rotating.rotate_discovery() => if let Err(e) = result {
+                        tracing::warn!(error = %e, "discovery salt rotation failed; retrying");
+                    },
+                    _ = shutdown.wait() => return,
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(ROTATION_CHECK) => {}
+                    _ = shutdown.wait() => return,
+                }
+            }
+        });
         Ok(Self { host, app, keys })
     }
 

@@ -92,14 +92,18 @@ async fn address_book_discovery_finds_users_by_salted_hash_only() {
     let (phone_a, phone_b) = (phone(), phone());
     let a = app.sign_up(&phone_a, "Dan").await;
     let b = app.sign_up(&phone_b, "Eve").await;
-    let salt = app.client.get_discovery_salt(pb::GetDiscoverySaltRequest {}).await.unwrap().into_inner().salt;
-    let hash = |p: &str| hex::encode(Sha256::new().chain_update(salt.as_bytes()).chain_update(p.as_bytes()).finalize());
+    let salt = app.client.get_discovery_salt(pb::GetDiscoverySaltRequest {}).await.unwrap().into_inner();
+    let hash =
+        |p: &str| hex::encode(Sha256::new().chain_update(salt.salt.as_bytes()).chain_update(p.as_bytes()).finalize());
     let stranger = hash("+8613999999999");
     let found = app
         .client
         .discover_friends(authed(
             &a.access_token,
-            pb::DiscoverFriendsRequest { phone_hashes: vec![hash(&phone_b), stranger.clone(), hash(&phone_a)] },
+            pb::DiscoverFriendsRequest {
+                phone_hashes: vec![hash(&phone_b), stranger.clone(), hash(&phone_a)],
+                salt_id: salt.salt_id,
+            },
         ))
         .await
         .unwrap()
@@ -116,6 +120,12 @@ async fn address_book_discovery_finds_users_by_salted_hash_only() {
         .await
         .unwrap();
     assert_eq!(stored, 0);
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM discovery_hashes WHERE phone_hash = $1")
+        .bind(&stranger)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 0);
     app.stop().await;
 }
 

@@ -28,6 +28,23 @@ impl Environment {
     pub fn is_development(self) -> bool {
         self == Environment::Development
     }
+
+    /// Refuses `secret` (read from `variable`) when it is the built-in `development` value and
+    /// this is not development, or when it is shorter than 32 characters; the message names
+    /// the variable to set.
+    pub fn check_secret(self, variable: &str, secret: &SecretString, development: &str) -> anyhow::Result<()> {
+        use secrecy::ExposeSecret;
+        if !self.is_development() && secret.expose_secret() == development {
+            anyhow::bail!(
+                "{variable} is not set: the built-in development secret is accepted only with \
+                 TUAN_ENVIRONMENT=development (make run and the tests set it)"
+            );
+        }
+        if secret.expose_secret().len() < 32 {
+            anyhow::bail!("{variable} must have at least 32 characters");
+        }
+        Ok(())
+    }
 }
 
 /// The JWT secret a service uses when none is configured; accepted in development only.
@@ -96,17 +113,7 @@ impl CommonConfig {
     /// Refuses settings that are only safe on a developer's machine when the environment is
     /// not development, naming the variable to set. Every service calls it before it starts.
     pub fn check(&self) -> anyhow::Result<()> {
-        use secrecy::ExposeSecret;
-        if !self.environment.is_development() && self.auth.jwt_secret.expose_secret() == DEVELOPMENT_JWT_SECRET {
-            anyhow::bail!(
-                "TUAN_AUTH__JWT_SECRET is not set: the built-in development secret is accepted only with \
-                 TUAN_ENVIRONMENT=development (make run and the tests set it)"
-            );
-        }
-        if self.auth.jwt_secret.expose_secret().len() < 32 {
-            anyhow::bail!("TUAN_AUTH__JWT_SECRET must have at least 32 characters");
-        }
-        Ok(())
+        self.environment.check_secret("TUAN_AUTH__JWT_SECRET", &self.auth.jwt_secret, DEVELOPMENT_JWT_SECRET)
     }
 
     /// The same settings in development: what tests and benches run with.

@@ -3,7 +3,10 @@
 //! Domain errors say what kind of failure they are ([`Classify`]); this module alone turns
 //! kinds into status codes. Internal details are logged, never sent to the client.
 
-use tonic::{Code, Status};
+use std::time::Duration;
+
+use tonic::{Code, Status, metadata::MetadataValue};
+use tonic_types::{ErrorDetails, StatusExt};
 use tuan_eventstore::{CommandError, StoreError, idempotency::IdempotencyError};
 
 /// What went wrong, in the terms of the API contract.
@@ -27,6 +30,10 @@ pub enum ErrorKind {
 /// Implemented by every domain error so it can be reported with the right status.
 pub trait Classify: std::error::Error {
     fn kind(&self) -> ErrorKind;
+    /// For a limit that frees up at a known time: how long until then.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// An error on its way to the client: a kind and a message safe to show.
@@ -35,11 +42,18 @@ pub trait Classify: std::error::Error {
 pub struct ApiError {
     pub kind: ErrorKind,
     pub message: String,
+    /// When to come back: sent as `retry-after-ms` metadata and a google.rpc.RetryInfo.
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self { kind, message: message.into(), retry_after: None }
+    }
+    /// The same error, telling the client how long to wait before trying again.
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument, message)
@@ -64,7 +78,13 @@ impl<E: Classify> From<E> for ApiError {
     fn from(err: E) -> Self {
         match err.kind() {
             ErrorKind::Internal => ApiError::internal(&err),
-            kind => ApiError::new(kind, err.to_string()),
+            kind => {
+                let api = ApiError::new(kind, err.to_string());
+                match err.retry_after() {
+                    Some(wait) => api.with_retry_after(wait),
+                    None => api,
+                }
+            }
         }
     }
 }
@@ -140,7 +160,17 @@ impl From<ApiError> for Status {
             ErrorKind::Unavailable => Code::Unavailable,
             ErrorKind::Internal => Code::Internal,
         };
-        Status::new(code, bounded(err.message))
+        let message = bounded(err.message);
+        let Some(wait) = err.retry_after else {
+            return Status::new(code, message);
+        };
+        // At least 1 ms: a client reading 0 would retry at once.
+        let wait = wait.max(Duration::from_millis(1));
+        let mut status = Status::with_error_details(code, message, ErrorDetails::with_retry_info(Some(wait)));
+        if let Ok(value) = MetadataValue::try_from(wait.as_millis().to_string()) {
+            status.metadata_mut().insert("retry-after-ms", value);
+        }
+        status
     }
 }
 
@@ -156,5 +186,15 @@ mod tests {
         assert_eq!(status.message().chars().count(), MAX_MESSAGE_CHARS + 3);
         assert!(status.message().starts_with("user_id must be a UUID"));
         assert_eq!(Status::from(ApiError::invalid("short")).message(), "short");
+    }
+
+    #[test]
+    fn a_limit_says_when_to_come_back() {
+        let limit = ApiError::new(ErrorKind::LimitExceeded, "daily limit").with_retry_after(Duration::from_secs(90));
+        let status = Status::from(limit);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.metadata().get("retry-after-ms").unwrap(), "90000");
+        assert_eq!(status.get_details_retry_info().unwrap().retry_delay, Some(Duration::from_secs(90)));
+        assert!(Status::from(ApiError::invalid("no wait")).metadata().get("retry-after-ms").is_none());
     }
 }

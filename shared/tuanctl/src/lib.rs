@@ -372,19 +372,16 @@ impl Ctl {
     async fn user_id(&self, users: &mut UsersServiceClient<Channel>, who: &str) -> anyhow::Result<String> {
         Ok(if who.starts_with('+') {
             // Found the way the app finds friends: by the salted hash of the number.
+            // (It counts against the operator's daily discovery allowance, one number a lookup.)
             let salt = users
                 .get_discovery_salt(self.authed(us::GetDiscoverySaltRequest {}))
                 .await
                 .map_err(status)?
-                .into_inner()
-                .salt;
-            use sha2::Digest as _;
-            let hash = hex::encode(sha2::Sha256::new().chain_update(salt.as_bytes()).chain_update(who).finalize());
-            let found = users
-                .discover_friends(self.authed(us::DiscoverFriendsRequest { phone_hashes: vec![hash] }))
-                .await
-                .map_err(status)?
                 .into_inner();
+            use sha2::Digest as _;
+            let hash = hex::encode(sha2::Sha256::new().chain_update(salt.salt.as_bytes()).chain_update(who).finalize());
+            let request = us::DiscoverFriendsRequest { phone_hashes: vec![hash], salt_id: salt.salt_id };
+            let found = users.discover_friends(self.authed(request)).await.map_err(status)?.into_inner();
             found
                 .matches
                 .into_iter()

@@ -15,11 +15,9 @@ use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
     clock::{Clock, DefaultClock},
 };
-use tonic::{
-    Code, Status, body::Body, metadata::MetadataValue, server::NamedService, transport::server::TcpConnectInfo,
-};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Status, body::Body, server::NamedService, transport::server::TcpConnectInfo};
 use tower::{Layer, Service};
+use tuan_runtime::{ApiError, ErrorKind};
 use uuid::Uuid;
 
 use super::auth::Authenticated;
@@ -76,19 +74,14 @@ impl Limits {
     }
 }
 
-/// RESOURCE_EXHAUSTED saying when to come back.
+/// RESOURCE_EXHAUSTED saying when to come back (`tuan_runtime::error` adds the metadata and
+/// the RetryInfo, as for every limit a service reports).
 pub fn exhausted(wait: Duration) -> Status {
     // At least 1 ms: a client reading 0 would retry at once.
     let wait = wait.max(Duration::from_millis(1));
-    let mut status = Status::with_error_details(
-        Code::ResourceExhausted,
-        format!("rate limit exceeded; retry in {} ms", wait.as_millis()),
-        ErrorDetails::with_retry_info(Some(wait)),
-    );
-    if let Ok(value) = MetadataValue::try_from(wait.as_millis().to_string()) {
-        status.metadata_mut().insert("retry-after-ms", value);
-    }
-    status
+    ApiError::new(ErrorKind::LimitExceeded, format!("rate limit exceeded; retry in {} ms", wait.as_millis()))
+        .with_retry_after(wait)
+        .into()
 }
 
 #[derive(Clone)]
@@ -144,6 +137,9 @@ where
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
     use super::*;
 
     #[test]

@@ -148,7 +148,8 @@ mobile_gateway! {
     list_friends => users.Read(users::ListFriendsRequest) -> users::ListFriendsResponse;
     list_friend_requests => users.Read(users::ListFriendRequestsRequest) -> users::ListFriendRequestsResponse;
     get_discovery_salt => users.Read(users::GetDiscoverySaltRequest) -> users::GetDiscoverySaltResponse;
-    discover_friends => users.Read(users::DiscoverFriendsRequest) -> users::DiscoverFriendsResponse;
+    // Charges the caller's daily allowance: not retried like a read.
+    discover_friends => users.Command(users::DiscoverFriendsRequest) -> users::DiscoverFriendsResponse;
     apply_merchant => users.Command(users::ApplyMerchantRequest) -> users::MerchantApplication;
     get_merchant_application => users.Read(users::GetMerchantApplicationRequest) -> users::MerchantApplication;
     list_merchant_applications => users.Read(users::ListMerchantApplicationsRequest) -> users::ListMerchantApplicationsResponse;

@@ -193,7 +193,12 @@ impl UsersService for UsersApi {
         &self,
         _request: Request<pb::GetDiscoverySaltRequest>,
     ) -> Reply<pb::GetDiscoverySaltResponse> {
-        Ok(Response::new(pb::GetDiscoverySaltResponse { salt: self.app.discovery_salt().to_string() }))
+        let salt = self.app.discovery_salt();
+        Ok(Response::new(pb::GetDiscoverySaltResponse {
+            salt: salt.salt,
+            salt_id: salt.id,
+            expires_at_micros: salt.expires_at.timestamp_micros(),
+        }))
     }
 
     async fn discover_friends(
@@ -201,7 +206,8 @@ impl UsersService for UsersApi {
         request: Request<pb::DiscoverFriendsRequest>,
     ) -> Reply<pb::DiscoverFriendsResponse> {
         let caller = caller(&request)?;
-        let found = self.app.discover(&caller, request.into_inner().phone_hashes).await?;
+        let r = request.into_inner();
+        let found = self.app.discover(&caller, r.salt_id, r.phone_hashes).await?;
         let matches = found
             .into_iter()
             .map(|(row, relation)| pb::DiscoveredUser {

@@ -119,7 +119,6 @@ impl UsersApp {
         let password_hash = hash_password(password).await?;
         let user_id = Uuid::now_v7();
         let operator = self.settings.operator_phones.iter().any(|p| p == phone.as_str());
-        let phone_hash = phone.discovery_hash(&self.settings.discovery_salt);
         let (session_id, now) = (Uuid::now_v7(), Utc::now());
         let refresh = RefreshToken::generate(session_id);
         let refresh_expires = now + self.settings.refresh_ttl;
@@ -134,7 +133,6 @@ impl UsersApp {
                     password_hash: password_hash.clone(),
                     display_name: display_name.clone(),
                     region: region.clone(),
-                    phone_hash: phone_hash.clone(),
                     operator,
                 })
             })
@@ -143,6 +141,7 @@ impl UsersApp {
             Err(CommandError::Store(StoreError::UniqueViolation { .. })) => return Err(UserError::PhoneTaken.into()),
             other => other?,
         };
+        self.add_discovery_hashes(&mut tx, user_id, &phone).await?;
         self.start_session(&mut tx, meta, session_id, user_id, &refresh, refresh_expires).await?;
         tx.commit().await?;
         let roles = user.roles.iter().cloned().collect();

@@ -2,28 +2,44 @@
 //! resulting events. Errors leave here as [`ApiError`]s.
 
 mod accounts;
+mod discovery;
 mod friends;
 mod merchants;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
 
 use sqlx::PgPool;
 use tuan_eventstore::{EventStore, ProjectionSet, Repository};
 use tuan_runtime::auth::TokenKeys;
 
-use crate::domain::{friendship::Friendship, merchant::MerchantApplication, session::Session, user::User};
+use crate::domain::{
+    discovery::SaltSchedule, friendship::Friendship, merchant::MerchantApplication, session::Session, user::User,
+};
 
 pub use accounts::Tokens;
+
+/// What time discovery goes by (salt periods, daily allowances): `Utc::now` in the service;
+/// tests move it to cross days and periods. Sessions and tokens keep the system clock.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Settings the use cases need.
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
-    /// Published to clients; they hash address-book numbers with it.
-    pub discovery_salt: String,
+    pub discovery: DiscoverySettings,
     /// Numbers that become operators when they sign up or log in.
     pub operator_phones: Vec<String>,
+}
+
+/// Address-book discovery: the rotating salts and the limits per call and per day.
+#[derive(Clone, Debug)]
+pub struct DiscoverySettings {
+    pub salts: SaltSchedule,
+    pub max_per_request: usize,
+    pub daily_limit: u32,
 }
 
 /// The users service's use cases.
@@ -36,10 +52,11 @@ pub struct UsersApp {
     merchants: Repository<MerchantApplication>,
     keys: TokenKeys,
     settings: Settings,
+    clock: Clock,
 }
 
 impl UsersApp {
-    pub fn new(pool: PgPool, projections: ProjectionSet, keys: TokenKeys, settings: Settings) -> Self {
+    pub fn new(pool: PgPool, projections: ProjectionSet, keys: TokenKeys, settings: Settings, clock: Clock) -> Self {
         let store = EventStore::new(pool.clone());
         Self {
             users: Repository::new(store.clone(), projections.clone()),
@@ -49,6 +66,7 @@ impl UsersApp {
             pool,
             keys,
             settings,
+            clock,
         }
     }
 

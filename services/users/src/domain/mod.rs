@@ -1,5 +1,6 @@
 //! The users domain: pure rules, no I/O. Commands go in, events come out.
 
+pub mod discovery;
 mod error;
 pub mod friendship;
 pub mod merchant;

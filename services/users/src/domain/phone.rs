@@ -25,12 +25,6 @@ impl PhoneNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// What address-book discovery matches: hex SHA-256 of `salt || number`.
-    pub fn discovery_hash(&self, salt: &str) -> String {
-        use sha2::{Digest, Sha256};
-        hex::encode(Sha256::new().chain_update(salt.as_bytes()).chain_update(self.0.as_bytes()).finalize())
-    }
 }
 
 #[cfg(test)]
@@ -48,13 +42,5 @@ mod tests {
         for bad in ["13800138000", "+86abc", "+123", "+1234567890123456", "+0123456789", ""] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad} should be refused");
         }
-    }
-
-    #[test]
-    fn discovery_hash_is_stable_and_salted() {
-        let phone = PhoneNumber::parse("+8613800138000").unwrap();
-        assert_eq!(phone.discovery_hash("s1"), phone.discovery_hash("s1"));
-        assert_ne!(phone.discovery_hash("s1"), phone.discovery_hash("s2"));
-        assert_eq!(phone.discovery_hash("s1").len(), 64);
     }
 }

@@ -29,7 +29,6 @@ pub enum UserCommand {
         password_hash: String,
         display_name: DisplayName,
         region: Region,
-        phone_hash: String,
         /// Configured operator numbers become operators at sign-up.
         operator: bool,
     },
@@ -60,7 +59,7 @@ impl Aggregate for User {
 
     fn handle(&self, command: UserCommand) -> Result<Vec<UserEvent>, UserError> {
         match command {
-            UserCommand::SignUp { user_id, phone, password_hash, display_name, region, phone_hash, operator } => {
+            UserCommand::SignUp { user_id, phone, password_hash, display_name, region, operator } => {
                 if self.id.is_some() {
                     return Err(UserError::UserExists);
                 }
@@ -70,7 +69,9 @@ impl Aggregate for User {
                     password_hash,
                     display_name: display_name.as_str().to_string(),
                     region: region.as_str().to_string(),
-                    phone_hash,
+                    // Retired: discovery hashes change with the salt and are kept outside the
+                    // events (store/discovery.rs).
+                    phone_hash: String::new(),
                 })];
                 if operator {
                     events.push(UserEvent::RoleGranted(pb::RoleGranted {
@@ -147,7 +148,6 @@ mod tests {
             password_hash: "hash".into(),
             display_name: DisplayName::parse("Li Lei").unwrap(),
             region: Region::parse("Shanghai").unwrap(),
-            phone_hash: "h".into(),
             operator,
         }
     }

@@ -1,6 +1,8 @@
 //! Persistence of the users service: its read models (projections of its own events) and
-//! the queries over them. Writes go through the event store only.
+//! the queries over them, written through the event store only; and discovery's tables
+//! (derived from the read models and the discovery secret, see [`discovery`]).
 
+pub mod discovery;
 pub mod projection;
 pub mod queries;
 

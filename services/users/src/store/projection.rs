@@ -12,7 +12,6 @@ const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS users (
     user_id                UUID PRIMARY KEY,
     phone_e164             TEXT NOT NULL,
-    phone_hash             TEXT NOT NULL,
     password_hash          TEXT NOT NULL,
     display_name           TEXT NOT NULL,
     avatar_url             TEXT NOT NULL DEFAULT '',
@@ -23,7 +22,16 @@ CREATE TABLE IF NOT EXISTS users (
     created_at             TIMESTAMPTZ NOT NULL,
     CONSTRAINT users_phone_unique UNIQUE (phone_e164)
 );
-CREATE INDEX IF NOT EXISTS users_phone_hash ON users (phone_hash);
+-- Schemas from before discovery salts rotated keep the hash under the one fixed salt here;
+-- discovery keeps per-period hashes now (store/discovery.rs). Checked first, so a start does
+-- not take the table's exclusive lock for nothing.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'users' AND column_name = 'phone_hash') THEN
+        ALTER TABLE users DROP COLUMN phone_hash;
+    END IF;
+END $$;
 
 -- One row per direction, so "my friends" is one index range.
 CREATE TABLE IF NOT EXISTS friends (
@@ -100,12 +108,11 @@ async fn apply_user(conn: &mut PgConnection, event: UserEvent, at: DateTime<Utc>
     match event {
         UserEvent::SignedUp(e) => {
             sqlx::query(
-                "INSERT INTO users (user_id, phone_e164, phone_hash, password_hash, display_name, region, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO users (user_id, phone_e164, password_hash, display_name, region, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(parse_uuid(&e.user_id)?)
             .bind(&e.phone_e164)
-            .bind(&e.phone_hash)
             .bind(&e.password_hash)
             .bind(&e.display_name)
             .bind(&e.region)

@@ -63,7 +63,7 @@ pub struct ApplicationRow {
     pub decided_by: String,
 }
 
-const PROFILE: &str = "u.user_id, u.display_name, u.avatar_url, u.region, u.merchant_status";
+pub(crate) const PROFILE: &str = "u.user_id, u.display_name, u.avatar_url, u.region, u.merchant_status";
 
 pub async fn user_by_phone(pool: &PgPool, phone: &str) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM users WHERE phone_e164 = $1").bind(phone).fetch_optional(pool).await
@@ -111,15 +111,6 @@ pub async fn friend_requests(pool: &PgPool, user: Uuid, incoming: bool) -> Resul
          ORDER BY requested_at DESC LIMIT 500"
     )))
     .bind(user)
-    .fetch_all(pool)
-    .await
-}
-
-pub async fn users_by_phone_hash(pool: &PgPool, hashes: &[String]) -> Result<Vec<DiscoveredRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT u.phone_hash, {PROFILE} FROM users u WHERE u.phone_hash = ANY($1) ORDER BY u.phone_hash"
-    )))
-    .bind(hashes)
     .fetch_all(pool)
     .await
 }

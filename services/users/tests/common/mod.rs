@@ -3,10 +3,16 @@
 
 #![allow(dead_code)]
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
+
+use chrono::{DateTime, TimeDelta, Utc};
 use tonic::{Request, transport::Channel};
 use tuan_proto::users::v1::{self as pb, users_service_client::UsersServiceClient};
 use tuan_testkit::TestDb;
-use users::{Application, config::UsersConfig};
+use users::{Application, app::UsersApp, config::UsersConfig};
 
 pub const OPERATOR_PHONE: &str = "+8613800000000";
 
@@ -15,6 +21,10 @@ pub struct TestApp {
     pub port: u16,
     pub config: UsersConfig,
     pub client: UsersServiceClient<Channel>,
+    /// The time discovery goes by; move it with [`TestClock::advance`].
+    pub clock: TestClock,
+    /// The service's use cases, for what a test must trigger itself (a salt rotation).
+    pub users: UsersApp,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -39,14 +49,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: TestDb, config: UsersConfig) -> Self {
-        let app = Application::build(config.clone()).await.expect("build users service");
-        let port = app.port();
+        let clock = TestClock::default();
+        let app = Application::build_with_clock(config.clone(), clock.clock()).await.expect("build users service");
+        let (port, users) = (app.port(), app.app().clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
         let client = UsersServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect");
-        Self { db, port, config, client, stop: Some(tx), server: Some(server) }
+        Self { db, port, config, client, clock, users, stop: Some(tx), server: Some(server) }
     }
 
     /// Stops the server and waits for it to drain.
@@ -78,6 +89,27 @@ impl TestApp {
 
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.db.pool).await.unwrap()
+    }
+}
+
+/// The system clock plus an offset a test moves forward.
+#[derive(Clone, Default)]
+pub struct TestClock {
+    offset_secs: Arc<AtomicI64>,
+}
+
+impl TestClock {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + TimeDelta::seconds(self.offset_secs.load(Ordering::SeqCst))
+    }
+
+    pub fn advance(&self, by: TimeDelta) {
+        self.offset_secs.fetch_add(by.num_seconds(), Ordering::SeqCst);
+    }
+
+    pub fn clock(&self) -> users::app::Clock {
+        let this = self.clone();
+        Arc::new(move || this.now())
     }
 }
 
