@@ -56,7 +56,7 @@ async fn circle_misuse_is_refused_precisely_and_changes_nothing() {
     // Joining past the cap (3: owner, friend, one more).
     app.client.join_circle(authed(&stranger.token, circle(id))).await.unwrap();
     let late = app.user();
-    let full = refused!(app, Code::FailedPrecondition, app.client.join_circle(authed(&late.token, circle(id))));
+    let full = refused!(app, Code::ResourceExhausted, app.client.join_circle(authed(&late.token, circle(id))));
     assert!(full.message().contains("cap"), "{}", full.message());
     let cap_below = pb::SetMemberCapRequest { circle_id: id.into(), member_cap: 2 };
     refused!(app, Code::FailedPrecondition, app.client.set_member_cap(authed(&owner.token, cap_below)));

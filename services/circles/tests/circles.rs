@@ -113,7 +113,7 @@ async fn six_hundred_concurrent_joins_into_a_500_cap_cluster_leave_exactly_500_m
     }
     eprintln!("600 concurrent joins decided in {:?} with {retries} retries", started.elapsed());
     let ok = codes.iter().filter(|c| **c == Code::Ok).count();
-    let full = codes.iter().filter(|c| **c == Code::FailedPrecondition).count();
+    let full = codes.iter().filter(|c| **c == Code::ResourceExhausted).count();
     // The owner is the first member: 499 joins fit.
     assert_eq!((ok, full), (499, 101), "every join is either in or refused for the cap: {codes:?}");
     assert_eq!(app.circle(&owner, &cluster.circle_id).await.member_count, 500);
@@ -272,5 +272,36 @@ async fn a_premium_owner_may_raise_the_cap_to_2000_and_others_only_to_500() {
     assert_eq!(raised.member_cap, 2000);
     let too_high = app.client.set_member_cap(authed(&owner.token, set_cap(2001))).await.unwrap_err();
     assert_eq!(too_high.code(), Code::InvalidArgument);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn joining_a_full_circle_is_a_limit_resource_exhausted_and_changes_nothing() {
+    let mut app = TestApp::spawn_configured(|c| c.circles.default_member_cap = 2).await;
+    let (owner, friend, first, late, invitee) = (app.user(), app.user(), app.user(), app.user(), app.user());
+    app.befriend(&owner, &friend).await;
+    app.befriend(&owner, &invitee).await;
+    let cluster = app.create_circle(&owner, CircleKind::Cluster, false).await;
+    let group = app.create_circle(&owner, CircleKind::Group, false).await;
+    let (id, gid) = (cluster.circle_id.as_str(), group.circle_id.as_str());
+    assert_eq!(cluster.member_cap, 2);
+    app.client.join_circle(authed(&first.token, circle(id))).await.unwrap();
+    // The group's invitation is taken while there is room; the cap is checked again on joining.
+    app.client.invite_member(authed(&owner.token, member(gid, &invitee))).await.unwrap();
+    app.client.invite_member(authed(&owner.token, member(gid, &friend))).await.unwrap();
+    app.client.join_circle(authed(&friend.token, circle(gid))).await.unwrap();
+
+    let before = (app.circle(&owner, id).await.member_count, app.circle(&owner, gid).await.member_count);
+    assert_eq!(before, (2, 2));
+    // Joining an open cluster, a member adding a friend to it, and an invitee joining a group:
+    // each is past the cap, a limit rather than a precondition, and nothing is written.
+    let full = refused!(app, Code::ResourceExhausted, app.client.join_circle(authed(&late.token, circle(id))));
+    assert!(full.message().contains("cap of 2"), "{}", full.message());
+    refused!(app, Code::ResourceExhausted, app.client.invite_member(authed(&owner.token, member(id, &friend))));
+    refused!(app, Code::ResourceExhausted, app.client.join_circle(authed(&invitee.token, circle(gid))));
+    let after = (app.circle(&owner, id).await.member_count, app.circle(&owner, gid).await.member_count);
+    assert_eq!(after, before);
+    let refused = app.client.get_circle(authed(&late.token, circle(id))).await.unwrap().into_inner();
+    assert_eq!(refused.my_role(), Role::Unspecified, "the late joiner is not a member: {refused:?}");
     app.stop().await;
 }

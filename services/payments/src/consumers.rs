@@ -1,5 +1,6 @@
-//! Kafka consumers: the hold protocol from the group-buy service. Friendships, blocks and
-//! merchant verification from the users service are kept by `tuan_messaging::social`.
+//! Kafka consumers: circle membership from the circles service, and the hold protocol from the
+//! group-buy service. Friendships, blocks and merchant verification from the users service are
+//! kept by `tuan_messaging::social`.
 
 use futures::{FutureExt, future::BoxFuture};
 use prost::Name as _;
@@ -9,12 +10,13 @@ use tuan_messaging::{
     EventHandler, HandlerError,
     envelope::{caused_by, decode, kind_of, uuid_field},
 };
-use tuan_proto::{events::v1::EventEnvelope, groupbuy::v1 as groupbuy};
+use tuan_proto::{circles::v1 as circles, events::v1::EventEnvelope, groupbuy::v1 as groupbuy};
 use tuan_runtime::{ApiError, ErrorKind};
 
 use crate::{
     app::{PaymentsApp, holds::WhenShort},
     domain::{Currency, Money, hold::HoldRequest},
+    store::membership,
 };
 
 /// Places, captures and releases holds as the group-buy service asks; the answers
@@ -149,5 +151,81 @@ impl SagaStep {
                 (groupbuy::HoldReleaseRequested::full_name(), Self::Release),
             ],
         )
+    }
+}
+
+/// Keeps circle membership (`store::membership`) in step with the circles service: who joined,
+/// left or was kicked, and which circles were dissolved. AA bills in a circle follow it.
+pub struct CirclesHandler;
+
+#[derive(Clone, Copy)]
+enum CircleFact {
+    Joined,
+    Left,
+    Kicked,
+    Dissolved,
+}
+
+impl CircleFact {
+    fn of(event_type: &str) -> Option<Self> {
+        kind_of(
+            event_type,
+            [
+                (circles::MemberJoined::full_name(), Self::Joined),
+                (circles::MemberLeft::full_name(), Self::Left),
+                (circles::MemberKicked::full_name(), Self::Kicked),
+                (circles::CircleDissolved::full_name(), Self::Dissolved),
+            ],
+        )
+    }
+}
+
+impl CirclesHandler {
+    async fn apply(conn: &mut PgConnection, envelope: &EventEnvelope, fact: CircleFact) -> Result<(), HandlerError> {
+        // Membership events come one stream per (circle, user), in order per key; the stream's
+        // version orders them should an old one be delivered again after a newer one.
+        let version = i64::try_from(envelope.version)
+            .map_err(|_| HandlerError::Permanent(format!("version {} is out of range", envelope.version)))?;
+        let (circle, user, member) = match fact {
+            CircleFact::Joined => {
+                let e: circles::MemberJoined = decode(envelope)?;
+                (e.circle_id, e.user_id, true)
+            }
+            CircleFact::Left => {
+                let e: circles::MemberLeft = decode(envelope)?;
+                (e.circle_id, e.user_id, false)
+            }
+            CircleFact::Kicked => {
+                let e: circles::MemberKicked = decode(envelope)?;
+                (e.circle_id, e.user_id, false)
+            }
+            CircleFact::Dissolved => {
+                let e: circles::CircleDissolved = decode(envelope)?;
+                return Ok(membership::dissolve(conn, uuid_field("circle_id", &e.circle_id)?).await?);
+            }
+        };
+        let (circle, user) = (uuid_field("circle_id", &circle)?, uuid_field("user_id", &user)?);
+        membership::set_member(conn, circle, user, member, version).await?;
+        Ok(())
+    }
+}
+
+impl EventHandler for CirclesHandler {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        envelope: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        async move {
+            match CircleFact::of(&envelope.event_type) {
+                Some(fact) => Self::apply(conn, envelope, fact).await,
+                None => Ok(()),
+            }
+        }
+        .boxed()
+    }
+
+    fn wants(&self, event_type: &str) -> bool {
+        CircleFact::of(event_type).is_some()
     }
 }

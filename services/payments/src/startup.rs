@@ -13,10 +13,10 @@ use crate::{
     api::{PaymentsApi, PaymentsServiceServer},
     app::{PaymentsApp, Settings},
     config::{PaymentsConfig, SERVICE},
-    consumers::GroupBuyHandler,
+    consumers::{CirclesHandler, GroupBuyHandler},
     domain::FeeRate,
     provider::SimulatedProvider,
-    store::{PaymentsProjection, external},
+    store::{PaymentsProjection, external, membership},
 };
 
 /// Sagas the admin API reports when they have not moved for a while (see `tuan_host::admin`):
@@ -62,6 +62,7 @@ impl Application {
         let projections = projections();
         let mut host = Host::start(SERVICE, &config.common, &projections).await?;
         external::install(&host.pool).await?;
+        membership::install(&host.pool).await?;
         let keys = TokenKeys::new(&config.common.auth);
         let p = &config.payments;
         let settings = Settings {
@@ -81,6 +82,14 @@ impl Application {
             host.kafka.clone(),
             SocialGraph,
         )?;
+        let (circles, circles_handle) = IdempotentConsumer::new(
+            &format!("{prefix}payments.circles"),
+            &[host.topic_of("circles")],
+            host.dead_letter_topic(),
+            host.pool.clone(),
+            host.kafka.clone(),
+            CirclesHandler,
+        )?;
         let (hold_consumers, mut handles): (Vec<_>, Vec<_>) = (0..p.hold_consumers.max(1))
             .map(|_| {
                 IdempotentConsumer::new(
@@ -96,8 +105,9 @@ impl Application {
             .into_iter()
             .unzip();
         handles.push(users_handle);
+        handles.push(circles_handle);
         // Topics of services that may not run yet are created here, so subscribing works.
-        let topics = vec![host.topic_of("users"), host.topic_of("groupbuy")];
+        let topics = vec![host.topic_of("users"), host.topic_of("circles"), host.topic_of("groupbuy")];
         let (brokers, partitions, replication) = (
             config.common.kafka.brokers.clone(),
             config.common.kafka.partitions,
@@ -115,7 +125,7 @@ impl Application {
             .await
             {
                 let holds = futures::future::join_all(hold_consumers.into_iter().map(|c| c.run(shutdown.clone())));
-                tokio::join!(users.run(shutdown.clone()), holds);
+                tokio::join!(users.run(shutdown.clone()), circles.run(shutdown.clone()), holds);
             }
         });
         let shutdown = host.shutdown();
@@ -126,6 +136,7 @@ impl Application {
         let shutdown = host.shutdown();
         host.spawn(app.clone().run_expiry(Duration::from_millis(p.expiry_scan_interval_ms), shutdown));
         host.track_consumer(&format!("{prefix}payments.users"), &[host.topic_of("users")]);
+        host.track_consumer(&format!("{prefix}payments.circles"), &[host.topic_of("circles")]);
         host.track_consumer(&format!("{prefix}payments.groupbuy"), &[host.topic_of("groupbuy")]);
         host.stuck_sagas(&STUCK_SAGAS);
         Ok(Self { host, app, keys, _consumers: handles })

@@ -15,6 +15,7 @@ async fn three_friends_split_100_yuan_and_the_collection_settles_it_exactly() {
     app.fund(&b, "50.00").await;
     app.fund(&c, "50.00").await;
     let circle = Uuid::now_v7();
+    app.join_circle(circle, &[&a, &b, &c]).await;
 
     let mut request = equal_bill("hotpot", "100.00", &[&a, &b, &c], &key());
     request.circle_id = circle.to_string();
@@ -98,6 +99,7 @@ async fn settle_up_pays_the_simplified_plan_and_keeps_other_balances() {
     app.befriend(&a, &c).await;
     app.fund(&b, "100.00").await;
     let circle = Uuid::now_v7();
+    app.join_circle(circle, &[&a, &b, &c]).await;
     let mut request = equal_bill("boat", "90.00", &[&a, &b, &c], &key());
     request.circle_id = circle.to_string();
     app.client.create_bill(authed(&a.token, request)).await.unwrap();

@@ -207,18 +207,28 @@ pub const MATRIX: &[Rule] = &[
     role("tuan.payments.v1.PaymentsService/CaptureHold", Role::Operator),
     role("tuan.payments.v1.PaymentsService/ReleaseHold", Role::Operator),
     party("tuan.payments.v1.PaymentsService/GetHold", "the hold's payer (operators: any)", DENIED),
-    party("tuan.payments.v1.PaymentsService/CreateBill", "bills the caller paid or takes part in", DENIED),
+    party(
+        "tuan.payments.v1.PaymentsService/CreateBill",
+        "bills the caller paid or takes part in, among a circle's members (no circle: the caller's friends)",
+        DENIED,
+    ),
     party("tuan.payments.v1.PaymentsService/GetBill", "the bill's payers and participants", DENIED),
     rule("tuan.payments.v1.PaymentsService/ListBills", SignedIn),
-    party("tuan.payments.v1.PaymentsService/OpenCollection", "the bill's payer", DENIED),
-    party("tuan.payments.v1.PaymentsService/PayCollection", "the participants asked to pay", DENIED),
+    party("tuan.payments.v1.PaymentsService/OpenCollection", "the bill's payer, in the bill's circle", DENIED),
+    party(
+        "tuan.payments.v1.PaymentsService/PayCollection",
+        "the participants asked to pay, in the bill's circle",
+        DENIED,
+    ),
     party("tuan.payments.v1.PaymentsService/RemindCollection", "the collection's organiser", DENIED),
     party("tuan.payments.v1.PaymentsService/CloseCollection", "the collection's organiser", DENIED),
     party("tuan.payments.v1.PaymentsService/GetCollection", "the organiser and the participants", DENIED),
     // Only collections the caller organises or is asked to pay in (no request field names one).
     rule("tuan.payments.v1.PaymentsService/ListMyOpenCollections", SignedIn),
-    party("tuan.payments.v1.PaymentsService/GetGroupBalances", "a circle's bill takers (friend: own pair)", DENIED),
-    party("tuan.payments.v1.PaymentsService/SettleUp", "a circle's bill takers (friend: own pair)", DENIED),
+    // "In a circle": its members, and those who left or were kicked while they still owe or are
+    // owed there (so a debt stays payable); a dissolved circle's members stay members.
+    party("tuan.payments.v1.PaymentsService/GetGroupBalances", "a circle's members (friend: own pair)", DENIED),
+    party("tuan.payments.v1.PaymentsService/SettleUp", "a circle's members (friend: own pair)", DENIED),
     role("tuan.payments.v1.PaymentsService/CreateCharityCampaign", Role::OperatorOrVerifiedMerchant),
     rule("tuan.payments.v1.PaymentsService/Donate", SignedIn),
     rule("tuan.payments.v1.PaymentsService/GetCharityCampaign", SignedIn),

@@ -75,9 +75,10 @@ impl Classify for CircleError {
             CircleExists | AlreadyMember | AlreadyInvited | AccountExists | PostExists => ErrorKind::AlreadyExists,
             NotAMember | NotAdmin | NotOwner | Outranked | PremiumRequired(_) | BlockedByOther | BlockedByOwner
             | NotMerchant | NotAccountOwner => ErrorKind::PermissionDenied,
-            Dissolved | MemberCapReached(_) | CapBelowMembers(_) | NotInvited | AwaitingApproval | NotFriends
-            | BlockedByYou | OwnerCannotLeave | NotFollowing => ErrorKind::FailedPrecondition,
-            QuotaExhausted(_) => ErrorKind::LimitExceeded,
+            Dissolved | CapBelowMembers(_) | NotInvited | AwaitingApproval | NotFriends | BlockedByYou
+            | OwnerCannotLeave | NotFollowing => ErrorKind::FailedPrecondition,
+            // Limits, as the broadcast quota: the circle is full, not in the wrong state.
+            MemberCapReached(_) | QuotaExhausted(_) => ErrorKind::LimitExceeded,
         }
     }
 }

@@ -20,8 +20,39 @@ use crate::{
         journal::{EntryKind, PostEntry},
         simplify,
     },
-    store::{idempotency::IdempotencyKey, queries},
+    store::{idempotency::IdempotencyKey, membership, queries},
 };
+
+/// Refuses a new bill in `circle` unless the creator and all `others` are its members and the
+/// circle still exists: members split bills whether or not they are friends.
+async fn require_members(
+    conn: &mut PgConnection,
+    circle: Uuid,
+    creator: Uuid,
+    others: &[Uuid],
+) -> Result<(), ApiError> {
+    let people: Vec<Uuid> = [creator].into_iter().chain(others.iter().copied()).collect();
+    let (dissolved, outsiders) = membership::outsiders(conn, circle, &people).await?;
+    match outsiders.first() {
+        Some(u) if *u == creator => {
+            Err(PaymentError::Forbidden(format!("you are not a member of circle {circle}")).into())
+        }
+        Some(u) => Err(PaymentError::Forbidden(format!("user {u} is not a member of circle {circle}")).into()),
+        None if dissolved => {
+            Err(PaymentError::StateConflict(format!("circle {circle} was dissolved: it takes no new bills")).into())
+        }
+        None => Ok(()),
+    }
+}
+
+/// Refuses unless `user` may see and settle `circle`'s money (`membership::may_settle_in`).
+async fn require_circle_access(conn: &mut PgConnection, circle: Uuid, user: Uuid) -> Result<(), ApiError> {
+    if membership::may_settle_in(conn, circle, &group_key(Some(circle)), user).await? {
+        Ok(())
+    } else {
+        Err(PaymentError::Forbidden(format!("you are not a member of circle {circle}")).into())
+    }
+}
 
 /// A bill as the caller asked for it, parsed.
 #[derive(Clone, Debug)]
@@ -119,8 +150,10 @@ fn transfer_view(t: &crate::domain::Transfer) -> pb::PlannedTransfer {
 }
 
 impl PaymentsApp {
-    /// Records a bill among the caller's friends (or in a circle). Every other payer and
-    /// participant must be the caller's friend, and nobody may have blocked the other.
+    /// Records a bill among the caller's friends, or among the members of a circle. Without a
+    /// circle every other payer and participant must be the caller's friend; in a circle
+    /// everyone (the caller too) must be a member of it, friends or not, and the circle not
+    /// dissolved. Either way no two of them may have blocked one another.
     pub async fn create_bill(
         &self,
         meta: &EventMeta,
@@ -163,8 +196,20 @@ impl PaymentsApp {
             .collect();
         others.sort();
         others.dedup();
-        for other in others {
-            require_friend(conn, record.creator, other).await?;
+        match record.circle {
+            Some(circle) => require_members(conn, circle, record.creator, &others).await?,
+            None => {
+                for other in &others {
+                    require_friend(conn, record.creator, *other).await?;
+                }
+            }
+        }
+        let everyone: Vec<Uuid> = others.iter().copied().chain([record.creator]).collect();
+        if let Some((blocker, blocked)) = membership::blocked_pair(conn, &everyone).await? {
+            return Err(PaymentError::Forbidden(format!(
+                "users {blocker} and {blocked} cannot split a bill: one blocked the other"
+            ))
+            .into());
         }
         let (_, recorded) = self
             .bills
@@ -199,7 +244,8 @@ impl PaymentsApp {
         Ok(rows.iter().map(|(b, at)| bill_view(b, *at)).collect())
     }
 
-    /// The organiser (the bill's only payer) asks every other participant for their part.
+    /// The organiser (the bill's only payer) asks every other participant for their part; in a
+    /// circle, only while they may still settle there (`membership::may_settle_in`).
     pub async fn open_collection(
         &self,
         meta: &EventMeta,
@@ -209,17 +255,21 @@ impl PaymentsApp {
         let id = bill_id.to_string();
         let mut conn = self.pool.acquire().await.map_err(ApiError::from)?;
         let (bill, _) = self.bills.load(&mut conn, &id).await.map_err(ApiError::from)?;
-        drop(conn);
         if !bill.recorded {
             return Err(PaymentError::NotFound("bill").into());
         }
+        if let Some(circle) = bill.circle {
+            require_circle_access(&mut conn, circle, caller.user_id).await?;
+        }
+        drop(conn);
         let command = CollectionCommand::Open { bill, organiser: caller.user_id };
         let (state, _) =
             self.collections.execute(&id, meta, |c| c.handle(command.clone())).await.map_err(command_error)?;
         Ok(collection_view(&state))
     }
 
-    /// A participant pays their part from their wallet to the organiser's.
+    /// A participant pays their part from their wallet to the organiser's (in a circle, the
+    /// same rule as opening the collection).
     pub async fn pay_collection(
         &self,
         meta: &EventMeta,
@@ -247,6 +297,9 @@ impl PaymentsApp {
         let id = collection_id.to_string();
         let (before, _) = self.collections.load(conn, &id).await.map_err(ApiError::from)?;
         let due = before.due(me).map_err(ApiError::from)?;
+        if let Some(circle) = before.circle {
+            require_circle_access(conn, circle, me).await?;
+        }
         let command = CollectionCommand::Pay { participant: me, entry_id };
         let (state, _) =
             self.collections.execute_in(conn, &id, meta, |c| c.handle(command.clone())).await.map_err(command_error)?;
@@ -384,9 +437,7 @@ impl PaymentsApp {
     ) -> Result<pb::GroupBalances, ApiError> {
         let (name, nets): (String, Vec<(Currency, Vec<NetEffect>)>) = match group {
             Group::Circle(circle) => {
-                if !queries::is_circle_member(&self.pool, circle, me).await? {
-                    return Err(PaymentError::Forbidden("you have no bills in this circle".into()).into());
-                }
+                require_circle_access(conn, circle, me).await?;
                 let key = group_key(Some(circle));
                 let rows = queries::group_net(conn, &key).await?;
                 let mut nets: Vec<(Currency, Vec<NetEffect>)> = Vec::new();

@@ -1,9 +1,11 @@
 //! Persistence of the payments service: read models (projections of its own events, balances
-//! among them), the tables fed by other services' events, idempotency keys, and the queries.
+//! among them), the tables fed by other services' events (users: `external`; circles:
+//! `membership`), idempotency keys, and the queries.
 //! Money moves only by appending journal events.
 
 pub mod external;
 pub use tuan_eventstore::idempotency;
+pub mod membership;
 pub mod projection;
 pub mod queries;
 

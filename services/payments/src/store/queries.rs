@@ -252,14 +252,6 @@ pub async fn collection_entries(pool: &PgPool, collections: &[Uuid]) -> Result<V
     .await
 }
 
-pub async fn is_circle_member(pool: &PgPool, circle: Uuid, user: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM bill_members WHERE circle_id = $1 AND user_id = $2)")
-        .bind(circle)
-        .bind(user)
-        .fetch_one(pool)
-        .await
-}
-
 /// Non-zero net balances of a group: (currency, user, net).
 pub async fn group_net(conn: &mut PgConnection, group: &str) -> Result<Vec<(String, Uuid, Decimal)>, sqlx::Error> {
     sqlx::query_as(

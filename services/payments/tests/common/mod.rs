@@ -1,5 +1,6 @@
 //! Spawns the payments service on a fresh database, a free port and the shared broker, with a
-//! client, users with tokens, and helpers to feed it other services' events.
+//! client, users with tokens, and helpers to feed it other services' events (friendships and
+//! blocks from users, circle membership from circles).
 
 #![allow(dead_code)]
 
@@ -17,6 +18,7 @@ use rdkafka::{
 use tonic::{Request, transport::Channel};
 use tuan_messaging::KafkaClients;
 use tuan_proto::{
+    circles::v1 as circles,
     events::v1::EventEnvelope,
     payments::v1::{self as pb, payments_service_client::PaymentsServiceClient},
     users::v1 as users,
@@ -113,12 +115,25 @@ impl TestApp {
 
     /// Publishes `message` as another service's event, keyed by `key`.
     pub async fn publish<M: Message + Name>(&self, service: &str, key: &str, message: &M) -> String {
+        self.publish_at(service, service, key, 1, message).await
+    }
+
+    /// Publishes `message` as another service's event of stream `stream_type`/`key` (the Kafka
+    /// key) at `version` of that stream.
+    pub async fn publish_at<M: Message + Name>(
+        &self,
+        service: &str,
+        stream_type: &str,
+        key: &str,
+        version: u64,
+        message: &M,
+    ) -> String {
         let event_id = Uuid::now_v7().to_string();
         let envelope = EventEnvelope {
             event_id: event_id.clone(),
-            stream_type: service.into(),
+            stream_type: stream_type.into(),
             stream_id: key.into(),
-            version: 1,
+            version,
             event_type: M::full_name(),
             schema_version: 1,
             payload: message.encode_to_vec(),
@@ -160,6 +175,44 @@ impl TestApp {
             .await;
     }
 
+    /// Puts `users` into `circle` as the circles service tells it (a `MemberJoined` on each
+    /// one's membership stream, `<circle>:<user>`) and waits until payments knows.
+    pub async fn join_circle(&self, circle: Uuid, users: &[&User]) {
+        for user in users {
+            let event = circles::MemberJoined {
+                circle_id: circle.to_string(),
+                user_id: user.id.to_string(),
+                role: "member".into(),
+                added_by: String::new(),
+            };
+            self.publish_at("circles", "membership", &format!("{circle}:{}", user.id), 1, &event).await;
+        }
+        for user in users {
+            self.wait_for("membership", MEMBER, circle, user.id, 1).await;
+        }
+    }
+
+    /// `user` leaves `circle` (or is kicked from it), after joining it with `join_circle`.
+    pub async fn leave_circle(&self, circle: Uuid, user: &User, kicked: bool) {
+        let (circle_id, user_id) = (circle.to_string(), user.id.to_string());
+        let key = format!("{circle}:{}", user.id);
+        if kicked {
+            let event = circles::MemberKicked { circle_id, user_id, by_user_id: Uuid::now_v7().to_string() };
+            self.publish_at("circles", "membership", &key, 2, &event).await;
+        } else {
+            self.publish_at("circles", "membership", &key, 2, &circles::MemberLeft { circle_id, user_id }).await;
+        }
+        self.wait_for("leaving", MEMBER, circle, user.id, 0).await;
+    }
+
+    /// The owner dissolves `circle`, as the circles service tells it.
+    pub async fn dissolve_circle(&self, circle: Uuid, owner: &User) {
+        let event = circles::CircleDissolved { circle_id: circle.to_string(), by_user_id: owner.id.to_string() };
+        self.publish_at("circles", "circle", &circle.to_string(), 2, &event).await;
+        let sql = "SELECT count(*) FROM public.dissolved_circles WHERE circle_id = $1 AND circle_id = $2";
+        self.wait_for("dissolution", sql, circle, circle, 1).await;
+    }
+
     async fn wait_for(&self, what: &str, sql: &'static str, a: Uuid, b: Uuid, expected: i64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -174,16 +227,21 @@ impl TestApp {
 
     /// Tops up `user` through the simulated provider and waits until the wallet is credited.
     pub async fn fund(&mut self, user: &User, amount: &str) {
-        let before = self.available(user, "CNY").await;
+        self.fund_in(user, amount, "CNY").await
+    }
+
+    /// `fund` in `currency`.
+    pub async fn fund_in(&mut self, user: &User, amount: &str, currency: &str) {
+        let before = self.available(user, currency).await;
         let request = pb::TopUpRequest {
             amount: amount.into(),
-            currency: "CNY".into(),
+            currency: currency.into(),
             idempotency_key: Uuid::now_v7().to_string(),
         };
         let pending = self.client.top_up(authed(&user.token, request)).await.expect("top up").into_inner();
         let done = self.wait_top_up(user, &pending.request_id).await;
         assert_eq!(done.status(), pb::ProviderRequestStatus::Completed);
-        let after = self.available(user, "CNY").await;
+        let after = self.available(user, currency).await;
         assert_eq!(after - before, dec(amount));
     }
 
@@ -293,6 +351,8 @@ impl EventWatcher {
         }
     }
 }
+
+const MEMBER: &str = "SELECT count(*) FROM public.circle_members WHERE circle_id = $1 AND user_id = $2 AND member";
 
 pub fn dec(s: &str) -> rust_decimal::Decimal {
     rust_decimal::Decimal::from_str_exact(s).unwrap()
