@@ -191,7 +191,8 @@ impl Relation {
     }
 }
 
-/// How `other` stands to `user`, in one statement.
+/// How `other` stands to `user`, in one statement; a block by `other` comes first (it decides
+/// what `user` may do, whatever `user` did).
 pub async fn relation(conn: &mut PgConnection, user: Uuid, other: Uuid) -> Result<Relation, sqlx::Error> {
     let (blocking, blocked_by, friends): (bool, bool, bool) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2), \
@@ -202,10 +203,10 @@ pub async fn relation(conn: &mut PgConnection, user: Uuid, other: Uuid) -> Resul
     .bind(other)
     .fetch_one(conn)
     .await?;
-    Ok(if blocking {
-        Relation::Blocking
-    } else if blocked_by {
+    Ok(if blocked_by {
         Relation::BlockedBy
+    } else if blocking {
+        Relation::Blocking
     } else if friends {
         Relation::Friends
     } else {

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Row as _, postgres::PgRow};
+use tuan_messaging::social;
 use uuid::Uuid;
 
 use crate::domain::membership::Relation;
@@ -156,35 +157,17 @@ pub async fn lock_circle(conn: &mut PgConnection, circle: Uuid, lock: Lock) -> R
     Ok(members.map(|m| m.max(0) as u32))
 }
 
-/// How `actor` relates to `other`: blocks first (either way), then friendship.
+/// How `actor` relates to `other` (the shared social graph): blocks first, then friendship.
 pub async fn relation(conn: &mut PgConnection, actor: Uuid, other: Uuid) -> Result<Relation, sqlx::Error> {
-    let (you_blocked, blocked_you, friends): (bool, bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2), \
-                EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $2 AND blocked_id = $1), \
-                EXISTS (SELECT 1 FROM public.friends WHERE user_id = $1 AND friend_id = $2)",
-    )
-    .bind(actor)
-    .bind(other)
-    .fetch_one(conn)
-    .await?;
-    Ok(if blocked_you {
-        Relation::BlockedYou
-    } else if you_blocked {
-        Relation::YouBlocked
-    } else if friends {
-        Relation::Friends
-    } else {
-        Relation::NotFriends
+    Ok(match social::relation(conn, actor, other).await? {
+        social::Relation::BlockedBy => Relation::BlockedYou,
+        social::Relation::Blocking => Relation::YouBlocked,
+        social::Relation::Friends => Relation::Friends,
+        social::Relation::Strangers => Relation::NotFriends,
     })
 }
 
-pub async fn is_blocked(conn: &mut PgConnection, blocker: Uuid, blocked: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2)")
-        .bind(blocker)
-        .bind(blocked)
-        .fetch_one(conn)
-        .await
-}
+pub use social::has_blocked as is_blocked;
 
 pub async fn is_premium(conn: &mut PgConnection, user: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM premium_users WHERE user_id = $1)")
@@ -194,10 +177,7 @@ pub async fn is_premium(conn: &mut PgConnection, user: Uuid) -> Result<bool, sql
 }
 
 pub async fn is_merchant(pool: &PgPool, user: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.merchants WHERE user_id = $1)")
-        .bind(user)
-        .fetch_one(pool)
-        .await
+    social::is_verified_merchant(&mut *pool.acquire().await?, user).await
 }
 
 const CIRCLE: &str = "c.circle_id, c.owner_id, c.name, c.kind, c.topic, c.approval_required, c.dissolved, c.members, \
