@@ -26,7 +26,45 @@ pub struct PaymentsSettings {
     /// join makes the local broker rebalance the group, which took tens of seconds on a loaded
     /// machine.
     pub hold_consumers: u32,
+    /// Which payment provider tops wallets up and pays withdrawals out (see [`ProviderKind`]).
+    #[serde(default)]
+    pub provider_kind: ProviderKind,
     pub provider: SimulatedProviderSettings,
+    /// What one user may move per calendar day (UTC), per currency, in major units.
+    pub daily_limits: DailyLimits,
+}
+
+/// The payment provider adapters.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Confirms every request after a random latency: money from nowhere. Development only
+    /// (`TUAN_ENVIRONMENT=development`); anywhere else payments refuses to start with it.
+    #[default]
+    Simulated,
+}
+
+/// Per-user daily limits (e-wallets cap a verified user at a few tens of thousands of yuan a
+/// day). Decimal strings in the currency's major units, applied to each currency on its own.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct DailyLimits {
+    pub top_up: String,
+    pub withdrawal: String,
+    pub transfer: String,
+}
+
+impl PaymentsSettings {
+    /// Refuses settings that only a developer's machine may run with.
+    pub fn check(&self, environment: tuan_runtime::config::Environment) -> anyhow::Result<()> {
+        if self.provider_kind == ProviderKind::Simulated && !environment.is_development() {
+            anyhow::bail!(
+                "TUAN_PAYMENTS__PROVIDER_KIND=simulated confirms every top-up without taking any money: it is \
+                 accepted only with TUAN_ENVIRONMENT=development (make run and the tests set it); configure a \
+                 real payment provider"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The simulated payment provider: how long it takes to confirm and how often it refuses.
@@ -49,11 +87,17 @@ impl Default for PaymentsConfig {
                 default_hold_ttl_secs: 24 * 3600,
                 expiry_scan_interval_ms: 1_000,
                 hold_consumers: 1,
+                provider_kind: ProviderKind::Simulated,
                 provider: SimulatedProviderSettings {
                     min_latency_ms: 50,
                     max_latency_ms: 500,
                     failure_rate: 0.0,
                     resubmit_after_secs: 30,
+                },
+                daily_limits: DailyLimits {
+                    top_up: "50000".into(),
+                    withdrawal: "50000".into(),
+                    transfer: "50000".into(),
                 },
             },
         }

@@ -7,7 +7,7 @@ async fn main() -> anyhow::Result<()> {
     match Mode::from_args()? {
         Mode::MigrateOnly => {
             let pool = tuan_host::migrate(&config.common, &projections()).await?;
-            return Ok(payments::store::external::install(&pool).await?);
+            return Ok(payments::store::install_public(&pool).await?);
         }
         Mode::HealthCheck => return tuan_host::health_check(&config.common).await,
         Mode::Serve => {}

@@ -14,9 +14,9 @@ use crate::{
     app::{PaymentsApp, Settings},
     config::{PaymentsConfig, SERVICE},
     consumers::{CirclesHandler, GroupBuyHandler},
-    domain::FeeRate,
+    domain::{FeeRate, limits::DailyLimits},
     provider::SimulatedProvider,
-    store::{PaymentsProjection, external, membership},
+    store::{self, PaymentsProjection},
 };
 
 /// Sagas the admin API reports when they have not moved for a while (see `tuan_host::admin`):
@@ -59,16 +59,21 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: PaymentsConfig) -> anyhow::Result<Self> {
+        config.payments.check(config.common.environment)?;
         let projections = projections();
         let mut host = Host::start(SERVICE, &config.common, &projections).await?;
-        external::install(&host.pool).await?;
-        membership::install(&host.pool).await?;
+        store::install_public(&host.pool).await?;
         let keys = TokenKeys::new(&config.common.auth);
         let p = &config.payments;
         let settings = Settings {
             fee_rate: FeeRate::from_basis_points(p.fee_basis_points)?,
             default_hold_ttl: Duration::from_secs(p.default_hold_ttl_secs),
             resubmit_after: Duration::from_secs(p.provider.resubmit_after_secs),
+            daily_limits: DailyLimits::parse(
+                &p.daily_limits.top_up,
+                &p.daily_limits.withdrawal,
+                &p.daily_limits.transfer,
+            )?,
         };
         let (provider, confirmations) = SimulatedProvider::new(p.provider.clone());
         let app = PaymentsApp::new(host.pool.clone(), projections, provider, settings);

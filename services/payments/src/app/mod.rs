@@ -41,6 +41,7 @@ pub struct Settings {
     pub default_hold_ttl: Duration,
     /// How long a submitted provider request may stay unconfirmed before it is resubmitted.
     pub resubmit_after: Duration,
+    pub daily_limits: crate::domain::limits::DailyLimits,
 }
 
 /// The payments service's use cases.

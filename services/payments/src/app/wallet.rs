@@ -15,12 +15,14 @@ use crate::{
     domain::{
         AccountRef, Currency, JournalEntry, Money, PaymentError,
         journal::{EntryKind, Memo, PostEntry},
+        limits::{self, LimitedMove},
         provider::{ProviderCommand, TopUpEvent, WithdrawalEvent},
     },
     provider::{Confirmation, ProviderRequest, RequestKind},
     store::{
         external::{self, Relation},
         idempotency::IdempotencyKey,
+        limits as store_limits,
         queries::{self, HoldRow, PostingRow, ProviderRequestRow},
     },
 };
@@ -94,6 +96,7 @@ impl PaymentsApp {
             .execute_in(conn, &id.to_string(), meta, |t| t.handle(ProviderCommand::Request { id, user, amount }))
             .await
             .map_err(command_error)?;
+        self.charge_daily(conn, user, LimitedMove::TopUp, &amount).await?;
         Ok(pending_view(id, RequestKind::TopUp, user, amount))
     }
 
@@ -126,6 +129,7 @@ impl PaymentsApp {
             .map_err(command_error)?;
         let entry = JournalEntry::withdrawal(user, amount).map_err(ApiError::from)?;
         self.post(conn, meta, PostEntry::new(EntryKind::Withdrawal, entry).initiator(user).reference(id)).await?;
+        self.charge_daily(conn, user, LimitedMove::Withdrawal, &amount).await?;
         Ok(pending_view(id, RequestKind::Withdrawal, user, amount))
     }
 
@@ -290,6 +294,7 @@ impl PaymentsApp {
         let post = PostEntry::new(EntryKind::Transfer, entry).initiator(from).between(from, to).memo(memo.clone());
         let entry_id = post.entry_id;
         self.post(conn, meta, post).await?;
+        self.charge_daily(conn, from, LimitedMove::Transfer, &amount).await?;
         Ok(pb::TransferReceipt {
             entry_id: entry_id.to_string(),
             from_user_id: from.to_string(),
@@ -299,6 +304,27 @@ impl PaymentsApp {
             memo: memo.as_str().to_string(),
             posted_at_micros: Utc::now().timestamp_micros(),
         })
+    }
+
+    /// Counts `amount` against `user`'s daily limit of `kind`, or refuses it with
+    /// `RESOURCE_EXHAUSTED` and a retry-after until midnight UTC. Called after the command's
+    /// own writes (its first write must stay first: the ledger replays by transaction id), in
+    /// its transaction, so a refusal rolls everything back and a replayed key counts nothing.
+    async fn charge_daily(
+        &self,
+        conn: &mut PgConnection,
+        user: Uuid,
+        kind: LimitedMove,
+        amount: &Money,
+    ) -> Result<(), ApiError> {
+        let limits = &self.settings.daily_limits;
+        let (day, until_tomorrow) = limits::day_of(Utc::now());
+        let currency = amount.currency().code();
+        if store_limits::charge(conn, user, day, kind.as_str(), currency, amount.amount(), limits.limit(kind)).await? {
+            return Ok(());
+        }
+        Err(ApiError::new(tuan_runtime::ErrorKind::LimitExceeded, limits.refusal(kind, amount))
+            .with_retry_after(until_tomorrow))
     }
 
     /// `user`'s balances (available and held, per currency) and open holds: the caller's own,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod hold;
 pub mod journal;
 pub mod ledger;
+pub mod limits;
 pub mod money;
 pub mod provider;
 pub mod simplify;

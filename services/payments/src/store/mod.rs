@@ -5,8 +5,17 @@
 
 pub mod external;
 pub use tuan_eventstore::idempotency;
+pub mod limits;
 pub mod membership;
 pub mod projection;
 pub mod queries;
 
 pub use projection::PaymentsProjection;
+
+/// Installs payments' tables outside `proj` (the social graph, circle membership, daily
+/// usage): at start-up and in `--migrate-only`.
+pub async fn install_public(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    external::install(pool).await?;
+    membership::install(pool).await?;
+    limits::install(pool).await
+}
