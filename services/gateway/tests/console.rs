@@ -84,6 +84,12 @@ async fn every_build_file_is_served_as_its_bytes_with_its_content_type() {
         assert!(status.contains(" 200 "), "{path}: {status}");
         assert_eq!(header(&headers, "content-type"), Some(content_type), "{path}");
         assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"), "{path}");
+        // Only its own origin: no script from elsewhere, no call to another gateway, no framing.
+        let csp = header(&headers, "content-security-policy").unwrap_or_default();
+        for directive in ["default-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+            assert!(csp.contains(directive), "{path}: {csp:?} lacks {directive}");
+        }
+        assert_eq!(header(&headers, "referrer-policy"), Some("no-referrer"), "{path}");
         assert_eq!(body, bytes, "{path} is served byte for byte");
         assert_eq!(header(&headers, "content-length"), Some(bytes.len().to_string().as_str()), "{path}");
         let cache = if path.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };

@@ -1,6 +1,8 @@
 // The gateway client: generated messages and service descriptor (src/gen, `npm run generate`)
-// over gRPC-Web. The page is served by the gateway, so the API is on the page's own origin;
-// `?gateway=http://host:port` points a dev server (`npm run dev`) at another one.
+// over gRPC-Web. The page is served by the gateway, so the API is on the page's own origin.
+// Only the development server (`npm run dev`) takes `?gateway=http://host:port` to talk to
+// another one: in a build the branch is compiled out, so a link to the real console with
+// `?gateway=https://evil.example` cannot send a merchant's password and tokens elsewhere.
 
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
@@ -14,7 +16,13 @@ export interface Session {
   refreshToken: string;
 }
 
-let session: Session | null = JSON.parse(sessionStorage.getItem(TOKEN_KEY) ?? "null");
+// The refresh token (30 days of access) lives in this module's memory only, never in storage a
+// script could read later: an injected script or a shared computer finds at most the access
+// token, which expires within 15 minutes. The price: a reload keeps the session only until the
+// access token expires, then asks for the password again.
+type Stored = Omit<Session, "refreshToken">;
+const stored: Stored | null = JSON.parse(sessionStorage.getItem(TOKEN_KEY) ?? "null");
+let session: Session | null = stored ? { ...stored, refreshToken: "" } : null;
 
 export function currentSession(): Session | null {
   return session;
@@ -22,7 +30,7 @@ export function currentSession(): Session | null {
 
 export function setSession(s: Session | null): void {
   session = s;
-  if (s) sessionStorage.setItem(TOKEN_KEY, JSON.stringify(s));
+  if (s) sessionStorage.setItem(TOKEN_KEY, JSON.stringify({ userId: s.userId, accessToken: s.accessToken } satisfies Stored));
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
@@ -32,8 +40,11 @@ const bearer: Interceptor = (next) => async (req) => {
 };
 
 function baseUrl(): string {
-  const override = new URLSearchParams(location.search).get("gateway");
-  return override ?? location.origin;
+  if (import.meta.env.DEV) {
+    const override = new URLSearchParams(location.search).get("gateway");
+    if (override) return override;
+  }
+  return location.origin;
 }
 
 const transport = createGrpcWebTransport({ baseUrl: baseUrl(), interceptors: [bearer] });

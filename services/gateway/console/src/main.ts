@@ -145,7 +145,7 @@ async function consoleView(): Promise<void> {
         class: "link",
         onclick: async () => {
           const s = currentSession();
-          if (s) await gateway.logout({ refreshToken: s.refreshToken }).catch(() => undefined);
+          if (s?.refreshToken) await gateway.logout({ refreshToken: s.refreshToken }).catch(() => undefined);
           setSession(null);
           signIn();
         },
@@ -574,13 +574,16 @@ function renderLive(box: HTMLElement, s: LiveState): void {
   const teams = h("ul", { class: "teams", "data-testid": "teams" });
   for (const t of s.teams) {
     const pct = Math.round((100 * t.members.length) / Math.max(t.teamSize, 1));
+    // Set through the CSSOM: the gateway's Content-Security-Policy refuses style attributes.
+    const fill = h("i");
+    fill.style.width = `${pct}%`;
     teams.append(
       h(
         "li",
         { "data-team": t.teamId },
         h("span", { class: "mono" }, short(t.teamId)),
         h("span", { class: `badge t${t.status}` }, TEAM_STATUS[t.status] ?? "?"),
-        h("span", { class: "bar" }, h("i", { style: `width:${pct}%` })),
+        h("span", { class: "bar" }, fill),
         h("span", { "data-testid": "team-members" }, `${t.members.length}/${t.teamSize}`),
       ),
     );

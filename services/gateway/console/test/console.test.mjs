@@ -82,7 +82,9 @@ try {
   };
 
   await step("merchant signs in", async () => {
-    await page.goto(BASE);
+    // A link that names another gateway is not followed by the built console: the password
+    // goes to the page's own origin (port 9 would refuse it), and is refused there.
+    await page.goto(`${BASE}?gateway=http://127.0.0.1:9`);
     await page.locator('input[name="phone"]').fill(MERCHANT);
     await page.locator('input[name="password"]').fill("wrong-password-1");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -91,6 +93,9 @@ try {
     await page.locator('input[name="password"]').fill(PASSWORD);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByTestId("merchant-status").getByText("verified merchant").waitFor();
+    // The refresh token stays in the page's memory, out of storage a script could read.
+    const stored = await page.evaluate(() => Object.values(sessionStorage).join(" "));
+    assert.ok(stored.includes("accessToken") && !stored.includes("refreshToken"), stored);
     await screenshot(page, "signed-in");
   });
 
