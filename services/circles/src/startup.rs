@@ -6,14 +6,14 @@ use tokio::sync::watch;
 use tonic::server::NamedService;
 use tuan_eventstore::ProjectionSet;
 use tuan_host::Host;
-use tuan_messaging::{ConsumerHandle, IdempotentConsumer, social::SocialGraph, topics};
+use tuan_messaging::{ConsumerHandle, IdempotentConsumer, topics};
 use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
 use crate::{
     api::{CirclesApi, CirclesServiceServer},
     app::{CirclesApp, Settings},
     config::{CirclesConfig, SERVICE},
-    store::{CardsFeed, CirclesProjection, FanoutFeed, cards, feeds},
+    store::{CardsFeed, CirclesProjection, FanoutFeed, UsersFeed, cards, feeds},
 };
 
 /// The circles service, built and ready to serve.
@@ -94,7 +94,7 @@ fn start_consumers(host: &mut Host, config: &CirclesConfig) -> watch::Receiver<V
             dlq.clone(),
             pool.clone(),
             kafka.clone(),
-            SocialGraph,
+            UsersFeed,
         );
         let fanout = IdempotentConsumer::new(
             &format!("{prefix}circles.fanout"),

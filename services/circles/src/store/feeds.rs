@@ -1,9 +1,10 @@
 //! Tables fed by consumers, in the `public` schema (a projection rebuild must not drop them):
 //!
-//! - friendships, blocks and verified merchants, from the users service's events
-//!   (`tuan.users.v1`), kept by the shared `tuan_messaging::social::SocialGraph` handler in its tables
-//!   (`public.friends`, `public.blocks`, `public.merchants`). Invitations, timelines and public
-//!   accounts read them.
+//! - [`UsersFeed`]: friendships, blocks and verified merchants, from the users service's
+//!   events (`tuan.users.v1`), kept by the shared `tuan_messaging::social::SocialGraph` handler
+//!   in its tables (`public.friends`, `public.blocks`, `public.merchants`), and each new
+//!   friendship's backfill of recent moments. Invitations, timelines and public accounts read
+//!   them.
 //! - [`FanoutFeed`]: moments into the timelines of the author and every friend, and broadcasts
 //!   into the inbox of every non-muted follower, from this service's own events
 //!   (`tuan.circles.v1`). The request appends one event; the fan-out happens here.
@@ -21,8 +22,10 @@ use sqlx::{PgConnection, PgPool};
 use tuan_messaging::{
     EventHandler, HandlerError,
     envelope::{decode, is, occurred_at, uuid_field},
+    social::SocialGraph,
 };
-use tuan_proto::{circles::v1 as circles_pb, events::v1::EventEnvelope};
+use tuan_proto::{circles::v1 as circles_pb, events::v1::EventEnvelope, users::v1 as users_pb};
+use uuid::Uuid;
 
 const PUBLIC_SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS public.timeline (
@@ -45,6 +48,63 @@ CREATE TABLE IF NOT EXISTS public.inbox (
 pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
     tuan_messaging::social::install(pool).await?;
     tuan_eventstore::install_tables(pool, PUBLIC_SCHEMA).await
+}
+
+/// How far back a new friendship brings the other's moments into each timeline, as WeChat
+/// shows a new friend the author's recent moments.
+pub const BACKFILL_DAYS: i32 = 30;
+/// At most this many of the other's newest moments (within [`BACKFILL_DAYS`]).
+pub const BACKFILL_MOMENTS: i64 = 100;
+
+/// The users service's events: the shared social graph, and each new friendship's backfill.
+///
+/// A moment fans out to the author's friends as circles knows them when its event is applied;
+/// a friendship that circles learns later (the two events come on different topics, in either
+/// order) would miss it for good. So a friendship also copies each side's recent moments
+/// into the other's timeline, in the same transaction. The moment rows are committed with
+/// the command that posted them, before its event is even published, so whichever of the two
+/// runs second sees what the other wrote; the timeline's key (owner, the moment's time, id)
+/// makes the copy and the fan-out of one moment the same row. Removing or blocking a friend
+/// keeps hiding the moments, as the timeline read joins the friendships.
+pub struct UsersFeed;
+
+impl EventHandler for UsersFeed {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        envelope: &'a EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        async move {
+            SocialGraph::apply(conn, envelope).await?;
+            if is::<users_pb::FriendRequestAccepted>(envelope) {
+                let e: users_pb::FriendRequestAccepted = decode(envelope)?;
+                let (a, b) = (uuid_field("from_user_id", &e.from_user_id)?, uuid_field("to_user_id", &e.to_user_id)?);
+                let rows = backfill(conn, a, b).await? + backfill(conn, b, a).await?;
+                tracing::debug!(%a, %b, rows, "new friends' recent moments backfilled");
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn wants(&self, event_type: &str) -> bool {
+        SocialGraph::applies(event_type)
+    }
+}
+
+/// Copies `author`'s recent moments into `owner`'s timeline; answers the rows added.
+async fn backfill(conn: &mut PgConnection, owner: Uuid, author: Uuid) -> Result<u64, sqlx::Error> {
+    // `moments` is this service's own read model (schema proj, first on the path).
+    let done = sqlx::query(
+        "INSERT INTO public.timeline (owner_id, created_at, moment_id, author_id)          SELECT $1, m.created_at, m.moment_id, m.author_id FROM (              SELECT moment_id, author_id, created_at FROM moments              WHERE author_id = $2 AND created_at > now() - make_interval(days => $3)              ORDER BY created_at DESC LIMIT $4) m          ON CONFLICT DO NOTHING",
+    )
+    .bind(owner)
+    .bind(author)
+    .bind(BACKFILL_DAYS)
+    .bind(BACKFILL_MOMENTS)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Moments to timelines, broadcasts to inboxes, from this service's own topic.

@@ -10,5 +10,5 @@ pub mod projection;
 pub mod queries;
 
 pub use cards::CardsFeed;
-pub use feeds::FanoutFeed;
+pub use feeds::{FanoutFeed, UsersFeed};
 pub use projection::CirclesProjection;
