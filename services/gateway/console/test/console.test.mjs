@@ -67,6 +67,10 @@ const browser = await chromium.launch({
 });
 let failed = false;
 try {
+  // Buyers stand in for the mobile app: they run the test's own client bundle injected into a
+  // console page, which the console's Content-Security-Policy rightly refuses (inline script),
+  // so only their contexts bypass it. The merchant's pages keep the policy.
+  const buyerContext = (options = {}) => browser.newContext({ ...options, bypassCSP: true });
   const merchantContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await merchantContext.newPage();
   page.on("pageerror", (e) => console.log(`  page error: ${e.message}`));
@@ -128,7 +132,7 @@ try {
 
   await step("buyers join in another browser context; the page shows each member live", async () => {
     await page.evaluate(() => (window.__noReload = true));
-    const buyers = await browser.newContext();
+    const buyers = await buyerContext();
     const buyer = await buyers.newPage();
     await buyer.goto(BASE);
     await buyer.addScriptTag({ path: BUYER_JS });
@@ -195,7 +199,7 @@ try {
   });
 
   await step("a follower counts, and a broadcast lowers broadcasts left and reaches the follower", async () => {
-    const buyers = await browser.newContext();
+    const buyers = await buyerContext();
     const buyer = await buyers.newPage();
     await buyer.goto(BASE);
     await buyer.addScriptTag({ path: BUYER_JS });
@@ -308,7 +312,7 @@ try {
     await page.locator(".dot.on").waitFor({ timeout: LIVE_MS });
     assert.equal(await page.getByTestId("buyers").textContent(), "0 / 2");
     tippingId = await page.locator("[data-campaign]", { hasText: `${title} tipping` }).getAttribute("data-campaign");
-    const buyers = await browser.newContext();
+    const buyers = await buyerContext();
     const buyer = await buyers.newPage();
     await buyer.goto(BASE);
     await buyer.addScriptTag({ path: BUYER_JS });
@@ -354,7 +358,7 @@ try {
   });
 
   await step("a new user applies for verification and sees it pending", async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const context = await buyerContext({ viewport: { width: 390, height: 844 } });
     const newcomer = await context.newPage();
     await newcomer.goto(`${BASE}?check=server`);
     await newcomer.addScriptTag({ path: BUYER_JS });
