@@ -21,7 +21,7 @@ pub mod topics;
 mod watchdog;
 
 pub use client::{KafkaClients, consumer_config, producer_config};
-pub use consumer::{ConsumerHandle, ConsumerStats, EventHandler, HandlerError, IdempotentConsumer};
+pub use consumer::{ConsumerHandle, ConsumerStats, EventHandler, HandlerError, IdempotentConsumer, is_deterministic};
 pub use relay::OutboxRelay;
 
 /// The topic a service publishes its events on, e.g. `tuan.users.v1`.

@@ -28,6 +28,10 @@ impl EventHandler for Counting {
             if event.payload == b"poison" {
                 return Err(HandlerError::Permanent("payload says poison".into()));
             }
+            // A value an int column cannot hold: the database refuses it the same way every time.
+            if event.payload == b"overflow" {
+                sqlx::query("SELECT $1::bigint::int").bind(10_000_000_000_i64).execute(&mut *conn).await?;
+            }
             sqlx::query(
                 "INSERT INTO seen (event_id, applied) VALUES ($1, 1) \
                  ON CONFLICT (event_id) DO UPDATE SET applied = seen.applied + 1",
@@ -139,6 +143,29 @@ async fn the_same_event_delivered_twice_changes_the_projection_once() {
     assert_eq!(applied(&f.db.pool, &dup).await, Some(1));
     assert_eq!(f.handle.stats.duplicates.load(Ordering::Relaxed), 1);
     f.trigger.trigger();
+}
+
+#[tokio::test]
+async fn a_database_error_that_will_recur_is_dead_lettered_with_the_error_and_the_partition_moves_on() {
+    let f = fixture(1).await;
+    let (overflow, after) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+    produce(&f, &envelope(&overflow, b"overflow")).await;
+    produce(&f, &envelope(&after, b"fine")).await;
+    wait_applied(&f.db.pool, &after).await;
+    let letters: Vec<(String, i32)> =
+        sqlx::query_as("SELECT reason, attempts FROM dead_letters").fetch_all(&f.db.pool).await.unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(letters[0].0.contains("out of range"), "the database's own words: {}", letters[0].0);
+    assert!(letters[0].1 >= 3, "dead-lettered after its tries: {letters:?}");
+    assert_eq!(applied(&f.db.pool, &overflow).await, None, "nothing of it applied");
+    f.trigger.trigger();
+}
+
+#[test]
+fn only_errors_that_will_recur_count_as_permanent() {
+    assert!(!tuan_messaging::is_deterministic(&sqlx::Error::PoolTimedOut));
+    assert!(!tuan_messaging::is_deterministic(&sqlx::Error::Io(std::io::Error::other("connection reset"))));
+    assert!(!tuan_messaging::is_deterministic(&sqlx::Error::PoolClosed));
 }
 
 #[tokio::test]

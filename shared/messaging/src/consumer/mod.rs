@@ -67,17 +67,41 @@ pub enum HandlerError {
     Transient(String),
 }
 
+/// Whether a database error will come back however often the same event is applied: its data
+/// is wrong for the schema (SQLSTATE class 22: a number out of range, text Postgres cannot
+/// hold, a value too long), it breaks a constraint (class 23), or the statement itself is
+/// wrong (class 42). Retried forever, such an error stops its key for good; after a few tries
+/// it is dead-lettered with the error. Everything else (the connection, a timeout, a deadlock
+/// or serialization failure, a server shutting down) is worth waiting out.
+pub fn is_deterministic(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|code| code.starts_with("22") || code.starts_with("23") || code.starts_with("42"))
+        }
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::TypeNotFound { .. } => true,
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for HandlerError {
     fn from(e: sqlx::Error) -> Self {
-        HandlerError::Transient(e.to_string())
+        if is_deterministic(&e) {
+            HandlerError::Permanent(e.to_string())
+        } else {
+            HandlerError::Transient(e.to_string())
+        }
     }
 }
 
 impl From<tuan_eventstore::StoreError> for HandlerError {
     fn from(e: tuan_eventstore::StoreError) -> Self {
+        use tuan_eventstore::StoreError;
         match e {
-            tuan_eventstore::StoreError::Decode(reason) => HandlerError::Permanent(reason),
-            other => HandlerError::Transient(other.to_string()),
+            StoreError::Decode(reason) => HandlerError::Permanent(reason),
+            StoreError::UniqueViolation { .. } => HandlerError::Permanent(e.to_string()),
+            StoreError::Database(db) => db.into(),
+            // Another writer won the stream: apply again on the new version.
+            StoreError::Conflict { .. } => HandlerError::Transient(e.to_string()),
         }
     }
 }
