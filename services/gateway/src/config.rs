@@ -44,8 +44,9 @@ pub struct GatewaySettings {
     /// How long `Home` reuses the list of active campaigns, which is the same for every user,
     /// instead of asking group-buy again; 0: every `Home` asks.
     pub active_campaigns_ttl_ms: u64,
-    /// Origins whose pages may call the gateway over gRPC-Web (CORS); empty: any origin, for
-    /// development (env `TUAN_GATEWAY__CORS_ORIGINS='["https://console.example"]'`).
+    /// Origins whose pages may call the gateway over gRPC-Web (CORS), env
+    /// `TUAN_GATEWAY__CORS_ORIGINS='["https://console.example"]'`. Empty means any origin, which
+    /// only development accepts (a page from anywhere could then call with a user's token).
     #[serde(default)]
     pub cors_origins: Vec<String>,
     /// The merchant console's build directory, served at `/console/index.html` on the gRPC
@@ -53,6 +54,20 @@ pub struct GatewaySettings {
     /// directory (`make run` starts the gateway at the repository root).
     #[serde(default)]
     pub console_dir: String,
+}
+
+impl GatewaySettings {
+    /// Refuses settings that only a developer's machine may run with.
+    pub fn check(&self, environment: tuan_runtime::config::Environment) -> anyhow::Result<()> {
+        if self.cors_origins.is_empty() && !environment.is_development() {
+            anyhow::bail!(
+                "TUAN_GATEWAY__CORS_ORIGINS is empty: list the origins of the web pages that may call the \
+                 gateway (e.g. '[\"https://console.example.com\"]'); any origin is accepted only with \
+                 TUAN_ENVIRONMENT=development"
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for GatewayConfig {
@@ -85,5 +100,22 @@ impl Default for GatewayConfig {
 impl GatewayConfig {
     pub fn load() -> anyhow::Result<Self> {
         tuan_runtime::config::load(SERVICE, Self::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tuan_runtime::config::Environment;
+
+    use super::*;
+
+    #[test]
+    fn any_origin_is_refused_outside_development() {
+        let mut settings = GatewayConfig::default().gateway;
+        let err = settings.check(Environment::Production).unwrap_err().to_string();
+        assert!(err.contains("TUAN_GATEWAY__CORS_ORIGINS"), "{err}");
+        assert!(settings.check(Environment::Development).is_ok());
+        settings.cors_origins = vec!["https://console.example.com".into()];
+        assert!(settings.check(Environment::Production).is_ok());
     }
 }

@@ -21,6 +21,8 @@ use tuan_proto::gateway::v1::mobile_gateway_client::MobileGatewayClient;
 use tuan_testkit::{OwnBroker, TestDb};
 
 pub const SERVICES: [&str; 4] = ["users", "circles", "groupbuy", "payments"];
+/// The one web origin the gateway of a test stack admits (CORS).
+pub const CONSOLE_ORIGIN: &str = "http://console.localhost:5173";
 pub const JWT_SECRET: &str = "tuan-e2e-secret-not-for-production";
 pub const OPERATOR_PHONE: &str = "+8613800000000";
 
@@ -240,6 +242,7 @@ impl Stack {
                     ("TUAN_GATEWAY__SCREEN_BUDGET_MS", (options.part_budget_ms * 3).to_string()),
                     // Every test client is on 127.0.0.1: keep the IP limit out of the way.
                     ("TUAN_GATEWAY__IP_RATE_PER_SEC", "10000".into()),
+                    ("TUAN_GATEWAY__CORS_ORIGINS", format!("[\"{CONSOLE_ORIGIN}\"]")),
                     ("TUAN_GATEWAY__IP_BURST", "10000".into()),
                 ],
             ),

@@ -16,7 +16,7 @@ use crate::{
     harness::{Options, Stack, exclusive},
 };
 
-const ORIGIN: &str = "http://console.localhost:5173";
+const ORIGIN: &str = crate::harness::CONSOLE_ORIGIN;
 const GRPC_WEB: &str = "application/grpc-web+proto";
 
 /// An HTTP/1.1 response, its body de-chunked.
@@ -134,7 +134,7 @@ async fn grpc_web(addr: &str, method: &str, token: Option<&str>, message: &impl 
     );
     let reply = http1(addr, &head, &frame).await;
     assert_eq!(reply.status, 200, "grpc-web answers carry the status inside: {reply:?}");
-    assert_eq!(reply.header("access-control-allow-origin"), Some("*"), "{reply:?}");
+    assert_eq!(reply.header("access-control-allow-origin"), Some(ORIGIN), "{reply:?}");
     let exposed = reply.header("access-control-expose-headers").unwrap_or_default();
     assert!(exposed.contains("grpc-status") && exposed.contains("grpc-message"), "{reply:?}");
     reply
@@ -158,11 +158,22 @@ async fn a_browser_signs_up_logs_in_and_reads_home_over_grpc_web() {
     )
     .await;
     assert_eq!(preflight.status, 200, "{preflight:?}");
-    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"), "{preflight:?}");
+    assert_eq!(preflight.header("access-control-allow-origin"), Some(ORIGIN), "{preflight:?}");
     let methods = preflight.header("access-control-allow-methods").unwrap_or_default();
     assert!(methods.contains("POST"), "{preflight:?}");
     let headers = preflight.header("access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
     assert!(headers.contains("authorization") && headers.contains("x-grpc-web"), "{preflight:?}");
+
+    // A page from an origin not on the list gets no CORS grant: the browser refuses it the
+    // answer, so it cannot call with a user's token.
+    let unlisted = http1(
+        &addr,
+        "OPTIONS /tuan.gateway.v1.MobileGateway/SignUp HTTP/1.1\r\nOrigin: https://evil.example\r\n\
+         Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type,authorization\r\n",
+        b"",
+    )
+    .await;
+    assert_eq!(unlisted.header("access-control-allow-origin"), None, "{unlisted:?}");
 
     // Sign-up answers with the tokens in a message frame and status 0 in the trailer frame.
     let phone = "+8613900000061";
