@@ -19,8 +19,13 @@ pub struct UsersConfig {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct UsersSettings {
+    /// How long an access token is good for. Tokens are verified without a database read, so
+    /// a revoked role or ended session still acts this long.
     pub access_ttl_secs: u64,
+    /// The sliding session lifetime: each refresh extends the session by this much...
     pub refresh_ttl_secs: u64,
+    /// ...never past this long after login (`TUAN_USERS__SESSION_MAX_LIFETIME_SECS`).
+    pub session_max_lifetime_secs: u64,
     /// Derives each period's discovery salt (HMAC-SHA256 over the period number); whoever has
     /// it can compute every salt, past and future. `TUAN_USERS__DISCOVERY_SECRET`.
     #[serde(serialize_with = "expose")]
@@ -31,8 +36,6 @@ pub struct UsersSettings {
     pub discovery_max_per_request: u32,
     /// At most this many phone hashes per user per calendar day (UTC).
     pub discovery_daily_limit: u32,
-    /// E.164 numbers that become operators (the bootstrap for the back office).
-    pub operator_phones: Vec<String>,
 }
 
 fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -46,11 +49,11 @@ impl Default for UsersConfig {
             users: UsersSettings {
                 access_ttl_secs: 15 * 60,
                 refresh_ttl_secs: 30 * 24 * 3600,
+                session_max_lifetime_secs: 90 * 24 * 3600,
                 discovery_secret: DEVELOPMENT_DISCOVERY_SECRET.to_string().into(),
                 discovery_period_secs: 7 * 24 * 3600,
                 discovery_max_per_request: 1_000,
                 discovery_daily_limit: 5_000,
-                operator_phones: vec!["+8613800000000".into()],
             },
         }
     }

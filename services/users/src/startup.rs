@@ -40,6 +40,7 @@ impl Application {
         let settings = Settings {
             access_ttl: Duration::from_secs(config.users.access_ttl_secs),
             refresh_ttl: Duration::from_secs(config.users.refresh_ttl_secs),
+            session_max_lifetime: Duration::from_secs(config.users.session_max_lifetime_secs),
             discovery: DiscoverySettings {
                 salts: SaltSchedule::new(
                     config.users.discovery_secret.clone(),
@@ -48,7 +49,6 @@ impl Application {
                 max_per_request: config.users.discovery_max_per_request as usize,
                 daily_limit: config.users.discovery_daily_limit,
             },
-            operator_phones: config.users.operator_phones.clone(),
         };
         let app = UsersApp::new(host.pool.clone(), projections, keys.clone(), settings, clock);
         app.register_discovery_periods().await?;

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tuan_eventstore::{Aggregate as _, CommandError, EventMeta, StoreError};
 use tuan_runtime::{
     ApiError,
-    auth::{Caller, ROLE_MERCHANT, ROLE_OPERATOR},
+    auth::{Caller, ROLE_MERCHANT},
 };
 use uuid::Uuid;
 
@@ -21,7 +21,7 @@ use crate::{
         password::Password,
         phone::PhoneNumber,
         profile::{DisplayName, ProfilePatch, Region},
-        session::SessionCommand,
+        session::{self, SessionCommand},
         user::UserCommand,
     },
     store::queries::{self, UserRow},
@@ -118,10 +118,8 @@ impl UsersApp {
         }
         let password_hash = hash_password(password).await?;
         let user_id = Uuid::now_v7();
-        let operator = self.settings.operator_phones.iter().any(|p| p == phone.as_str());
         let (session_id, now) = (Uuid::now_v7(), Utc::now());
         let refresh = RefreshToken::generate(session_id);
-        let refresh_expires = now + self.settings.refresh_ttl;
 
         let mut tx = self.pool.begin().await?;
         let signed_up = self
@@ -133,7 +131,6 @@ impl UsersApp {
                     password_hash: password_hash.clone(),
                     display_name: display_name.clone(),
                     region: region.clone(),
-                    operator,
                 })
             })
             .await;
@@ -142,7 +139,7 @@ impl UsersApp {
             other => other?,
         };
         self.add_discovery_hashes(&mut tx, user_id, &phone).await?;
-        self.start_session(&mut tx, meta, session_id, user_id, &refresh, refresh_expires).await?;
+        let refresh_expires = self.start_session(&mut tx, meta, session_id, user_id, &refresh, now).await?;
         tx.commit().await?;
         let roles = user.roles.iter().cloned().collect();
         self.tokens(user_id, session_id, roles, refresh, refresh_expires, now)
@@ -157,26 +154,16 @@ impl UsersApp {
             Some(user) if ok => user,
             _ => return Err(UserError::BadCredentials.into()),
         };
-        let mut roles = roles_of(&user);
-        if self.settings.operator_phones.iter().any(|p| p == phone.as_str())
-            && !roles.iter().any(|r| r == ROLE_OPERATOR)
-        {
-            self.users
-                .execute(&user.user_id.to_string(), meta, |u| {
-                    u.handle(UserCommand::GrantRole { role: ROLE_OPERATOR.into(), granted_by: "bootstrap".into() })
-                })
-                .await?;
-            roles.push(ROLE_OPERATOR.to_string());
-        }
         let (session_id, now) = (Uuid::now_v7(), Utc::now());
         let refresh = RefreshToken::generate(session_id);
-        let refresh_expires = now + self.settings.refresh_ttl;
         let mut tx = self.pool.begin().await?;
-        self.start_session(&mut tx, meta, session_id, user.user_id, &refresh, refresh_expires).await?;
+        let refresh_expires = self.start_session(&mut tx, meta, session_id, user.user_id, &refresh, now).await?;
         tx.commit().await?;
-        self.tokens(user.user_id, session_id, roles, refresh, refresh_expires, now)
+        self.tokens(user.user_id, session_id, roles_of(&user), refresh, refresh_expires, now)
     }
 
+    /// Starts a session at `now`; returns when its refresh token expires (the sliding expiry,
+    /// never past the absolute end).
     async fn start_session(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -184,9 +171,11 @@ impl UsersApp {
         session_id: Uuid,
         user_id: Uuid,
         refresh: &RefreshToken,
-        expires: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, ApiError> {
         let hash = refresh.hash();
+        let absolute = now + self.settings.session_max_lifetime;
+        let expires = (now + self.settings.refresh_ttl).min(absolute);
         self.sessions
             .execute_in(conn, &session_id.to_string(), meta, |s| {
                 s.handle(SessionCommand::Start {
@@ -194,10 +183,67 @@ impl UsersApp {
                     user_id,
                     refresh_token_hash: hash.clone(),
                     expires_at_micros: expires.timestamp_micros(),
+                    absolute_expires_at_micros: absolute.timestamp_micros(),
                 })
             })
             .await?;
-        Ok(())
+        Ok(expires)
+    }
+
+    /// Ends every live session of `user_id` but `keep`, inside `conn`'s transaction. Returns
+    /// how many ended.
+    pub(super) async fn end_sessions(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        meta: &EventMeta,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        reason: &'static str,
+    ) -> Result<i32, ApiError> {
+        let live = queries::live_sessions(&mut *conn, user_id).await?;
+        let mut ended = 0;
+        for session_id in live.into_iter().filter(|s| Some(*s) != keep) {
+            let (_, events) = self
+                .sessions
+                .execute_in(&mut *conn, &session_id.to_string(), meta, |s| s.handle(SessionCommand::Revoke { reason }))
+                .await?;
+            ended += i32::from(!events.is_empty());
+        }
+        Ok(ended)
+    }
+
+    /// Ends every session of the caller but the current one.
+    pub async fn logout_everywhere(&self, meta: &EventMeta, caller: &Caller) -> Result<i32, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let ended =
+            self.end_sessions(&mut tx, meta, caller.user_id, Some(caller.session_id), "logout_everywhere").await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Checks the old password, stores the new one and ends every other session.
+    pub async fn change_password(
+        &self,
+        meta: &EventMeta,
+        caller: &Caller,
+        old: String,
+        new: String,
+    ) -> Result<i32, ApiError> {
+        let user = queries::user_by_id(&self.pool, caller.user_id).await?.ok_or(UserError::UserNotFound)?;
+        if !verify_password(old, Some(user.password_hash)).await? {
+            return Err(UserError::WrongPassword.into());
+        }
+        let password_hash = hash_password(Password::parse(new)?).await?;
+        let mut tx = self.pool.begin().await?;
+        self.users
+            .execute_in(&mut tx, &caller.user_id.to_string(), meta, |u| {
+                u.handle(UserCommand::ChangePassword { password_hash: password_hash.clone() })
+            })
+            .await?;
+        let ended =
+            self.end_sessions(&mut tx, meta, caller.user_id, Some(caller.session_id), "password_changed").await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     fn tokens(
@@ -215,7 +261,8 @@ impl UsersApp {
         Ok(Tokens { user_id, access_token, access_expires_at, refresh_token: refresh.token, refresh_expires_at })
     }
 
-    /// Trades a refresh token for new tokens; the old refresh token stops working.
+    /// Trades a refresh token for new tokens; the old refresh token stops working, and
+    /// presenting it again ends the session.
     pub async fn refresh(&self, meta: &EventMeta, token: &str) -> Result<Tokens, ApiError> {
         let presented = RefreshToken::parse(token)?;
         let now = Utc::now();
@@ -232,8 +279,13 @@ impl UsersApp {
                 })
             })
             .await?;
+        if session.ended {
+            tracing::warn!(session_id = %presented.session_id, reason = session::REUSED, "session ended");
+            return Err(UserError::SessionInvalid.into());
+        }
         let user_id = session.user_id.ok_or(UserError::SessionInvalid)?;
         let user = queries::user_by_id(&self.pool, user_id).await?.ok_or(UserError::SessionInvalid)?;
+        let expires = session.expires_at().unwrap_or(expires);
         self.tokens(user_id, presented.session_id, roles_of(&user), next, expires, now)
     }
 

@@ -5,6 +5,7 @@ mod accounts;
 mod discovery;
 mod friends;
 mod merchants;
+pub mod roles;
 
 use std::{sync::Arc, time::Duration};
 
@@ -28,10 +29,11 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub access_ttl: Duration,
+    /// The sliding lifetime of a session: each refresh extends it by this much...
     pub refresh_ttl: Duration,
+    /// ...never past this long after login.
+    pub session_max_lifetime: Duration,
     pub discovery: DiscoverySettings,
-    /// Numbers that become operators when they sign up or log in.
-    pub operator_phones: Vec<String>,
 }
 
 /// Address-book discovery: the rotating salts and the limits per call and per day.

@@ -36,6 +36,12 @@ pub enum UserError {
     NoPendingApplication,
     #[error("only an operator may do this")]
     NotOperator,
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("an operator cannot decide its own merchant application")]
+    OwnApplication,
+    #[error("an operator cannot revoke its own role; ask another operator")]
+    OwnRole,
 }
 
 impl Classify for UserError {
@@ -48,8 +54,8 @@ impl Classify for UserError {
             }
             UserNotFound | NoSuchRequest | NotFriends => ErrorKind::NotFound,
             BadCredentials | SessionInvalid => ErrorKind::Unauthenticated,
-            BlockedByOther | NotOperator => ErrorKind::PermissionDenied,
-            BlockedByYou | NoPendingApplication => ErrorKind::FailedPrecondition,
+            BlockedByOther | NotOperator | WrongPassword | OwnApplication => ErrorKind::PermissionDenied,
+            BlockedByYou | NoPendingApplication | OwnRole => ErrorKind::FailedPrecondition,
         }
     }
 }
