@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some("grant-operator") = args.first().map(String::as_str) {
         let [_, phone] = &args[..] else { anyhow::bail!("usage: {USAGE}") };
         let pool = tuan_host::migrate(&config.common, &projections()).await?;
-        users::store::discovery::install(&pool).await?;
+        users::store::install(&pool).await?;
         let user_id = roles::grant_operator_in_deployment(&pool, projections(), phone)
             .await
             .map_err(|e| anyhow::anyhow!("grant-operator {phone}: {}", e.message))?;
@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
     match Mode::from_args()? {
         Mode::MigrateOnly => {
             let pool = tuan_host::migrate(&config.common, &projections()).await?;
-            return Ok(users::store::discovery::install(&pool).await?);
+            return Ok(users::store::install(&pool).await?);
         }
         Mode::HealthCheck => return tuan_host::health_check(&config.common).await,
         Mode::Serve => {}

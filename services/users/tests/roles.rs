@@ -62,9 +62,8 @@ async fn operators_grant_and_revoke_roles_and_every_change_is_listed() {
     let plain = app.sign_up(&phone(), "Plain").await;
 
     // A plain user can neither grant nor list.
-    let grant = |token: &str, user: &str| {
-        authed(token, pb::GrantRoleRequest { user_id: user.into(), role: "operator".into() })
-    };
+    let grant =
+        |token: &str, user: &str| authed(token, pb::GrantRoleRequest { user_id: user.into(), role: "operator".into() });
     let denied = app.client.grant_role(grant(&plain.access_token, &plain.user_id)).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
     // Only roles that are granted by hand: the merchant role follows from a verification.
@@ -79,8 +78,7 @@ async fn operators_grant_and_revoke_roles_and_every_change_is_listed() {
 
     // Revoking ends every session of the revoked operator; a new login has no role.
     let second_laptop = app.login(&second_phone, PASSWORD).await.unwrap();
-    let revoke =
-        pb::RevokeRoleRequest { user_id: second.user_id.clone(), role: "operator".into() };
+    let revoke = pb::RevokeRoleRequest { user_id: second.user_id.clone(), role: "operator".into() };
     let revoked = app.client.revoke_role(authed(&first.access_token, revoke)).await.unwrap().into_inner();
     assert!(revoked.roles.is_empty());
     for session in [&second, &second_laptop] {
@@ -93,7 +91,10 @@ async fn operators_grant_and_revoke_roles_and_every_change_is_listed() {
 
     // Nobody revokes their own role (one operator always remains).
     let own = pb::RevokeRoleRequest { user_id: first.user_id.clone(), role: "operator".into() };
-    assert_eq!(app.client.revoke_role(authed(&first.access_token, own)).await.unwrap_err().code(), Code::FailedPrecondition);
+    assert_eq!(
+        app.client.revoke_role(authed(&first.access_token, own)).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
 
     // The audit, newest first, one page at a time.
     let mut changes = vec![];
@@ -108,8 +109,7 @@ async fn operators_grant_and_revoke_roles_and_every_change_is_listed() {
         }
         cursor = reply.next_cursor;
     }
-    let seen: Vec<_> =
-        changes.iter().map(|c| (c.user_id.as_str(), c.change.as_str(), c.changed_by.as_str())).collect();
+    let seen: Vec<_> = changes.iter().map(|c| (c.user_id.as_str(), c.change.as_str(), c.changed_by.as_str())).collect();
     assert_eq!(
         seen,
         vec![

@@ -118,10 +118,7 @@ async fn changing_the_password_needs_the_old_one_and_ends_every_other_session() 
     let here = app.sign_up(&phone, "Ai").await;
     let other = app.login(&phone, PASSWORD).await.unwrap();
     let change = |old: &str, new: &str| {
-        authed(
-            &here.access_token,
-            pb::ChangePasswordRequest { old_password: old.into(), new_password: new.into() },
-        )
+        authed(&here.access_token, pb::ChangePasswordRequest { old_password: old.into(), new_password: new.into() })
     };
     let events = app.event_count().await;
     let wrong = app.client.change_password(change("not-my-password-1", "another-horse-77")).await.unwrap_err();

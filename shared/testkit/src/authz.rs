@@ -247,10 +247,7 @@ pub const MATRIX: &[Rule] = &[
     rule("tuan.gateway.v1.MobileGateway/GetDiscoverySalt", Public),
     // The gateway wants an access token for Logout too: it is a signed-in user's action.
     rule("tuan.gateway.v1.MobileGateway/Logout", Forwarded("tuan.users.v1.UsersService/Logout")),
-    rule(
-        "tuan.gateway.v1.MobileGateway/LogoutEverywhere",
-        Forwarded("tuan.users.v1.UsersService/LogoutEverywhere"),
-    ),
+    rule("tuan.gateway.v1.MobileGateway/LogoutEverywhere", Forwarded("tuan.users.v1.UsersService/LogoutEverywhere")),
     rule("tuan.gateway.v1.MobileGateway/ChangePassword", Forwarded("tuan.users.v1.UsersService/ChangePassword")),
     rule("tuan.gateway.v1.MobileGateway/GetMe", Forwarded("tuan.users.v1.UsersService/GetMe")),
     rule("tuan.gateway.v1.MobileGateway/UpdateProfile", Forwarded("tuan.users.v1.UsersService/UpdateProfile")),

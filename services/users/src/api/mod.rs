@@ -3,13 +3,15 @@
 mod convert;
 
 use tonic::{Request, Response, Status};
+use tuan_eventstore::EventMeta;
 use tuan_proto::users::v1::{self as pb, users_service_server::UsersService};
 use tuan_runtime::{
     ApiError,
-    auth::caller,
+    auth::{Caller, caller},
     grpc::{event_meta, parse_uuid},
     paging::{Page, bad_cursor},
 };
+use uuid::Uuid;
 
 use crate::{
     app::UsersApp,
@@ -51,6 +53,16 @@ impl UsersApi {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
+
+/// The caller (an operator: anyone else learns nothing of the request's checks), the event
+/// metadata, and the user and role a GrantRole or RevokeRole names.
+fn role_change<T>(request: &Request<T>, user_id: &str, role: &str) -> Result<(Caller, EventMeta, Uuid, Role), Status> {
+    let caller = caller(request)?;
+    caller.require_operator()?;
+    let user = parse_uuid("user_id", user_id)?;
+    let role = Role::parse(role).map_err(ApiError::from)?;
+    Ok((caller, event_meta(request), user, role))
+}
 
 #[tonic::async_trait]
 impl UsersService for UsersApi {
@@ -289,21 +301,15 @@ impl UsersService for UsersApi {
     }
 
     async fn grant_role(&self, request: Request<pb::GrantRoleRequest>) -> Reply<pb::RoleChangeResponse> {
-        let caller = caller(&request)?;
-        let meta = event_meta(&request);
-        caller.require_operator()?;
-        let user = parse_uuid("user_id", &request.get_ref().user_id)?;
-        let role = Role::parse(&request.get_ref().role).map_err(ApiError::from)?;
+        let (user_id, role) = (&request.get_ref().user_id, &request.get_ref().role);
+        let (caller, meta, user, role) = role_change(&request, user_id, role)?;
         let roles = self.app.grant_role(&meta, &caller, user, role).await?;
         Ok(Response::new(pb::RoleChangeResponse { user_id: user.to_string(), roles }))
     }
 
     async fn revoke_role(&self, request: Request<pb::RevokeRoleRequest>) -> Reply<pb::RoleChangeResponse> {
-        let caller = caller(&request)?;
-        let meta = event_meta(&request);
-        caller.require_operator()?;
-        let user = parse_uuid("user_id", &request.get_ref().user_id)?;
-        let role = Role::parse(&request.get_ref().role).map_err(ApiError::from)?;
+        let (user_id, role) = (&request.get_ref().user_id, &request.get_ref().role);
+        let (caller, meta, user, role) = role_change(&request, user_id, role)?;
         let roles = self.app.revoke_role(&meta, &caller, user, role).await?;
         Ok(Response::new(pb::RoleChangeResponse { user_id: user.to_string(), roles }))
     }

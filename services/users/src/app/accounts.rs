@@ -1,9 +1,5 @@
 //! Sign-up, login, sessions and profiles.
 
-use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::{SaltString, rand_core::OsRng},
-};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -24,7 +20,10 @@ use crate::{
         session::{self, SessionCommand},
         user::UserCommand,
     },
-    store::queries::{self, UserRow},
+    store::{
+        login,
+        queries::{self, UserRow},
+    },
 };
 
 /// What a successful sign-up, login or refresh returns.
@@ -66,31 +65,6 @@ impl RefreshToken {
     }
 }
 
-async fn hash_password(password: Password) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.expose().as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
-}
-
-/// Checks `password` against `hash`; with no hash (unknown phone) it still spends the same
-/// time, so response times do not tell which part was wrong.
-async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
-    const DUMMY: &str =
-        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0mhUMgrMeUEkRPu7kpfyT6Z/fEcJ8VSdgqX84tlLzHc";
-    tokio::task::spawn_blocking(move || {
-        let known = hash.is_some();
-        let stored = hash.unwrap_or_else(|| DUMMY.to_string());
-        let parsed = PasswordHash::new(&stored).map_err(ApiError::internal)?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && known)
-    })
-    .await
-    .map_err(ApiError::internal)?
-}
-
 fn roles_of(user: &UserRow) -> Vec<String> {
     let mut roles = user.roles.clone();
     if user.merchant_status == "verified" && !roles.iter().any(|r| r == ROLE_MERCHANT) {
@@ -116,7 +90,7 @@ impl UsersApp {
         if queries::user_by_phone(&self.pool, phone.as_str()).await?.is_some() {
             return Err(UserError::PhoneTaken.into());
         }
-        let password_hash = hash_password(password).await?;
+        let password_hash = self.hashing.hash(password).await?;
         let user_id = Uuid::now_v7();
         let (session_id, now) = (Uuid::now_v7(), Utc::now());
         let refresh = RefreshToken::generate(session_id);
@@ -148,18 +122,47 @@ impl UsersApp {
     pub async fn login(&self, meta: &EventMeta, phone: &str, password: String) -> Result<Tokens, ApiError> {
         // Any malformed input is just "wrong credentials": no hint which part was wrong.
         let phone = PhoneNumber::parse(phone).map_err(|_| UserError::BadCredentials)?;
+        // A locked number is refused before any hashing: guessing costs the guesser, not us.
+        self.refuse_if_locked(phone.as_str()).await?;
         let user = queries::user_by_phone(&self.pool, phone.as_str()).await?;
-        let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let ok = self.hashing.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
         let user = match user {
             Some(user) if ok => user,
-            _ => return Err(UserError::BadCredentials.into()),
+            _ => return Err(self.failed_login(phone.as_str()).await),
         };
+        login::clear(&self.pool, phone.as_str()).await?;
         let (session_id, now) = (Uuid::now_v7(), Utc::now());
         let refresh = RefreshToken::generate(session_id);
         let mut tx = self.pool.begin().await?;
         let refresh_expires = self.start_session(&mut tx, meta, session_id, user.user_id, &refresh, now).await?;
         tx.commit().await?;
         self.tokens(user.user_id, session_id, roles_of(&user), refresh, refresh_expires, now)
+    }
+
+    async fn refuse_if_locked(&self, phone: &str) -> Result<(), ApiError> {
+        let now = Utc::now();
+        match login::locked_until(&self.pool, phone, now).await? {
+            Some(until) => Err(UserError::LoginLocked((until - now).to_std().unwrap_or_default()).into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login for `phone`, locking it once past the free attempts; returns the
+    /// error to answer (wrong credentials, or what went wrong counting).
+    async fn failed_login(&self, phone: &str) -> ApiError {
+        let throttle = &self.settings.login;
+        let now = Utc::now();
+        let counted = async {
+            let failures = login::record_failure(&self.pool, phone, now, throttle.forget_after).await?;
+            if let Some(lock) = throttle.throttle.lock_after(failures) {
+                login::lock(&self.pool, phone, now + lock).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        };
+        match counted.await {
+            Ok(()) => UserError::BadCredentials.into(),
+            Err(e) => e.into(),
+        }
     }
 
     /// Starts a session at `now`; returns when its refresh token expires (the sliding expiry,
@@ -230,10 +233,13 @@ impl UsersApp {
         new: String,
     ) -> Result<i32, ApiError> {
         let user = queries::user_by_id(&self.pool, caller.user_id).await?.ok_or(UserError::UserNotFound)?;
-        if !verify_password(old, Some(user.password_hash)).await? {
+        // Guessing the old password with a stolen access token is throttled like a login.
+        self.refuse_if_locked(&user.phone_e164).await?;
+        if !self.hashing.verify(old, Some(user.password_hash)).await? {
+            self.failed_login(&user.phone_e164).await;
             return Err(UserError::WrongPassword.into());
         }
-        let password_hash = hash_password(Password::parse(new)?).await?;
+        let password_hash = self.hashing.hash(Password::parse(new)?).await?;
         let mut tx = self.pool.begin().await?;
         self.users
             .execute_in(&mut tx, &caller.user_id.to_string(), meta, |u| {

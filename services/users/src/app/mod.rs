@@ -4,6 +4,7 @@
 mod accounts;
 mod discovery;
 mod friends;
+mod hashing;
 mod merchants;
 pub mod roles;
 
@@ -16,10 +17,12 @@ use tuan_eventstore::{EventStore, ProjectionSet, Repository};
 use tuan_runtime::auth::TokenKeys;
 
 use crate::domain::{
-    discovery::SaltSchedule, friendship::Friendship, merchant::MerchantApplication, session::Session, user::User,
+    discovery::SaltSchedule, friendship::Friendship, login::LoginThrottle, merchant::MerchantApplication,
+    session::Session, user::User,
 };
 
 pub use accounts::Tokens;
+pub use hashing::HashingBound;
 
 /// What time discovery goes by (salt periods, daily allowances): `Utc::now` in the service;
 /// tests move it to cross days and periods. Sessions and tokens keep the system clock.
@@ -34,6 +37,18 @@ pub struct Settings {
     /// ...never past this long after login.
     pub session_max_lifetime: Duration,
     pub discovery: DiscoverySettings,
+    pub login: LoginSettings,
+    /// How many password hashes run at once, and how long a login waits for a turn.
+    pub hashing_concurrency: usize,
+    pub hashing_wait: Duration,
+}
+
+/// The per-account login throttle.
+#[derive(Clone, Debug)]
+pub struct LoginSettings {
+    pub throttle: LoginThrottle,
+    /// A failure count whose last failure is older than this starts again.
+    pub forget_after: Duration,
 }
 
 /// Address-book discovery: the rotating salts and the limits per call and per day.
@@ -53,6 +68,7 @@ pub struct UsersApp {
     friendships: Repository<Friendship>,
     merchants: Repository<MerchantApplication>,
     keys: TokenKeys,
+    hashing: HashingBound,
     settings: Settings,
     clock: Clock,
 }
@@ -67,6 +83,7 @@ impl UsersApp {
             merchants: Repository::new(store, projections),
             pool,
             keys,
+            hashing: HashingBound::new(settings.hashing_concurrency, settings.hashing_wait),
             settings,
             clock,
         }

@@ -42,6 +42,10 @@ pub enum UserError {
     OwnApplication,
     #[error("an operator cannot revoke its own role; ask another operator")]
     OwnRole,
+    #[error("too many failed logins for this number; try again later")]
+    LoginLocked(std::time::Duration),
+    #[error("too many logins at once; try again shortly")]
+    HashingBusy(std::time::Duration),
 }
 
 impl Classify for UserError {
@@ -56,6 +60,14 @@ impl Classify for UserError {
             BadCredentials | SessionInvalid => ErrorKind::Unauthenticated,
             BlockedByOther | NotOperator | WrongPassword | OwnApplication => ErrorKind::PermissionDenied,
             BlockedByYou | NoPendingApplication | OwnRole => ErrorKind::FailedPrecondition,
+            LoginLocked(_) | HashingBusy(_) => ErrorKind::LimitExceeded,
+        }
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            UserError::LoginLocked(wait) | UserError::HashingBusy(wait) => Some(*wait),
+            _ => None,
         }
     }
 }

@@ -28,21 +28,12 @@ pub enum SessionCommand {
     /// Trade the presented refresh token for a new one. A superseded token ends the session
     /// (the command then succeeds with a [`SessionEvent::Ended`]: the end must be stored; the
     /// caller refuses the refresh).
-    Refresh {
-        presented_hash: String,
-        new_hash: String,
-        new_expires_at_micros: i64,
-        now_micros: i64,
-    },
+    Refresh { presented_hash: String, new_hash: String, new_expires_at_micros: i64, now_micros: i64 },
     /// Log out with the presented refresh token. Ending an ended session changes nothing.
-    End {
-        presented_hash: String,
-    },
+    End { presented_hash: String },
     /// End the session without its token: the user (log out everywhere, a password change)
     /// or an operator (a revoked role) decided. Ending an ended session changes nothing.
-    Revoke {
-        reason: &'static str,
-    },
+    Revoke { reason: &'static str },
 }
 
 /// Why a session ended, as `SessionEnded.reason` says.
