@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{TestApp, authed, config_for, phone};
+use common::{TestApp, authed, phone};
 use tonic::Code;
 use tuan_proto::users::v1 as pb;
 
@@ -25,12 +25,11 @@ fn rss_mib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bursts_of_400_logins_are_bounded_and_the_service_keeps_answering() {
-    tuan_testkit::init_tracing();
-    let db = tuan_testkit::TestDb::new().await;
-    let mut config = config_for(&db, &tuan_testkit::shared_broker());
-    config.users.password_hash_concurrency = 2;
-    config.users.password_hash_wait_ms = 200;
-    let mut app = TestApp::spawn_with(db, config).await;
+    let mut app = TestApp::spawn_tuned(|c| {
+        c.users.password_hash_concurrency = 2;
+        c.users.password_hash_wait_ms = 200;
+    })
+    .await;
     let phones: Vec<String> = (0..8).map(|_| phone()).collect();
     for (i, phone) in phones.iter().enumerate() {
         app.sign_up(phone, &format!("User {i}")).await;

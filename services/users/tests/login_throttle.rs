@@ -6,20 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestApp, authed, config_for, phone};
+use common::{TestApp, authed, phone};
 use tonic::Code;
 use tuan_proto::users::v1 as pb;
-use users::config::UsersConfig;
 
 const PASSWORD: &str = "correct-horse-42";
-
-async fn spawn(tune: impl FnOnce(&mut UsersConfig)) -> TestApp {
-    tuan_testkit::init_tracing();
-    let db = tuan_testkit::TestDb::new().await;
-    let mut config = config_for(&db, &tuan_testkit::shared_broker());
-    tune(&mut config);
-    TestApp::spawn_with(db, config).await
-}
 
 fn retry_after(status: &tonic::Status) -> Duration {
     let ms = status.metadata().get("retry-after-ms").expect("retry-after-ms").to_str().unwrap();
@@ -28,7 +19,7 @@ fn retry_after(status: &tonic::Status) -> Duration {
 
 #[tokio::test]
 async fn thirty_wrong_passwords_are_throttled_and_the_right_one_works_after_the_lock() {
-    let mut app = spawn(|c| {
+    let mut app = TestApp::spawn_tuned(|c| {
         c.users.login_free_attempts = 5;
         c.users.login_lock_base_ms = 1_000;
         c.users.login_lock_max_ms = 2_000;

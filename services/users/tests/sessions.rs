@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, authed, config_for, phone};
+use common::{TestApp, authed, phone};
 use prost::Message as _;
 use tonic::Code;
 use tuan_proto::users::v1 as pb;
@@ -58,12 +58,11 @@ async fn a_replayed_refresh_token_ends_the_session_for_the_thief_and_the_owner()
 
 #[tokio::test]
 async fn a_session_ends_at_its_absolute_lifetime_however_often_it_is_refreshed() {
-    tuan_testkit::init_tracing();
-    let db = tuan_testkit::TestDb::new().await;
-    let mut config = config_for(&db, &tuan_testkit::shared_broker());
-    config.users.refresh_ttl_secs = 3600;
-    config.users.session_max_lifetime_secs = 3;
-    let mut app = TestApp::spawn_with(db, config).await;
+    let mut app = TestApp::spawn_tuned(|c| {
+        c.users.refresh_ttl_secs = 3600;
+        c.users.session_max_lifetime_secs = 3;
+    })
+    .await;
     let started = chrono::Utc::now();
     let mut tokens = app.sign_up(&phone(), "Ai").await;
     let end = (started + chrono::TimeDelta::seconds(4)).timestamp_micros();

@@ -50,6 +50,15 @@ impl TestApp {
         Self::spawn_with(db, config).await
     }
 
+    /// [`TestApp::spawn`] with settings changed by `tune`.
+    pub async fn spawn_tuned(tune: impl FnOnce(&mut UsersConfig)) -> Self {
+        tuan_testkit::init_tracing();
+        let db = TestDb::new().await;
+        let mut config = config_for(&db, &tuan_testkit::shared_broker());
+        tune(&mut config);
+        Self::spawn_with(db, config).await
+    }
+
     pub async fn spawn_with(db: TestDb, config: UsersConfig) -> Self {
         let clock = TestClock::default();
         let app = Application::build_with_clock(config.clone(), clock.clock()).await.expect("build users service");
