@@ -19,8 +19,13 @@ pub struct UsersConfig {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct UsersSettings {
+    /// How long an access token is good for. Tokens are verified without a database read, so
+    /// a revoked role or ended session still acts this long.
     pub access_ttl_secs: u64,
+    /// The sliding session lifetime: each refresh extends the session by this much...
     pub refresh_ttl_secs: u64,
+    /// ...never past this long after login (`TUAN_USERS__SESSION_MAX_LIFETIME_SECS`).
+    pub session_max_lifetime_secs: u64,
     /// Derives each period's discovery salt (HMAC-SHA256 over the period number); whoever has
     /// it can compute every salt, past and future. `TUAN_USERS__DISCOVERY_SECRET`.
     #[serde(serialize_with = "expose")]
@@ -31,8 +36,17 @@ pub struct UsersSettings {
     pub discovery_max_per_request: u32,
     /// At most this many phone hashes per user per calendar day (UTC).
     pub discovery_daily_limit: u32,
-    /// E.164 numbers that become operators (the bootstrap for the back office).
-    pub operator_phones: Vec<String>,
+    /// Failed logins in a row per phone number that cost nothing but the answer; each one
+    /// after locks the number for twice as long as the last...
+    pub login_free_attempts: u32,
+    /// ...starting at this...
+    pub login_lock_base_ms: u64,
+    /// ...up to this. A count whose last failure is older than 4x this starts again.
+    pub login_lock_max_ms: u64,
+    /// Password hashes (argon2, 19 MiB each) running at once; 0: twice the CPUs, at most 16.
+    pub password_hash_concurrency: u32,
+    /// How long a login waits for a hashing turn before RESOURCE_EXHAUSTED.
+    pub password_hash_wait_ms: u64,
 }
 
 fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -46,11 +60,16 @@ impl Default for UsersConfig {
             users: UsersSettings {
                 access_ttl_secs: 15 * 60,
                 refresh_ttl_secs: 30 * 24 * 3600,
+                session_max_lifetime_secs: 90 * 24 * 3600,
                 discovery_secret: DEVELOPMENT_DISCOVERY_SECRET.to_string().into(),
                 discovery_period_secs: 7 * 24 * 3600,
                 discovery_max_per_request: 1_000,
                 discovery_daily_limit: 5_000,
-                operator_phones: vec!["+8613800000000".into()],
+                login_free_attempts: 5,
+                login_lock_base_ms: 1_000,
+                login_lock_max_ms: 15 * 60 * 1_000,
+                password_hash_concurrency: 0,
+                password_hash_wait_ms: 500,
             },
         }
     }
@@ -78,6 +97,12 @@ impl UsersConfig {
             anyhow::bail!(
                 "TUAN_USERS__DISCOVERY_MAX_PER_REQUEST must be between 1 and TUAN_USERS__DISCOVERY_DAILY_LIMIT"
             );
+        }
+        if users.login_lock_base_ms == 0 || users.login_lock_base_ms > users.login_lock_max_ms {
+            anyhow::bail!("TUAN_USERS__LOGIN_LOCK_BASE_MS must be between 1 and TUAN_USERS__LOGIN_LOCK_MAX_MS");
+        }
+        if users.session_max_lifetime_secs == 0 {
+            anyhow::bail!("TUAN_USERS__SESSION_MAX_LIFETIME_SECS must be at least 1");
         }
         Ok(())
     }
@@ -112,5 +137,9 @@ mod tests {
         assert!(config.check().unwrap_err().to_string().contains("MAX_PER_REQUEST"));
         config.users.discovery_max_per_request = 0;
         assert!(config.check().is_err());
+        let mut config = UsersConfig::default();
+        config.common = config.common.development();
+        config.users.login_lock_base_ms = config.users.login_lock_max_ms + 1;
+        assert!(config.check().unwrap_err().to_string().contains("LOGIN_LOCK_BASE_MS"));
     }
 }

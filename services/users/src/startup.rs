@@ -9,10 +9,10 @@ use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
 use crate::{
     api::{UsersApi, UsersServiceServer},
-    app::{Clock, DiscoverySettings, Settings, UsersApp},
+    app::{Clock, DiscoverySettings, HashingBound, LoginSettings, Settings, UsersApp},
     config::{SERVICE, UsersConfig},
-    domain::discovery::SaltSchedule,
-    store::{UsersProjection, discovery},
+    domain::{discovery::SaltSchedule, login::LoginThrottle},
+    store::UsersProjection,
 };
 
 /// How often each replica registers the coming salt period and fills what is not filled.
@@ -35,11 +35,13 @@ impl Application {
         config.check()?;
         let projections = projections();
         let mut host = Host::start(SERVICE, &config.common, &projections).await?;
-        discovery::install(&host.pool).await?;
+        crate::store::install(&host.pool).await?;
         let keys = TokenKeys::new(&config.common.auth);
+        let u = &config.users;
         let settings = Settings {
             access_ttl: Duration::from_secs(config.users.access_ttl_secs),
             refresh_ttl: Duration::from_secs(config.users.refresh_ttl_secs),
+            session_max_lifetime: Duration::from_secs(config.users.session_max_lifetime_secs),
             discovery: DiscoverySettings {
                 salts: SaltSchedule::new(
                     config.users.discovery_secret.clone(),
@@ -48,7 +50,19 @@ impl Application {
                 max_per_request: config.users.discovery_max_per_request as usize,
                 daily_limit: config.users.discovery_daily_limit,
             },
-            operator_phones: config.users.operator_phones.clone(),
+            login: LoginSettings {
+                throttle: LoginThrottle {
+                    free_attempts: u.login_free_attempts,
+                    base_lock: Duration::from_millis(u.login_lock_base_ms),
+                    max_lock: Duration::from_millis(u.login_lock_max_ms),
+                },
+                forget_after: Duration::from_millis(u.login_lock_max_ms.saturating_mul(4)),
+            },
+            hashing_concurrency: match u.password_hash_concurrency {
+                0 => HashingBound::machine_sized(),
+                n => n as usize,
+            },
+            hashing_wait: Duration::from_millis(u.password_hash_wait_ms),
         };
         let app = UsersApp::new(host.pool.clone(), projections, keys.clone(), settings, clock);
         app.register_discovery_periods().await?;

@@ -79,8 +79,14 @@ async fn public_rpcs_need_no_token_and_their_own_credentials_are_checked() {
         let reply = call_raw(&channel, rule.rpc, &None, f.request(rule.method()), timeout).await;
         assert!(reply.is_ok(), "{} without a token: {:?}", rule.rpc, reply.err());
     }
-    // Refresh rotated A's first refresh token and Logout ended the second session: neither
-    // refreshes any more, nor does garbage or a guessed secret for a real session.
+    // Refresh rotated A's first refresh token: presented again, it ends A's first session
+    // (whoever presents a superseded token may be a thief), one event and nothing else.
+    let before = snapshot(&pool).await;
+    let reused = app.client.refresh(pb::RefreshRequest { refresh_token: f.a.refresh_token.clone() }).await;
+    assert_eq!(reused.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(snapshot(&pool).await, before + 1, "the reuse ended the session");
+    // Now the ended first session and the second, which Logout ended, refresh no more, nor
+    // does garbage or a guessed secret for a real session; and no refusal changes anything.
     let guessed = |token: &str| format!("{}.{}", token.split_once('.').unwrap().0, "0".repeat(64));
     let refused = [
         ("Refresh", f.a.refresh_token.clone()),
@@ -106,7 +112,7 @@ async fn public_rpcs_need_no_token_and_their_own_credentials_are_checked() {
     app.client.logout(pb::LogoutRequest { refresh_token: f.a_again.refresh_token.clone() }).await.unwrap();
     assert_eq!(snapshot(&pool).await, before);
     // An operator is what it takes to verify a merchant.
-    let operator = app.sign_up(OPERATOR_PHONE, "Ops").await;
+    let operator = app.sign_up_operator(OPERATOR_PHONE, "Ops").await;
     let verify = pb::VerifyMerchantRequest { user_id: f.a.user_id.clone() };
     app.client.verify_merchant(authed(&operator.access_token, verify)).await.expect("an operator verifies");
     assert_probes_are_public(&channel).await;

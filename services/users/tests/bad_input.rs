@@ -153,7 +153,7 @@ async fn only_operators_verify_merchants_and_bad_applications_are_refused() {
     let mut app = TestApp::spawn().await;
     let merchant = app.sign_up(&phone(), "Shop").await;
     let other = app.sign_up(&phone(), "Nosy").await;
-    let operator = app.sign_up(common::OPERATOR_PHONE, "Ops").await;
+    let operator = app.sign_up_operator(common::OPERATOR_PHONE, "Ops").await;
     let application = pb::ApplyMerchantRequest {
         business_name: "Shop Ltd".into(),
         license_number: "LIC-12345".into(),

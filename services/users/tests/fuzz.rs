@@ -25,7 +25,7 @@ fn every_users_rpc_survives_random_and_malformed_requests() {
     let mut app = runtime.block_on(TestApp::spawn());
     let (f, operator) = runtime.block_on(async {
         let f = Fixture::new(&mut app).await;
-        (f, app.sign_up(OPERATOR_PHONE, "Ops").await)
+        (f, app.sign_up_operator(OPERATOR_PHONE, "Ops").await)
     });
     let (a, b) = (&f.a, runtime.block_on(app.sign_up(&phone(), "Bo")));
     let channel = runtime.block_on(Channel::from_shared(app.channel_url()).unwrap().connect()).unwrap();

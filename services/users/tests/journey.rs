@@ -132,7 +132,7 @@ async fn address_book_discovery_finds_users_by_salted_hash_only() {
 #[tokio::test]
 async fn merchant_applies_operator_verifies_and_the_merchant_role_follows() {
     let mut app = TestApp::spawn().await;
-    let operator = app.sign_up(common::OPERATOR_PHONE, "Ops").await;
+    let operator = app.sign_up_operator(common::OPERATOR_PHONE, "Ops").await;
     let merchant = app.sign_up(&phone(), "Fruit Shop").await;
     let applied = app
         .client

@@ -143,7 +143,7 @@ async fn dump(pool: &PgPool) -> Vec<String> {
 #[tokio::test]
 async fn projections_rebuilt_from_the_store_equal_the_live_ones() {
     let mut app = TestApp::spawn().await;
-    let operator = app.sign_up(common::OPERATOR_PHONE, "Ops").await;
+    let operator = app.sign_up_operator(common::OPERATOR_PHONE, "Ops").await;
     let users = [app.sign_up(&phone(), "A").await, app.sign_up(&phone(), "B").await, app.sign_up(&phone(), "C").await];
     let ask = |to: &str| pb::SendFriendRequestRequest { user_id: to.into(), message: "hi".into() };
     app.client.send_friend_request(authed(&users[0].access_token, ask(&users[1].user_id))).await.unwrap();

@@ -34,7 +34,7 @@ pub enum Access {
 /// Roles some RPCs need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// `operator` in the token (operators are configured phone numbers).
+    /// `operator` in the token (granted by another operator, the first inside the deployment).
     Operator,
     /// A merchant the users service verified (known to other services from its events).
     VerifiedMerchant,
@@ -114,6 +114,8 @@ pub const MATRIX: &[Rule] = &[
     rule("tuan.users.v1.UsersService/Refresh", Public),
     rule("tuan.users.v1.UsersService/Logout", Public),
     rule("tuan.users.v1.UsersService/GetDiscoverySalt", Public),
+    rule("tuan.users.v1.UsersService/LogoutEverywhere", SignedIn),
+    rule("tuan.users.v1.UsersService/ChangePassword", SignedIn),
     rule("tuan.users.v1.UsersService/GetMe", SignedIn),
     rule("tuan.users.v1.UsersService/GetProfiles", SignedIn),
     rule("tuan.users.v1.UsersService/UpdateProfile", SignedIn),
@@ -132,6 +134,9 @@ pub const MATRIX: &[Rule] = &[
     role("tuan.users.v1.UsersService/ListMerchantApplications", Role::Operator),
     role("tuan.users.v1.UsersService/VerifyMerchant", Role::Operator),
     role("tuan.users.v1.UsersService/RejectMerchant", Role::Operator),
+    role("tuan.users.v1.UsersService/GrantRole", Role::Operator),
+    role("tuan.users.v1.UsersService/RevokeRole", Role::Operator),
+    role("tuan.users.v1.UsersService/ListRoleChanges", Role::Operator),
     // ---- circles ----
     rule("tuan.circles.v1.CirclesService/CreateCircle", SignedIn),
     party("tuan.circles.v1.CirclesService/GetCircle", "a group's members and invitees (clusters are open)", HIDDEN),
@@ -242,6 +247,8 @@ pub const MATRIX: &[Rule] = &[
     rule("tuan.gateway.v1.MobileGateway/GetDiscoverySalt", Public),
     // The gateway wants an access token for Logout too: it is a signed-in user's action.
     rule("tuan.gateway.v1.MobileGateway/Logout", Forwarded("tuan.users.v1.UsersService/Logout")),
+    rule("tuan.gateway.v1.MobileGateway/LogoutEverywhere", Forwarded("tuan.users.v1.UsersService/LogoutEverywhere")),
+    rule("tuan.gateway.v1.MobileGateway/ChangePassword", Forwarded("tuan.users.v1.UsersService/ChangePassword")),
     rule("tuan.gateway.v1.MobileGateway/GetMe", Forwarded("tuan.users.v1.UsersService/GetMe")),
     rule("tuan.gateway.v1.MobileGateway/UpdateProfile", Forwarded("tuan.users.v1.UsersService/UpdateProfile")),
     rule("tuan.gateway.v1.MobileGateway/GetProfiles", Forwarded("tuan.users.v1.UsersService/GetProfiles")),
@@ -274,6 +281,9 @@ pub const MATRIX: &[Rule] = &[
     ),
     rule("tuan.gateway.v1.MobileGateway/VerifyMerchant", Forwarded("tuan.users.v1.UsersService/VerifyMerchant")),
     rule("tuan.gateway.v1.MobileGateway/RejectMerchant", Forwarded("tuan.users.v1.UsersService/RejectMerchant")),
+    rule("tuan.gateway.v1.MobileGateway/GrantRole", Forwarded("tuan.users.v1.UsersService/GrantRole")),
+    rule("tuan.gateway.v1.MobileGateway/RevokeRole", Forwarded("tuan.users.v1.UsersService/RevokeRole")),
+    rule("tuan.gateway.v1.MobileGateway/ListRoleChanges", Forwarded("tuan.users.v1.UsersService/ListRoleChanges")),
     rule("tuan.gateway.v1.MobileGateway/CreateCircle", Forwarded("tuan.circles.v1.CirclesService/CreateCircle")),
     rule("tuan.gateway.v1.MobileGateway/GetCircle", Forwarded("tuan.circles.v1.CirclesService/GetCircle")),
     rule("tuan.gateway.v1.MobileGateway/InviteMember", Forwarded("tuan.circles.v1.CirclesService/InviteMember")),

@@ -54,6 +54,9 @@ pub enum Command {
     /// Merchant applications: list pending ones, verify or reject one.
     #[command(subcommand)]
     Merchants(Merchants),
+    /// Roles: grant or revoke one (a user by id or phone number), or list every change.
+    #[command(subcommand)]
+    Roles(Roles),
     /// A user by id or phone number (+E.164): profile and merchant application.
     User { who: String },
     /// A group-buy campaign and its figures.
@@ -91,6 +94,29 @@ pub enum Merchants {
         user: String,
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Roles {
+    /// Grants a role (the first operator is made with `users grant-operator <phone>` inside
+    /// the deployment).
+    Grant {
+        user: String,
+        #[arg(long, default_value = "operator")]
+        role: String,
+    },
+    /// Revokes a role; the user's sessions end (access tokens live out their 15 minutes).
+    Revoke {
+        user: String,
+        #[arg(long, default_value = "operator")]
+        role: String,
+    },
+    /// Every grant and revocation, newest first.
+    Changes {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
     },
 }
 
@@ -153,6 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctl = Ctl::new(&cli).await?;
     match &cli.command {
         Command::Merchants(m) => ctl.merchants(m).await,
+        Command::Roles(r) => ctl.roles(r).await,
         Command::User { who } => ctl.user(who).await,
         Command::Campaign { id } => ctl.campaign(id).await,
         Command::Team { id } => ctl.team(id).await,
@@ -364,6 +391,58 @@ impl Ctl {
                     format!(": {}", decided.rejection_reason)
                 }
             );
+        }
+        Ok(())
+    }
+
+    async fn roles(&self, command: &Roles) -> anyhow::Result<()> {
+        let mut users = self.users().await?;
+        let changed = match command {
+            Roles::Grant { user, role } => {
+                let user_id = self.user_id(&mut users, user).await?;
+                let request = us::GrantRoleRequest { user_id, role: role.clone() };
+                users.grant_role(self.authed(request)).await.map_err(status)?.into_inner()
+            }
+            Roles::Revoke { user, role } => {
+                let user_id = self.user_id(&mut users, user).await?;
+                let request = us::RevokeRoleRequest { user_id, role: role.clone() };
+                users.revoke_role(self.authed(request)).await.map_err(status)?.into_inner()
+            }
+            Roles::Changes { limit } => {
+                let page = tuan_proto::common::v1::PageRequest { limit: *limit, cursor: String::new() };
+                let request = us::ListRoleChangesRequest { page: Some(page) };
+                let changes = users.list_role_changes(self.authed(request)).await.map_err(status)?.into_inner().changes;
+                if self.json {
+                    let rows = changes
+                        .iter()
+                        .map(|c| {
+                            json!({"user_id": c.user_id, "role": c.role, "change": c.change,
+                                   "changed_by": c.changed_by, "changed_at": when(c.changed_at_micros)})
+                        })
+                        .collect();
+                    print_json(&Value::Array(rows));
+                } else {
+                    let rows: Vec<Vec<String>> = changes
+                        .iter()
+                        .map(|c| {
+                            vec![
+                                when(c.changed_at_micros),
+                                c.user_id.clone(),
+                                c.role.clone(),
+                                c.change.clone(),
+                                c.changed_by.clone(),
+                            ]
+                        })
+                        .collect();
+                    table(&["WHEN", "USER", "ROLE", "CHANGE", "BY"], &rows);
+                }
+                return Ok(());
+            }
+        };
+        if self.json {
+            print_json(&json!({"user_id": changed.user_id, "roles": changed.roles}));
+        } else {
+            println!("{} now has roles [{}]", changed.user_id, changed.roles.join(", "));
         }
         Ok(())
     }

@@ -155,6 +155,10 @@ async fn an_operator_verifies_a_merchant_rebuilds_projections_and_redrives_a_dea
 
     // ---- merchants ----
     let operator = sign_up(&mut client, OPERATOR_PHONE, "Ops").await;
+    // Made operator inside the deployment: what `users grant-operator` runs.
+    users::app::roles::grant_operator_in_deployment(&users.db.pool, users::startup::projections(), OPERATOR_PHONE)
+        .await
+        .expect("grant operator");
     let merchant_phone = phone();
     let shop = sign_up(&mut client, &merchant_phone, "Shopkeeper").await;
     let application = us::ApplyMerchantRequest {
@@ -189,9 +193,37 @@ async fn an_operator_verifies_a_merchant_rebuilds_projections_and_redrives_a_dea
     assert_eq!(user["verified_merchant"], true);
     assert_eq!(user["merchant_application"]["status"], "verified");
 
+    // ---- roles ----
+    let (ok, _, err) = tuanctl(u, p, &normal, &["roles", "grant", &shop.user_id]).await;
+    assert!(!ok && err.contains("PermissionDenied"), "{err}");
+    let (ok, out, err) = tuanctl(u, p, &login, &["--json", "roles", "grant", &shop.user_id]).await;
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)["roles"], serde_json::json!(["operator"]), "{out}");
+    let (ok, out, err) = tuanctl(u, p, &login, &["roles", "revoke", &shop.user_id]).await;
+    assert!(ok && out.contains("now has roles []"), "{out}{err}");
+    let (ok, out, err) = tuanctl(u, p, &login, &["--json", "roles", "changes"]).await;
+    assert!(ok, "{err}");
+    let changes = json(&out);
+    let changes: Vec<_> = changes.as_array().unwrap().iter().map(|c| c["change"].as_str().unwrap()).collect();
+    assert_eq!(changes, ["revoked", "granted", "granted"], "{out}");
+    let shop = client
+        .login(us::LoginRequest { phone: merchant_phone.clone(), password: PASSWORD.into() })
+        .await
+        .unwrap()
+        .into_inner();
+
     // ---- rebuild ----
+    // With a token: a login would start a session (a row in the sessions projection) after
+    // the snapshot.
+    let token = client
+        .login(us::LoginRequest { phone: OPERATOR_PHONE.into(), password: PASSWORD.into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let with_token = ["--token", token.as_str()];
     let before = projection_contents(&users.db.pool).await;
-    let (ok, out, err) = tuanctl(u, p, &login, &["--json", "rebuild", "users"]).await;
+    let (ok, out, err) = tuanctl(u, p, &with_token, &["--json", "rebuild", "users"]).await;
     assert!(ok, "{err}");
     let rebuilt = json(&out);
     assert_eq!(rebuilt["done"], true);

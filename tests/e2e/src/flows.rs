@@ -117,16 +117,13 @@ pub async fn wait_balance(gateway: &mut Gateway, user: &User, amount: &str) {
     }
 }
 
-/// The operator (signed up on first use), a merchant verified by them, and a team campaign
+/// The stack's operator, a merchant verified by them, and a team campaign
 /// of the merchant's: teams of two at 50.00 CNY, stock 10.
 pub async fn merchant_with_campaign(gw: &mut Gateway, phone: &str) -> (User, gb::Campaign) {
-    let operator = match gw.login(users::LoginRequest { phone: OPERATOR_PHONE.into(), password: PASSWORD.into() }).await
-    {
-        Ok(t) => {
-            User { id: t.get_ref().user_id.clone(), token: t.into_inner().access_token, phone: OPERATOR_PHONE.into() }
-        }
-        Err(_) => sign_up(gw, OPERATOR_PHONE, "Operator").await,
-    };
+    // The stack made its operator at start (`users grant-operator`); signing up would not.
+    let request = users::LoginRequest { phone: OPERATOR_PHONE.into(), password: PASSWORD.into() };
+    let t = gw.login(request).await.expect("the stack's operator logs in").into_inner();
+    let operator = User { id: t.user_id, token: t.access_token, phone: OPERATOR_PHONE.into() };
     let merchant = sign_up(gw, phone, "Apple Farm").await;
     let application = users::ApplyMerchantRequest {
         business_name: "Yantai Apple Farm".into(),

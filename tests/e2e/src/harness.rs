@@ -24,6 +24,8 @@ pub const SERVICES: [&str; 4] = ["users", "circles", "groupbuy", "payments"];
 /// The one web origin the gateway of a test stack admits (CORS).
 pub const CONSOLE_ORIGIN: &str = "http://console.localhost:5173";
 pub const JWT_SECRET: &str = "tuan-e2e-secret-not-for-production";
+/// The stack's operator, signed up (password `flows::PASSWORD`) and made operator from inside
+/// the deployment (`users grant-operator`) when the stack starts.
 pub const OPERATOR_PHONE: &str = "+8613800000000";
 
 pub type Gateway = MobileGatewayClient<Channel>;
@@ -216,7 +218,7 @@ impl Stack {
             env
         };
         let specific: [(&str, Vec<(&str, String)>); 5] = [
-            ("users", vec![("TUAN_USERS__OPERATOR_PHONES", format!("[\"{OPERATOR_PHONE}\"]"))]),
+            ("users", vec![]),
             ("circles", vec![]),
             ("groupbuy", vec![("TUAN_GROUPBUY__DEADLINE_SCAN_MS", "200".into())]),
             (
@@ -262,7 +264,32 @@ impl Stack {
         for process in &mut stack.processes {
             process.wait_serving(Duration::from_secs(60)).await;
         }
+        stack.make_operator().await;
         stack
+    }
+
+    /// Signs up [`OPERATOR_PHONE`] and makes it an operator as an SRE would, by running
+    /// `users grant-operator` with the users service's settings (its database).
+    async fn make_operator(&mut self) {
+        use tuan_proto::users::v1::{SignUpRequest, users_service_client::UsersServiceClient};
+        let users = self.process("users");
+        let (port, env) = (users.port, users.env.clone());
+        let mut client = UsersServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect users");
+        let sign_up = SignUpRequest {
+            phone: OPERATOR_PHONE.into(),
+            password: crate::flows::PASSWORD.into(),
+            display_name: "Operator".into(),
+            region: "CN-31".into(),
+        };
+        client.sign_up(sign_up).await.expect("operator signs up");
+        let output = Command::new(binary("users"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(&env)
+            .args(["grant-operator", OPERATOR_PHONE])
+            .output()
+            .expect("run users grant-operator");
+        assert!(output.status.success(), "users grant-operator: {}", String::from_utf8_lossy(&output.stderr));
     }
 
     fn process(&mut self, name: &str) -> &mut Process {

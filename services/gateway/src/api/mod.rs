@@ -136,6 +136,8 @@ mobile_gateway! {
     login => users.Command(users::LoginRequest) -> users::AuthTokens;
     refresh => users.Command(users::RefreshRequest) -> users::AuthTokens;
     logout => users.Command(users::LogoutRequest) -> users::LogoutResponse;
+    logout_everywhere => users.Command(users::LogoutEverywhereRequest) -> users::LogoutEverywhereResponse;
+    change_password => users.Command(users::ChangePasswordRequest) -> users::ChangePasswordResponse;
     get_me => users.Read(users::GetMeRequest) -> users::User;
     update_profile => users.Command(users::UpdateProfileRequest) -> users::User;
     get_profiles => users.Read(users::GetProfilesRequest) -> users::GetProfilesResponse;
@@ -155,6 +157,9 @@ mobile_gateway! {
     list_merchant_applications => users.Read(users::ListMerchantApplicationsRequest) -> users::ListMerchantApplicationsResponse;
     verify_merchant => users.Command(users::VerifyMerchantRequest) -> users::MerchantApplication;
     reject_merchant => users.Command(users::RejectMerchantRequest) -> users::MerchantApplication;
+    grant_role => users.Command(users::GrantRoleRequest) -> users::RoleChangeResponse;
+    revoke_role => users.Command(users::RevokeRoleRequest) -> users::RoleChangeResponse;
+    list_role_changes => users.Read(users::ListRoleChangesRequest) -> users::ListRoleChangesResponse;
 
     create_circle => circles.Command(circles::CreateCircleRequest) -> circles::Circle;
     get_circle => circles.Read(circles::CircleTarget) -> circles::Circle;

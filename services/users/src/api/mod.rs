@@ -3,13 +3,15 @@
 mod convert;
 
 use tonic::{Request, Response, Status};
+use tuan_eventstore::EventMeta;
 use tuan_proto::users::v1::{self as pb, users_service_server::UsersService};
 use tuan_runtime::{
     ApiError,
-    auth::caller,
+    auth::{Caller, caller},
     grpc::{event_meta, parse_uuid},
     paging::{Page, bad_cursor},
 };
+use uuid::Uuid;
 
 use crate::{
     app::UsersApp,
@@ -17,6 +19,7 @@ use crate::{
         friendship::{FriendAction, RequestMessage},
         merchant::BusinessDetails,
         profile::{AvatarUrl, DisplayName, MarketplaceAccountId, ProfilePatch, Region},
+        user::Role,
     },
 };
 
@@ -51,6 +54,16 @@ impl UsersApi {
 
 type Reply<T> = Result<Response<T>, Status>;
 
+/// The caller (an operator: anyone else learns nothing of the request's checks), the event
+/// metadata, and the user and role a GrantRole or RevokeRole names.
+fn role_change<T>(request: &Request<T>, user_id: &str, role: &str) -> Result<(Caller, EventMeta, Uuid, Role), Status> {
+    let caller = caller(request)?;
+    caller.require_operator()?;
+    let user = parse_uuid("user_id", user_id)?;
+    let role = Role::parse(role).map_err(ApiError::from)?;
+    Ok((caller, event_meta(request), user, role))
+}
+
 #[tonic::async_trait]
 impl UsersService for UsersApi {
     async fn sign_up(&self, request: Request<pb::SignUpRequest>) -> Reply<pb::AuthTokens> {
@@ -75,6 +88,24 @@ impl UsersService for UsersApi {
         let meta = event_meta(&request);
         self.app.logout(&meta, &request.get_ref().refresh_token).await?;
         Ok(Response::new(pb::LogoutResponse {}))
+    }
+
+    async fn logout_everywhere(
+        &self,
+        request: Request<pb::LogoutEverywhereRequest>,
+    ) -> Reply<pb::LogoutEverywhereResponse> {
+        let caller = caller(&request)?;
+        let meta = event_meta(&request);
+        let ended_sessions = self.app.logout_everywhere(&meta, &caller).await?;
+        Ok(Response::new(pb::LogoutEverywhereResponse { ended_sessions }))
+    }
+
+    async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Reply<pb::ChangePasswordResponse> {
+        let caller = caller(&request)?;
+        let meta = event_meta(&request);
+        let r = request.into_inner();
+        let ended_sessions = self.app.change_password(&meta, &caller, r.old_password, r.new_password).await?;
+        Ok(Response::new(pb::ChangePasswordResponse { ended_sessions }))
     }
 
     async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Reply<pb::User> {
@@ -267,5 +298,42 @@ impl UsersService for UsersApi {
         let user = parse_uuid("user_id", &request.get_ref().user_id)?;
         let reason = request.get_ref().reason.clone();
         Ok(Response::new(convert::application(self.app.decide_merchant(&meta, &caller, user, Some(reason)).await?)))
+    }
+
+    async fn grant_role(&self, request: Request<pb::GrantRoleRequest>) -> Reply<pb::RoleChangeResponse> {
+        let (user_id, role) = (&request.get_ref().user_id, &request.get_ref().role);
+        let (caller, meta, user, role) = role_change(&request, user_id, role)?;
+        let roles = self.app.grant_role(&meta, &caller, user, role).await?;
+        Ok(Response::new(pb::RoleChangeResponse { user_id: user.to_string(), roles }))
+    }
+
+    async fn revoke_role(&self, request: Request<pb::RevokeRoleRequest>) -> Reply<pb::RoleChangeResponse> {
+        let (user_id, role) = (&request.get_ref().user_id, &request.get_ref().role);
+        let (caller, meta, user, role) = role_change(&request, user_id, role)?;
+        let roles = self.app.revoke_role(&meta, &caller, user, role).await?;
+        Ok(Response::new(pb::RoleChangeResponse { user_id: user.to_string(), roles }))
+    }
+
+    async fn list_role_changes(
+        &self,
+        request: Request<pb::ListRoleChangesRequest>,
+    ) -> Reply<pb::ListRoleChangesResponse> {
+        let caller = caller(&request)?;
+        caller.require_operator()?;
+        let page = Page::parse(request.get_ref().page.as_ref())?;
+        let before = page.cursor.as_deref().map(|c| c.parse::<i64>().map_err(|_| bad_cursor())).transpose()?;
+        let mut rows = self.app.role_changes(&caller, before, page.fetch_limit()).await?;
+        let next_cursor = page.finish(&mut rows, |r| r.position.to_string());
+        let changes = rows
+            .into_iter()
+            .map(|r| pb::RoleChange {
+                user_id: r.user_id.to_string(),
+                role: r.role,
+                change: r.change,
+                changed_by: r.changed_by,
+                changed_at_micros: r.changed_at.timestamp_micros(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListRoleChangesResponse { changes, next_cursor }))
     }
 }

@@ -1,16 +1,12 @@
 //! Sign-up, login, sessions and profiles.
 
-use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::{SaltString, rand_core::OsRng},
-};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tuan_eventstore::{Aggregate as _, CommandError, EventMeta, StoreError};
 use tuan_runtime::{
     ApiError,
-    auth::{Caller, ROLE_MERCHANT, ROLE_OPERATOR},
+    auth::{Caller, ROLE_MERCHANT},
 };
 use uuid::Uuid;
 
@@ -21,10 +17,13 @@ use crate::{
         password::Password,
         phone::PhoneNumber,
         profile::{DisplayName, ProfilePatch, Region},
-        session::SessionCommand,
+        session::{self, SessionCommand},
         user::UserCommand,
     },
-    store::queries::{self, UserRow},
+    store::{
+        login,
+        queries::{self, UserRow},
+    },
 };
 
 /// What a successful sign-up, login or refresh returns.
@@ -66,31 +65,6 @@ impl RefreshToken {
     }
 }
 
-async fn hash_password(password: Password) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.expose().as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
-}
-
-/// Checks `password` against `hash`; with no hash (unknown phone) it still spends the same
-/// time, so response times do not tell which part was wrong.
-async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
-    const DUMMY: &str =
-        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0mhUMgrMeUEkRPu7kpfyT6Z/fEcJ8VSdgqX84tlLzHc";
-    tokio::task::spawn_blocking(move || {
-        let known = hash.is_some();
-        let stored = hash.unwrap_or_else(|| DUMMY.to_string());
-        let parsed = PasswordHash::new(&stored).map_err(ApiError::internal)?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && known)
-    })
-    .await
-    .map_err(ApiError::internal)?
-}
-
 fn roles_of(user: &UserRow) -> Vec<String> {
     let mut roles = user.roles.clone();
     if user.merchant_status == "verified" && !roles.iter().any(|r| r == ROLE_MERCHANT) {
@@ -116,12 +90,10 @@ impl UsersApp {
         if queries::user_by_phone(&self.pool, phone.as_str()).await?.is_some() {
             return Err(UserError::PhoneTaken.into());
         }
-        let password_hash = hash_password(password).await?;
+        let password_hash = self.hashing.hash(password).await?;
         let user_id = Uuid::now_v7();
-        let operator = self.settings.operator_phones.iter().any(|p| p == phone.as_str());
         let (session_id, now) = (Uuid::now_v7(), Utc::now());
         let refresh = RefreshToken::generate(session_id);
-        let refresh_expires = now + self.settings.refresh_ttl;
 
         let mut tx = self.pool.begin().await?;
         let signed_up = self
@@ -133,7 +105,6 @@ impl UsersApp {
                     password_hash: password_hash.clone(),
                     display_name: display_name.clone(),
                     region: region.clone(),
-                    operator,
                 })
             })
             .await;
@@ -142,7 +113,7 @@ impl UsersApp {
             other => other?,
         };
         self.add_discovery_hashes(&mut tx, user_id, &phone).await?;
-        self.start_session(&mut tx, meta, session_id, user_id, &refresh, refresh_expires).await?;
+        let refresh_expires = self.start_session(&mut tx, meta, session_id, user_id, &refresh, now).await?;
         tx.commit().await?;
         let roles = user.roles.iter().cloned().collect();
         self.tokens(user_id, session_id, roles, refresh, refresh_expires, now)
@@ -151,32 +122,51 @@ impl UsersApp {
     pub async fn login(&self, meta: &EventMeta, phone: &str, password: String) -> Result<Tokens, ApiError> {
         // Any malformed input is just "wrong credentials": no hint which part was wrong.
         let phone = PhoneNumber::parse(phone).map_err(|_| UserError::BadCredentials)?;
+        // A locked number is refused before any hashing: guessing costs the guesser, not us.
+        self.refuse_if_locked(phone.as_str()).await?;
         let user = queries::user_by_phone(&self.pool, phone.as_str()).await?;
-        let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let ok = self.hashing.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
         let user = match user {
             Some(user) if ok => user,
-            _ => return Err(UserError::BadCredentials.into()),
+            _ => return Err(self.failed_login(phone.as_str()).await),
         };
-        let mut roles = roles_of(&user);
-        if self.settings.operator_phones.iter().any(|p| p == phone.as_str())
-            && !roles.iter().any(|r| r == ROLE_OPERATOR)
-        {
-            self.users
-                .execute(&user.user_id.to_string(), meta, |u| {
-                    u.handle(UserCommand::GrantRole { role: ROLE_OPERATOR.into(), granted_by: "bootstrap".into() })
-                })
-                .await?;
-            roles.push(ROLE_OPERATOR.to_string());
-        }
+        login::clear(&self.pool, phone.as_str()).await?;
         let (session_id, now) = (Uuid::now_v7(), Utc::now());
         let refresh = RefreshToken::generate(session_id);
-        let refresh_expires = now + self.settings.refresh_ttl;
         let mut tx = self.pool.begin().await?;
-        self.start_session(&mut tx, meta, session_id, user.user_id, &refresh, refresh_expires).await?;
+        let refresh_expires = self.start_session(&mut tx, meta, session_id, user.user_id, &refresh, now).await?;
         tx.commit().await?;
-        self.tokens(user.user_id, session_id, roles, refresh, refresh_expires, now)
+        self.tokens(user.user_id, session_id, roles_of(&user), refresh, refresh_expires, now)
     }
 
+    async fn refuse_if_locked(&self, phone: &str) -> Result<(), ApiError> {
+        let now = Utc::now();
+        match login::locked_until(&self.pool, phone, now).await? {
+            Some(until) => Err(UserError::LoginLocked((until - now).to_std().unwrap_or_default()).into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login for `phone`, locking it once past the free attempts; returns the
+    /// error to answer (wrong credentials, or what went wrong counting).
+    async fn failed_login(&self, phone: &str) -> ApiError {
+        let throttle = &self.settings.login;
+        let now = Utc::now();
+        let counted = async {
+            let failures = login::record_failure(&self.pool, phone, now, throttle.forget_after).await?;
+            if let Some(lock) = throttle.throttle.lock_after(failures) {
+                login::lock(&self.pool, phone, now + lock).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        };
+        match counted.await {
+            Ok(()) => UserError::BadCredentials.into(),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Starts a session at `now`; returns when its refresh token expires (the sliding expiry,
+    /// never past the absolute end).
     async fn start_session(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -184,9 +174,11 @@ impl UsersApp {
         session_id: Uuid,
         user_id: Uuid,
         refresh: &RefreshToken,
-        expires: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, ApiError> {
         let hash = refresh.hash();
+        let absolute = now + self.settings.session_max_lifetime;
+        let expires = (now + self.settings.refresh_ttl).min(absolute);
         self.sessions
             .execute_in(conn, &session_id.to_string(), meta, |s| {
                 s.handle(SessionCommand::Start {
@@ -194,10 +186,70 @@ impl UsersApp {
                     user_id,
                     refresh_token_hash: hash.clone(),
                     expires_at_micros: expires.timestamp_micros(),
+                    absolute_expires_at_micros: absolute.timestamp_micros(),
                 })
             })
             .await?;
-        Ok(())
+        Ok(expires)
+    }
+
+    /// Ends every live session of `user_id` but `keep`, inside `conn`'s transaction. Returns
+    /// how many ended.
+    pub(super) async fn end_sessions(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        meta: &EventMeta,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        reason: &'static str,
+    ) -> Result<i32, ApiError> {
+        let live = queries::live_sessions(&mut *conn, user_id).await?;
+        let mut ended = 0;
+        for session_id in live.into_iter().filter(|s| Some(*s) != keep) {
+            let (_, events) = self
+                .sessions
+                .execute_in(&mut *conn, &session_id.to_string(), meta, |s| s.handle(SessionCommand::Revoke { reason }))
+                .await?;
+            ended += i32::from(!events.is_empty());
+        }
+        Ok(ended)
+    }
+
+    /// Ends every session of the caller but the current one.
+    pub async fn logout_everywhere(&self, meta: &EventMeta, caller: &Caller) -> Result<i32, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let ended =
+            self.end_sessions(&mut tx, meta, caller.user_id, Some(caller.session_id), "logout_everywhere").await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Checks the old password, stores the new one and ends every other session.
+    pub async fn change_password(
+        &self,
+        meta: &EventMeta,
+        caller: &Caller,
+        old: String,
+        new: String,
+    ) -> Result<i32, ApiError> {
+        let user = queries::user_by_id(&self.pool, caller.user_id).await?.ok_or(UserError::UserNotFound)?;
+        // Guessing the old password with a stolen access token is throttled like a login.
+        self.refuse_if_locked(&user.phone_e164).await?;
+        if !self.hashing.verify(old, Some(user.password_hash)).await? {
+            self.failed_login(&user.phone_e164).await;
+            return Err(UserError::WrongPassword.into());
+        }
+        let password_hash = self.hashing.hash(Password::parse(new)?).await?;
+        let mut tx = self.pool.begin().await?;
+        self.users
+            .execute_in(&mut tx, &caller.user_id.to_string(), meta, |u| {
+                u.handle(UserCommand::ChangePassword { password_hash: password_hash.clone() })
+            })
+            .await?;
+        let ended =
+            self.end_sessions(&mut tx, meta, caller.user_id, Some(caller.session_id), "password_changed").await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     fn tokens(
@@ -215,7 +267,8 @@ impl UsersApp {
         Ok(Tokens { user_id, access_token, access_expires_at, refresh_token: refresh.token, refresh_expires_at })
     }
 
-    /// Trades a refresh token for new tokens; the old refresh token stops working.
+    /// Trades a refresh token for new tokens; the old refresh token stops working, and
+    /// presenting it again ends the session.
     pub async fn refresh(&self, meta: &EventMeta, token: &str) -> Result<Tokens, ApiError> {
         let presented = RefreshToken::parse(token)?;
         let now = Utc::now();
@@ -232,8 +285,13 @@ impl UsersApp {
                 })
             })
             .await?;
+        if session.ended {
+            tracing::warn!(session_id = %presented.session_id, reason = session::REUSED, "session ended");
+            return Err(UserError::SessionInvalid.into());
+        }
         let user_id = session.user_id.ok_or(UserError::SessionInvalid)?;
         let user = queries::user_by_id(&self.pool, user_id).await?.ok_or(UserError::SessionInvalid)?;
+        let expires = session.expires_at().unwrap_or(expires);
         self.tokens(user_id, presented.session_id, roles_of(&user), next, expires, now)
     }
 

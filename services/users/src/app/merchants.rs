@@ -7,7 +7,10 @@ use uuid::Uuid;
 
 use super::UsersApp;
 use crate::{
-    domain::merchant::{BusinessDetails, MerchantCommand},
+    domain::{
+        UserError,
+        merchant::{BusinessDetails, MerchantCommand},
+    },
     store::queries::{self, ApplicationRow},
 };
 
@@ -58,6 +61,9 @@ impl UsersApp {
         rejection: Option<String>,
     ) -> Result<ApplicationRow, ApiError> {
         caller.require_operator()?;
+        if user == caller.user_id {
+            return Err(UserError::OwnApplication.into());
+        }
         let operator_id = caller.user_id;
         self.merchants
             .execute(&user.to_string(), meta, |m| {

@@ -4,7 +4,9 @@
 mod accounts;
 mod discovery;
 mod friends;
+mod hashing;
 mod merchants;
+pub mod roles;
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,10 +17,12 @@ use tuan_eventstore::{EventStore, ProjectionSet, Repository};
 use tuan_runtime::auth::TokenKeys;
 
 use crate::domain::{
-    discovery::SaltSchedule, friendship::Friendship, merchant::MerchantApplication, session::Session, user::User,
+    discovery::SaltSchedule, friendship::Friendship, login::LoginThrottle, merchant::MerchantApplication,
+    session::Session, user::User,
 };
 
 pub use accounts::Tokens;
+pub use hashing::HashingBound;
 
 /// What time discovery goes by (salt periods, daily allowances): `Utc::now` in the service;
 /// tests move it to cross days and periods. Sessions and tokens keep the system clock.
@@ -28,10 +32,23 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub access_ttl: Duration,
+    /// The sliding lifetime of a session: each refresh extends it by this much...
     pub refresh_ttl: Duration,
+    /// ...never past this long after login.
+    pub session_max_lifetime: Duration,
     pub discovery: DiscoverySettings,
-    /// Numbers that become operators when they sign up or log in.
-    pub operator_phones: Vec<String>,
+    pub login: LoginSettings,
+    /// How many password hashes run at once, and how long a login waits for a turn.
+    pub hashing_concurrency: usize,
+    pub hashing_wait: Duration,
+}
+
+/// The per-account login throttle.
+#[derive(Clone, Debug)]
+pub struct LoginSettings {
+    pub throttle: LoginThrottle,
+    /// A failure count whose last failure is older than this starts again.
+    pub forget_after: Duration,
 }
 
 /// Address-book discovery: the rotating salts and the limits per call and per day.
@@ -51,6 +68,7 @@ pub struct UsersApp {
     friendships: Repository<Friendship>,
     merchants: Repository<MerchantApplication>,
     keys: TokenKeys,
+    hashing: HashingBound,
     settings: Settings,
     clock: Clock,
 }
@@ -65,6 +83,7 @@ impl UsersApp {
             merchants: Repository::new(store, projections),
             pool,
             keys,
+            hashing: HashingBound::new(settings.hashing_concurrency, settings.hashing_wait),
             settings,
             clock,
         }

@@ -2,6 +2,10 @@
 //! their wallets, a circle of theirs, and a team campaign by the merchant. Talks to the running
 //! services over gRPC; safe to run twice. Other services learn about users through Kafka, so
 //! calls that depend on that are retried for a while.
+//!
+//! The operator gets its role the way the first operator of any deployment does: what
+//! `users grant-operator <phone>` runs, against the users database (the users settings of the
+//! environment, as the `users` binary reads them).
 
 use std::time::Duration;
 
@@ -59,6 +63,13 @@ fn tolerate<T>(result: Result<T, tonic::Status>) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let addr = std::env::var("TUAN_USERS_URL").unwrap_or_else(|_| "http://127.0.0.1:50051".into());
     let mut demo = Demo { client: UsersServiceClient::connect(addr).await? };
+    demo.account("+8613800000000", "Operator").await?;
+    let config = users::config::UsersConfig::load()?;
+    let pool = tuan_host::migrate(&config.common, &users::startup::projections()).await?;
+    users::app::roles::grant_operator_in_deployment(&pool, users::startup::projections(), "+8613800000000")
+        .await
+        .map_err(|e| anyhow::anyhow!("grant-operator: {}", e.message))?;
+    // A new login: the role is in tokens issued from now on.
     let operator = demo.account("+8613800000000", "Operator").await?;
     let merchant = demo.account("+8613800000001", "Fresh Fruit Co").await?;
     let alice = demo.account("+8613800000002", "Alice").await?;

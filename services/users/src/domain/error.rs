@@ -36,6 +36,16 @@ pub enum UserError {
     NoPendingApplication,
     #[error("only an operator may do this")]
     NotOperator,
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("an operator cannot decide its own merchant application")]
+    OwnApplication,
+    #[error("an operator cannot revoke its own role; ask another operator")]
+    OwnRole,
+    #[error("too many failed logins for this number; try again later")]
+    LoginLocked(std::time::Duration),
+    #[error("too many logins at once; try again shortly")]
+    HashingBusy(std::time::Duration),
 }
 
 impl Classify for UserError {
@@ -48,8 +58,16 @@ impl Classify for UserError {
             }
             UserNotFound | NoSuchRequest | NotFriends => ErrorKind::NotFound,
             BadCredentials | SessionInvalid => ErrorKind::Unauthenticated,
-            BlockedByOther | NotOperator => ErrorKind::PermissionDenied,
-            BlockedByYou | NoPendingApplication => ErrorKind::FailedPrecondition,
+            BlockedByOther | NotOperator | WrongPassword | OwnApplication => ErrorKind::PermissionDenied,
+            BlockedByYou | NoPendingApplication | OwnRole => ErrorKind::FailedPrecondition,
+            LoginLocked(_) | HashingBusy(_) => ErrorKind::LimitExceeded,
+        }
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            UserError::LoginLocked(wait) | UserError::HashingBusy(wait) => Some(*wait),
+            _ => None,
         }
     }
 }

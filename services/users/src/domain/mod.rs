@@ -3,6 +3,7 @@
 pub mod discovery;
 mod error;
 pub mod friendship;
+pub mod login;
 pub mod merchant;
 pub mod password;
 pub mod phone;

@@ -17,6 +17,8 @@ event_enum! {
         SignedUp(pb::UserSignedUp),
         ProfileUpdated(pb::ProfileUpdated),
         RoleGranted(pb::RoleGranted),
+        RoleRevoked(pb::RoleRevoked),
+        PasswordChanged(pb::PasswordChanged),
     }
 }
 
@@ -29,14 +31,44 @@ pub enum UserCommand {
         password_hash: String,
         display_name: DisplayName,
         region: Region,
-        /// Configured operator numbers become operators at sign-up.
-        operator: bool,
     },
     UpdateProfile(ProfilePatch),
+    /// Granting a role the user has changes nothing.
     GrantRole {
-        role: String,
+        role: Role,
         granted_by: String,
     },
+    /// Revoking a role the user does not have changes nothing.
+    RevokeRole {
+        role: Role,
+        revoked_by: String,
+    },
+    /// The caller checked the old password; this stores the new one's hash.
+    ChangePassword {
+        password_hash: String,
+    },
+}
+
+/// A role that is granted (and revoked) by hand. `merchant` is not one: it follows from a
+/// verified merchant application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Operator,
+}
+
+impl Role {
+    pub fn parse(role: &str) -> Result<Self, UserError> {
+        match role {
+            tuan_runtime::auth::ROLE_OPERATOR => Ok(Role::Operator),
+            _ => Err(super::error::invalid("role must be \"operator\"")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => tuan_runtime::auth::ROLE_OPERATOR,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -59,11 +91,11 @@ impl Aggregate for User {
 
     fn handle(&self, command: UserCommand) -> Result<Vec<UserEvent>, UserError> {
         match command {
-            UserCommand::SignUp { user_id, phone, password_hash, display_name, region, operator } => {
+            UserCommand::SignUp { user_id, phone, password_hash, display_name, region } => {
                 if self.id.is_some() {
                     return Err(UserError::UserExists);
                 }
-                let mut events = vec![UserEvent::SignedUp(pb::UserSignedUp {
+                Ok(vec![UserEvent::SignedUp(pb::UserSignedUp {
                     user_id: user_id.to_string(),
                     phone_e164: phone.as_str().to_string(),
                     password_hash,
@@ -72,15 +104,7 @@ impl Aggregate for User {
                     // Retired: discovery hashes change with the salt and are kept outside the
                     // events (store/discovery.rs).
                     phone_hash: String::new(),
-                })];
-                if operator {
-                    events.push(UserEvent::RoleGranted(pb::RoleGranted {
-                        user_id: user_id.to_string(),
-                        role: tuan_runtime::auth::ROLE_OPERATOR.to_string(),
-                        granted_by: "bootstrap".to_string(),
-                    }));
-                }
-                Ok(events)
+                })])
             }
             UserCommand::UpdateProfile(patch) => {
                 let id = self.id.ok_or(UserError::UserNotFound)?;
@@ -102,10 +126,23 @@ impl Aggregate for User {
             }
             UserCommand::GrantRole { role, granted_by } => {
                 let id = self.id.ok_or(UserError::UserNotFound)?;
-                if self.roles.contains(&role) {
+                if self.roles.contains(role.as_str()) {
                     return Ok(vec![]);
                 }
+                let role = role.as_str().to_string();
                 Ok(vec![UserEvent::RoleGranted(pb::RoleGranted { user_id: id.to_string(), role, granted_by })])
+            }
+            UserCommand::RevokeRole { role, revoked_by } => {
+                let id = self.id.ok_or(UserError::UserNotFound)?;
+                if !self.roles.contains(role.as_str()) {
+                    return Ok(vec![]);
+                }
+                let role = role.as_str().to_string();
+                Ok(vec![UserEvent::RoleRevoked(pb::RoleRevoked { user_id: id.to_string(), role, revoked_by })])
+            }
+            UserCommand::ChangePassword { password_hash } => {
+                let id = self.id.ok_or(UserError::UserNotFound)?;
+                Ok(vec![UserEvent::PasswordChanged(pb::PasswordChanged { user_id: id.to_string(), password_hash })])
             }
         }
     }
@@ -128,6 +165,10 @@ impl Aggregate for User {
             UserEvent::RoleGranted(e) => {
                 self.roles.insert(e.role.clone());
             }
+            UserEvent::RoleRevoked(e) => {
+                self.roles.remove(&e.role);
+            }
+            UserEvent::PasswordChanged(e) => self.password_hash = e.password_hash.clone(),
         }
     }
 }
@@ -141,34 +182,42 @@ mod tests {
     use super::*;
     use crate::domain::profile::AvatarUrl;
 
-    fn sign_up(operator: bool) -> UserCommand {
+    fn sign_up() -> UserCommand {
         UserCommand::SignUp {
             user_id: Uuid::nil(),
             phone: PhoneNumber::parse("+8613800138000").unwrap(),
             password_hash: "hash".into(),
             display_name: DisplayName::parse("Li Lei").unwrap(),
             region: Region::parse("Shanghai").unwrap(),
-            operator,
         }
     }
 
     #[test]
     fn sign_up_once_only() {
-        let events = User::default().handle(sign_up(false)).unwrap();
+        let events = User::default().handle(sign_up()).unwrap();
         assert_eq!(events.len(), 1);
         let user = User::from_history(&events);
-        assert_eq!(user.handle(sign_up(false)), Err(UserError::UserExists));
+        assert_eq!(user.handle(sign_up()), Err(UserError::UserExists));
     }
 
     #[test]
-    fn configured_operator_gets_the_role() {
-        let user = User::from_history(&User::default().handle(sign_up(true)).unwrap());
+    fn nobody_is_an_operator_at_sign_up_and_a_granted_role_can_be_revoked() {
+        let mut user = User::from_history(&User::default().handle(sign_up()).unwrap());
+        assert!(user.roles.is_empty());
+        let grant = || UserCommand::GrantRole { role: Role::Operator, granted_by: "deployment".into() };
+        user.handle(grant()).unwrap().iter().for_each(|e| user.apply(e));
         assert!(user.roles.contains("operator"));
+        assert!(user.handle(grant()).unwrap().is_empty(), "granting twice changes nothing");
+        let revoke = || UserCommand::RevokeRole { role: Role::Operator, revoked_by: "someone".into() };
+        user.handle(revoke()).unwrap().iter().for_each(|e| user.apply(e));
+        assert!(user.roles.is_empty());
+        assert!(user.handle(revoke()).unwrap().is_empty(), "revoking twice changes nothing");
+        assert!(Role::parse("merchant").is_err());
     }
 
     #[test]
     fn profile_update_changes_only_what_is_given_and_is_silent_when_nothing_changes() {
-        let user = User::from_history(&User::default().handle(sign_up(false)).unwrap());
+        let user = User::from_history(&User::default().handle(sign_up()).unwrap());
         let patch =
             ProfilePatch { avatar_url: Some(AvatarUrl::parse("https://a/b.png").unwrap()), ..Default::default() };
         let events = user.handle(UserCommand::UpdateProfile(patch.clone())).unwrap();

@@ -70,6 +70,26 @@ CREATE TABLE IF NOT EXISTS merchant_applications (
     decided_by         TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS merchant_applications_status ON merchant_applications (status, applied_at);
+
+-- Which sessions a user has, so all of them can be ended (log out everywhere, a password
+-- change, a revoked role). The session itself is read from its stream.
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id UUID PRIMARY KEY,
+    user_id    UUID NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    ended      BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX IF NOT EXISTS sessions_live ON sessions (user_id) WHERE NOT ended;
+
+-- The audit of role grants and revocations, keyed by the event's position in the store.
+CREATE TABLE IF NOT EXISTS role_changes (
+    position   BIGINT PRIMARY KEY,
+    user_id    UUID NOT NULL,
+    role       TEXT NOT NULL,
+    change     TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    changed_at TIMESTAMPTZ NOT NULL
+);
 "#;
 
 /// Users, friends, requests, blocks and merchant applications.
@@ -92,11 +112,10 @@ impl Projection for UsersProjection {
         async move {
             let at = event.occurred_at;
             match event.stream_type.as_str() {
-                "user" => apply_user(conn, decode_event(event)?, at).await,
+                "user" => apply_user(conn, decode_event(event)?, at, event.global_position).await,
                 "friendship" => apply_friendship(conn, decode_event(event)?, at).await,
                 "merchant" => apply_merchant(conn, decode_event(event)?, at).await,
-                // Sessions are read from their streams; nothing to project.
-                "session" => decode_event::<SessionEvent>(event).map(|_| ()),
+                "session" => apply_session(conn, decode_event(event)?, at).await,
                 _ => Ok(()),
             }
         }
@@ -104,7 +123,57 @@ impl Projection for UsersProjection {
     }
 }
 
-async fn apply_user(conn: &mut PgConnection, event: UserEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
+async fn apply_session(conn: &mut PgConnection, event: SessionEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
+    match event {
+        SessionEvent::Started(e) => {
+            sqlx::query("INSERT INTO sessions (session_id, user_id, started_at) VALUES ($1, $2, $3)")
+                .bind(parse_uuid(&e.session_id)?)
+                .bind(parse_uuid(&e.user_id)?)
+                .bind(at)
+                .execute(conn)
+                .await?;
+        }
+        SessionEvent::Refreshed(_) => {}
+        SessionEvent::Ended(e) => {
+            sqlx::query("UPDATE sessions SET ended = TRUE WHERE session_id = $1")
+                .bind(parse_uuid(&e.session_id)?)
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn role_change(
+    conn: &mut PgConnection,
+    position: i64,
+    user_id: &str,
+    role: &str,
+    change: &str,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO role_changes (position, user_id, role, change, changed_by, changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(position)
+    .bind(parse_uuid(user_id)?)
+    .bind(role)
+    .bind(change)
+    .bind(by)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn apply_user(
+    conn: &mut PgConnection,
+    event: UserEvent,
+    at: DateTime<Utc>,
+    position: i64,
+) -> Result<(), StoreError> {
     match event {
         UserEvent::SignedUp(e) => {
             sqlx::query(
@@ -139,8 +208,24 @@ async fn apply_user(conn: &mut PgConnection, event: UserEvent, at: DateTime<Utc>
             )
             .bind(parse_uuid(&e.user_id)?)
             .bind(&e.role)
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
+            role_change(conn, position, &e.user_id, &e.role, "granted", &e.granted_by, at).await?;
+        }
+        UserEvent::RoleRevoked(e) => {
+            sqlx::query("UPDATE users SET roles = array_remove(roles, $2) WHERE user_id = $1")
+                .bind(parse_uuid(&e.user_id)?)
+                .bind(&e.role)
+                .execute(&mut *conn)
+                .await?;
+            role_change(conn, position, &e.user_id, &e.role, "revoked", &e.revoked_by, at).await?;
+        }
+        UserEvent::PasswordChanged(e) => {
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE user_id = $1")
+                .bind(parse_uuid(&e.user_id)?)
+                .bind(&e.password_hash)
+                .execute(conn)
+                .await?;
         }
     }
     Ok(())

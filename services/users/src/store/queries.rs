@@ -154,3 +154,32 @@ pub async fn applications(
     .fetch_all(pool)
     .await
 }
+
+/// The sessions of `user` that have not ended.
+pub async fn live_sessions(conn: &mut sqlx::PgConnection, user: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT session_id FROM sessions WHERE user_id = $1 AND NOT ended ORDER BY session_id")
+        .bind(user)
+        .fetch_all(conn)
+        .await
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct RoleChangeRow {
+    pub position: i64,
+    pub user_id: Uuid,
+    pub role: String,
+    pub change: String,
+    pub changed_by: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// Role grants and revocations, newest first, before the cursor position.
+pub async fn role_changes(pool: &PgPool, before: Option<i64>, limit: i64) -> Result<Vec<RoleChangeRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM role_changes WHERE ($1::bigint IS NULL OR position < $1) ORDER BY position DESC LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -14,6 +14,8 @@ use tuan_proto::users::v1::{self as pb, users_service_client::UsersServiceClient
 use tuan_testkit::TestDb;
 use users::{Application, app::UsersApp, config::UsersConfig};
 
+/// The operators of the tests: signed up, then made operators from inside the deployment
+/// (what `users grant-operator` runs).
 pub const OPERATOR_PHONE: &str = "+8613800000000";
 
 pub struct TestApp {
@@ -45,6 +47,15 @@ impl TestApp {
         tuan_testkit::init_tracing();
         let db = TestDb::new().await;
         let config = config_for(&db, &tuan_testkit::shared_broker());
+        Self::spawn_with(db, config).await
+    }
+
+    /// [`TestApp::spawn`] with settings changed by `tune`.
+    pub async fn spawn_tuned(tune: impl FnOnce(&mut UsersConfig)) -> Self {
+        tuan_testkit::init_tracing();
+        let db = TestDb::new().await;
+        let mut config = config_for(&db, &tuan_testkit::shared_broker());
+        tune(&mut config);
         Self::spawn_with(db, config).await
     }
 
@@ -85,6 +96,26 @@ impl TestApp {
             .await
             .expect("sign up")
             .into_inner()
+    }
+
+    /// Signs up `phone`, makes it an operator as `users grant-operator <phone>` does, and logs
+    /// in again so the tokens carry the role.
+    pub async fn sign_up_operator(&mut self, phone: &str, name: &str) -> pb::AuthTokens {
+        self.sign_up(phone, name).await;
+        self.grant_operator(phone).await;
+        self.login(phone, "correct-horse-42").await.expect("operator logs in")
+    }
+
+    /// What `users grant-operator <phone>` runs, against this test's database.
+    pub async fn grant_operator(&self, phone: &str) {
+        users::app::roles::grant_operator_in_deployment(&self.db.pool, users::startup::projections(), phone)
+            .await
+            .expect("grant operator");
+    }
+
+    pub async fn login(&mut self, phone: &str, password: &str) -> Result<pb::AuthTokens, tonic::Status> {
+        let login = pb::LoginRequest { phone: phone.into(), password: password.into() };
+        self.client.login(login).await.map(|r| r.into_inner())
     }
 
     pub async fn event_count(&self) -> i64 {

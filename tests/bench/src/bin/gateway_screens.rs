@@ -151,7 +151,6 @@ async fn start() -> anyhow::Result<System> {
     config.common.environment = tuan_runtime::config::Environment::Development;
     config.common = common(config.common, &dbs[0], &broker, &prefix);
     config.users.access_ttl_secs = 3 * 3600;
-    config.users.operator_phones = vec![OPERATOR_PHONE.into()];
     let app = ::users::Application::build(config).await?;
     let users_url = url(app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -231,7 +230,7 @@ async fn sign_up(gw: &mut MobileGatewayClient<Channel>, phone: &str, name: &str)
     Ok(Person { id: tokens.user_id, token: tokens.access_token })
 }
 
-async fn seed(gw: &mut MobileGatewayClient<Channel>) -> anyhow::Result<Seed> {
+async fn seed(gw: &mut MobileGatewayClient<Channel>, users_db: &sqlx::PgPool) -> anyhow::Result<Seed> {
     let mut people = Vec::new();
     for i in 0..USERS {
         people.push(sign_up(gw, &format!("+86139{i:08}"), &format!("User {i}")).await?);
@@ -266,7 +265,14 @@ async fn seed(gw: &mut MobileGatewayClient<Channel>) -> anyhow::Result<Seed> {
     }
 
     // A verified merchant with team campaigns (teams of 3, so teams of 2 stay open).
-    let operator = sign_up(gw, OPERATOR_PHONE, "Operator").await?;
+    // The operator is made as in any deployment: what `users grant-operator` runs.
+    sign_up(gw, OPERATOR_PHONE, "Operator").await?;
+    ::users::app::roles::grant_operator_in_deployment(users_db, ::users::startup::projections(), OPERATOR_PHONE)
+        .await
+        .map_err(|e| anyhow::anyhow!("grant-operator: {}", e.message))?;
+    let login = users::LoginRequest { phone: OPERATOR_PHONE.into(), password: PASSWORD.into() };
+    let tokens = gw.login(login).await?.into_inner();
+    let operator = Person { id: tokens.user_id, token: tokens.access_token };
     let merchant_phone = "+8613700000001";
     let merchant = sign_up(gw, merchant_phone, "Orchard").await?;
     let application = users::ApplyMerchantRequest {
@@ -764,7 +770,7 @@ async fn main() -> anyhow::Result<()> {
         gateway.push(MobileGatewayClient::new(channel(&system.gateway).await?));
     }
     let started = Instant::now();
-    let seed = seed(&mut gateway[0]).await?;
+    let seed = seed(&mut gateway[0], &system._dbs[0].pool).await?;
     wait_caught_up(&mut gateway[0], &seed).await?;
     println!(
         "seeded through the gateway in {:.1} s: {USERS} users ({} friendships), {} circles, {CAMPAIGNS} campaigns \

@@ -203,20 +203,10 @@ async fn operator(s: &Shared) -> Result<Arc<Person>, Status> {
     if let Some(op) = s.operator.lock().expect("operator").clone() {
         return Ok(op);
     }
+    // The stack made its operator at start (`users grant-operator`); a sign-up would not be one.
     let login = users::LoginRequest { phone: OPERATOR_PHONE.into(), password: PASSWORD.into() };
-    let op = match s.client.call("operator login", anon_rpc!(login, login.clone())).await {
-        Ok(t) => Arc::new(Person::new(t.user_id, OPERATOR_PHONE.into(), t.access_token)),
-        Err(_) => {
-            let request = users::SignUpRequest {
-                phone: OPERATOR_PHONE.into(),
-                password: PASSWORD.into(),
-                display_name: "Operator".into(),
-                region: "CN-31".into(),
-            };
-            let t = s.client.call("operator sign up", anon_rpc!(sign_up, request.clone())).await?;
-            Arc::new(Person::new(t.user_id, OPERATOR_PHONE.into(), t.access_token))
-        }
-    };
+    let t = s.client.call("operator login", anon_rpc!(login, login.clone())).await?;
+    let op = Arc::new(Person::new(t.user_id, OPERATOR_PHONE.into(), t.access_token));
     *s.operator.lock().expect("operator") = Some(op.clone());
     Ok(op)
 }
