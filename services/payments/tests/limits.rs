@@ -118,3 +118,13 @@ async fn the_simulated_provider_is_refused_outside_development() {
     assert!(err.contains("TUAN_PAYMENTS__PROVIDER_KIND=simulated"), "{err}");
     assert!(err.contains("TUAN_ENVIRONMENT=development"), "{err}");
 }
+
+#[tokio::test]
+async fn an_amount_far_past_the_limit_is_refused_as_a_limit() {
+    let app = TestApp::spawn().await;
+    let user = app.user();
+    let mut client = app.client.clone();
+    let huge = top_up("9223372036854775807", "JPY", &key());
+    let refused = client.top_up(authed(&user.token, huge)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+}

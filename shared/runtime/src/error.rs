@@ -128,6 +128,9 @@ impl Classify for sqlx::Error {
             // can never succeed. As INTERNAL it was retried forever by a consumer, stopping its
             // partition; the edges refuse such text before it gets here.
             sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => ErrorKind::InvalidArgument,
+            // A number the schema cannot hold (an amount past a NUMERIC column's precision):
+            // the input is out of range, and retrying it can never succeed.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22003") => ErrorKind::InvalidArgument,
             _ => ErrorKind::Internal,
         }
     }

@@ -78,6 +78,7 @@ impl PaymentsApp {
         key: &IdempotencyKey,
     ) -> Result<pb::ProviderRequest, ApiError> {
         let user = caller.user_id;
+        self.settings.daily_limits.admits(LimitedMove::TopUp, &amount)?;
         let response =
             idempotent!(self, user, key, pb::ProviderRequest, |conn| self.request_top_up(conn, meta, user, amount))?;
         self.dispatch.notify_one();
@@ -109,6 +110,7 @@ impl PaymentsApp {
         key: &IdempotencyKey,
     ) -> Result<pb::ProviderRequest, ApiError> {
         let user = caller.user_id;
+        self.settings.daily_limits.admits(LimitedMove::Withdrawal, &amount)?;
         let response = idempotent!(self, user, key, pb::ProviderRequest, |conn| self
             .request_withdrawal(conn, meta, user, amount))?;
         self.dispatch.notify_one();
@@ -270,6 +272,7 @@ impl PaymentsApp {
         if from == to {
             return Err(PaymentError::SelfTransfer.into());
         }
+        self.settings.daily_limits.admits(LimitedMove::Transfer, &amount)?;
         idempotent!(self, from, key, pb::TransferReceipt, |conn| self.transfer_in(
             conn,
             meta,
@@ -318,13 +321,12 @@ impl PaymentsApp {
         amount: &Money,
     ) -> Result<(), ApiError> {
         let limits = &self.settings.daily_limits;
-        let (day, until_tomorrow) = limits::day_of(Utc::now());
+        let (day, _) = limits::day_of(Utc::now());
         let currency = amount.currency().code();
         if store_limits::charge(conn, user, day, kind.as_str(), currency, amount.amount(), limits.limit(kind)).await? {
             return Ok(());
         }
-        Err(ApiError::new(tuan_runtime::ErrorKind::LimitExceeded, limits.refusal(kind, amount))
-            .with_retry_after(until_tomorrow))
+        Err(limits::DailyLimitExceeded(limits.refusal(kind, amount)).into())
     }
 
     /// `user`'s balances (available and held, per currency) and open holds: the caller's own,

@@ -64,6 +64,15 @@ impl DailyLimits {
         }
     }
 
+    /// Refuses at once an amount that alone is past the day's limit (before anything is
+    /// written: such an amount may not even fit the ledger's columns).
+    pub fn admits(&self, kind: LimitedMove, amount: &Money) -> Result<(), DailyLimitExceeded> {
+        if amount.amount() > self.limit(kind) {
+            return Err(DailyLimitExceeded(self.refusal(kind, amount)));
+        }
+        Ok(())
+    }
+
     /// Why `amount` was refused, for the client.
     pub fn refusal(&self, kind: LimitedMove, amount: &Money) -> String {
         format!(
@@ -72,6 +81,21 @@ impl DailyLimits {
             self.limit(kind),
             amount.currency().code()
         )
+    }
+}
+
+/// A move past a daily limit; the client may try again tomorrow (UTC).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DailyLimitExceeded(pub String);
+
+impl tuan_runtime::error::Classify for DailyLimitExceeded {
+    fn kind(&self) -> tuan_runtime::ErrorKind {
+        tuan_runtime::ErrorKind::LimitExceeded
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        Some(day_of(Utc::now()).1)
     }
 }
 
