@@ -23,6 +23,7 @@ macro_rules! every_event_type {
             tuan_proto::users::v1::ProfileUpdated,
             tuan_proto::users::v1::PasswordChanged,
             tuan_proto::users::v1::RoleGranted,
+            tuan_proto::users::v1::RoleRevoked,
             tuan_proto::users::v1::SessionStarted,
             tuan_proto::users::v1::SessionRefreshed,
             tuan_proto::users::v1::SessionEnded,
