@@ -183,12 +183,41 @@ pub struct IdempotentConsumer<H: EventHandler> {
     dead_letter_topic: String,
     pool: PgPool,
     kafka: KafkaClients,
-    consumer: StreamConsumer<GroupContext>,
+    consumer: ClosedApart<StreamConsumer<GroupContext>>,
     /// For the context of a consumer created to rejoin the group (see `crate::watchdog`).
     assigned: watch::Sender<usize>,
     formed: Arc<std::sync::atomic::AtomicBool>,
     handler: H,
     stats: Arc<ConsumerStats>,
+}
+
+/// A Kafka consumer that is closed on a thread of its own when dropped. Closing leaves the
+/// group and can block for good: librdkafka's close may wait on a rebalance callback that asks
+/// for the rebalance protocol, an answer that never comes when the group is still being
+/// joined (librdkafka#4041, rust-rdkafka#509; seen here as a test hanging at teardown with its
+/// thread in `rebalance_protocol`). Dropped inline, that would hang the task or the whole
+/// runtime's shutdown; apart, it costs at most a parked thread until the process exits.
+struct ClosedApart<T: Send + 'static>(Option<T>);
+
+impl<T: Send + 'static> ClosedApart<T> {
+    fn into_inner(mut self) -> T {
+        self.0.take().expect("a consumer until dropped")
+    }
+}
+
+impl<T: Send + 'static> std::ops::Deref for ClosedApart<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("a consumer until dropped")
+    }
+}
+
+impl<T: Send + 'static> Drop for ClosedApart<T> {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.0.take() {
+            let _ = std::thread::Builder::new().name("kafka-close".into()).spawn(move || drop(consumer));
+        }
+    }
 }
 
 impl<H: EventHandler> IdempotentConsumer<H> {
@@ -218,7 +247,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             dead_letter_topic,
             pool,
             kafka,
-            consumer,
+            consumer: ClosedApart(Some(consumer)),
             assigned: tx,
             formed,
             handler,
@@ -233,7 +262,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         let fresh: StreamConsumer<GroupContext> = consumer_config(&self.kafka.brokers, &self.name)
             .create_with_context(GroupContext { assigned: self.assigned.clone(), formed: self.formed.clone() })?;
         self.formed.store(false, Ordering::Relaxed);
-        let stale = std::mem::replace(&mut self.consumer, fresh);
+        let stale = std::mem::replace(&mut self.consumer, ClosedApart(Some(fresh))).into_inner();
         // Leave, then join: tansu 0.6.0 keeps a leader that leaves a group being formed as that
         // group's leader for good, and the group never forms again. Closing sends LeaveGroup and
         // waits for the broker: not on the runtime's threads.
@@ -272,7 +301,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             }
             Action::Rejoin => {
                 tracing::warn!(consumer = %self.name, "the group's events wait on partitions nobody consumes: rejoining the group");
-                applied.commit(&self.consumer, CommitMode::Sync);
+                applied.commit(&*self.consumer, CommitMode::Sync);
                 applied.applied.clear();
                 if let Err(e) = self.rejoin().await {
                     tracing::warn!(consumer = %self.name, error = %e, "rejoining the group failed");
@@ -299,7 +328,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         let mut applied = Offsets::default();
         loop {
             if *self.paused.borrow() {
-                applied.commit(&self.consumer, CommitMode::Sync);
+                applied.commit(&*self.consumer, CommitMode::Sync);
                 // Keep polling so the group membership stays alive, but take nothing.
                 let _ = self.consumer.pause(&self.consumer.assignment().unwrap_or_default());
                 tokio::select! {
@@ -318,7 +347,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                     // (fede1024/rust-rdkafka#665), and the message then waited for the next
                     // one to arrive: seconds in a saga, forever at the end of a burst.
                     if applied.due() {
-                        applied.commit(&self.consumer, CommitMode::Async);
+                        applied.commit(&*self.consumer, CommitMode::Async);
                     }
                     if std::time::Instant::now() >= next_watch {
                         next_watch = std::time::Instant::now() + Duration::from_secs(1);
@@ -355,10 +384,10 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                 applied.record(message.topic(), message.partition(), message.offset());
             }
             if applied.due() {
-                applied.commit(&self.consumer, CommitMode::Async);
+                applied.commit(&*self.consumer, CommitMode::Async);
             }
         }
-        applied.commit(&self.consumer, CommitMode::Sync);
+        applied.commit(&*self.consumer, CommitMode::Sync);
         self.consumer.unsubscribe();
     }
 }
