@@ -173,3 +173,25 @@ async fn a_schema_with_the_old_campaign_counter_is_migrated_on_start_without_los
     assert_eq!((c.tipping, c.confirmed_buyers), (pb::TippingState::Tipped as i32, 3));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_campaigns_stats_carry_its_join_history_from_its_start() {
+    let mut app = TestApp::spawn().await;
+    let merchant = app.merchant().await;
+    let campaign = app.launch(merchant, 10, tipping_mode(5)).await;
+    let id = campaign.campaign_id.clone();
+    for _ in 0..3 {
+        join(&mut app, Uuid::now_v7(), &id).await;
+    }
+    let stats = app
+        .client
+        .get_campaign_stats(app.as_user(merchant, pb::CampaignRef { campaign_id: id.clone() }))
+        .await
+        .unwrap()
+        .into_inner();
+    // A two-hour campaign: buckets of two minutes from its start; all three joins in the first.
+    assert_eq!(stats.history_started_at_micros, campaign.starts_at_micros);
+    assert_eq!(stats.history_bucket_micros, 120_000_000);
+    assert_eq!(stats.joins_per_bucket, [3], "from the start up to now, every join once");
+    app.stop().await;
+}

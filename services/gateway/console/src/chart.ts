@@ -2,8 +2,21 @@
 
 const NS = "http://www.w3.org/2000/svg";
 
-/** `times` are join instants in ms; draws the running count from the first to `nowMs`. */
-export function joinsChart(times: number[], nowMs: number): SVGSVGElement {
+/**
+ * Join instants in ms from a campaign's history: `joins[i]` joins in the bucket starting at
+ * `startedAtMicros + i * bucketMicros` (placed at the bucket's start).
+ */
+export function historyTimes(startedAtMicros: bigint, bucketMicros: bigint, joins: number[]): number[] {
+  const start = Number(startedAtMicros / 1000n);
+  const bucket = Number(bucketMicros / 1000n);
+  return joins.flatMap((n, i) => Array<number>(n).fill(start + i * bucket));
+}
+
+/**
+ * `times` are join instants in ms; draws the running count from `startMs` (default: the first
+ * join) to `nowMs`.
+ */
+export function joinsChart(times: number[], nowMs: number, startMs?: number): SVGSVGElement {
   const W = 320;
   const H = 120;
   const pad = { l: 28, r: 8, t: 8, b: 20 };
@@ -13,7 +26,9 @@ export function joinsChart(times: number[], nowMs: number): SVGSVGElement {
   svg.setAttribute("role", "img");
   const sorted = [...times].sort((a, b) => a - b);
   svg.setAttribute("aria-label", `${sorted.length} joins over time`);
-  const start = sorted[0] ?? nowMs - 60_000;
+  svg.setAttribute("data-testid", "joins-chart");
+  svg.dataset.joins = String(sorted.length);
+  const start = startMs ?? sorted[0] ?? nowMs - 60_000;
   const end = Math.max(nowMs, start + 1000);
   const maxY = Math.max(sorted.length, 1);
   const x = (t: number) => pad.l + ((t - start) / (end - start)) * (W - pad.l - pad.r);

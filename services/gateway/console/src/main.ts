@@ -5,7 +5,7 @@
 
 import "./style.css";
 import { authed, Code, currentSession, describe, gateway, setSession } from "./api";
-import { joinsChart } from "./chart";
+import { historyTimes, joinsChart } from "./chart";
 import { fieldOf, micros, validateCampaign, type CampaignForm, type FieldErrors } from "./validate";
 import {
   accountFieldOf,
@@ -423,9 +423,12 @@ interface LiveState {
   progress?: CampaignProgress;
   stats?: CampaignStats;
   teams: Team[];
-  /** Tipping joins seen while watching (no API lists them), in ms. */
-  tippingJoins: number[];
   connected: boolean;
+}
+
+/** "5 buyers, tips at 1": a count and the threshold, not a fraction. */
+function buyersLabel(buyers: number, minBuyers: number): string {
+  return `${buyers} ${buyers === 1 ? "buyer" : "buyers"}, tips at ${minBuyers}`;
 }
 
 let watching: AbortController | null = null;
@@ -442,7 +445,7 @@ async function watch(box: HTMLElement, campaignId: string): Promise<void> {
   let state: LiveState;
   try {
     const campaign = await authed(() => gateway.getCampaign({ campaignId }));
-    state = { campaign, teams: [], tippingJoins: [], connected: false };
+    state = { campaign, teams: [], connected: false };
   } catch (err) {
     box.replaceChildren(h("p", { class: "error" }, describe(err).message));
     return;
@@ -471,8 +474,6 @@ async function watch(box: HTMLElement, campaignId: string): Promise<void> {
     try {
       for await (const p of gateway.watchCampaign({ campaignId }, { signal: abort.signal })) {
         backoff = 500;
-        const before = state.progress?.confirmedBuyers ?? p.confirmedBuyers;
-        for (let i = before; i < p.confirmedBuyers; i++) state.tippingJoins.push(Date.now());
         state.progress = p;
         state.connected = true;
         draw();
@@ -553,9 +554,11 @@ function renderLive(box: HTMLElement, s: LiveState): void {
     status === CampaignStatus.PAUSED && act("Resume", () => gateway.resumeCampaign(id)),
     status !== CampaignStatus.ENDED && act("End", () => gateway.endCampaign(id), "End this campaign for good?"),
   );
-  const joinTimes = isTeam
-    ? s.teams.flatMap((t) => t.members.map((m) => Number(m.joinedAtMicros / 1000n)))
-    : s.tippingJoins;
+  // The campaign's whole history from the server (joins per bucket since its start), read
+  // again after every change the stream reports, so it extends live.
+  const history = s.stats ? historyTimes(s.stats.historyStartedAtMicros, s.stats.historyBucketMicros, s.stats.joinsPerBucket) : [];
+  const chartStart = Number(c.startsAtMicros / 1000n);
+  const chartEnd = Math.min(Date.now(), Number(c.endsAtMicros / 1000n));
   const money = (v?: string) => (v ? `${v} ${s.stats?.currency || c.currency}` : "-");
   const tiles = h(
     "div",
@@ -563,7 +566,7 @@ function renderLive(box: HTMLElement, s: LiveState): void {
     tile("Stock left", `${s.progress?.stockLeft ?? c.stockLeft} / ${c.stock}`, "stock-left"),
     isTeam
       ? tile("Teams open", String(s.progress?.teamsOpen ?? s.teams.filter((t) => t.status === TeamStatus.OPEN).length), "teams-open")
-      : tile("Buyers", `${s.progress?.confirmedBuyers ?? c.confirmedBuyers} / ${c.minBuyers}`, "buyers"),
+      : tile("Buyers", buyersLabel(s.progress?.confirmedBuyers ?? c.confirmedBuyers, c.minBuyers), "buyers"),
     isTeam
       ? tile("Members joined", String(members), "members-joined")
       : tile("Tipping", TIPPING[s.progress?.tipping ?? c.tipping] ?? "-", "tipping-state"),
@@ -606,7 +609,7 @@ function renderLive(box: HTMLElement, s: LiveState): void {
     h("p", { class: "form-error", role: "alert" }),
     tiles,
     h("h3", {}, "Joins over time"),
-    joinsChart(joinTimes, Date.now()),
+    joinsChart(history, chartEnd, chartStart),
     isTeam ? h("h3", {}, `Teams (${s.teams.length})`) : null,
     isTeam ? (s.teams.length ? teams : h("p", { class: "muted" }, "No team yet.")) : null,
   ];

@@ -310,7 +310,7 @@ try {
     await tippingForm.getByRole("button", { name: "Launch" }).click();
     await page.getByTestId("live-title").getByText(`${title} tipping`).waitFor();
     await page.locator(".dot.on").waitFor({ timeout: LIVE_MS });
-    assert.equal(await page.getByTestId("buyers").textContent(), "0 / 2");
+    assert.equal(await page.getByTestId("buyers").textContent(), "0 buyers, tips at 2");
     tippingId = await page.locator("[data-campaign]", { hasText: `${title} tipping` }).getAttribute("data-campaign");
     const buyers = await buyerContext();
     const buyer = await buyers.newPage();
@@ -325,7 +325,8 @@ try {
     );
     assert.ok(joinId, "the buyer committed");
     // Counted once the buyer's hold is placed.
-    await page.getByTestId("buyers").getByText("1 / 2").waitFor({ timeout: 60_000 });
+    await page.getByTestId("buyers").getByText("1 buyer, tips at 2").waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="joins-chart"][data-joins="1"]').waitFor({ timeout: LIVE_MS });
     assert.equal(await page.getByTestId("tipping-state").textContent(), "not yet");
     assert.equal(await page.getByTestId("stock-left").textContent(), "19 / 20");
     await screenshot(page, "tipping-live");
@@ -354,6 +355,12 @@ try {
     await line(campaignId).locator(".badge").getByText("ended").waitFor();
     await line(tippingId).locator(".badge").getByText("active").waitFor();
     await screenshot(fresh, "my-campaigns-fresh-browser");
+    // The tipping campaign's chart shows the join made before this page was opened: the
+    // history comes from the server, not from what the page saw.
+    await line(tippingId).locator("[data-campaign]").click();
+    await fresh.getByTestId("live-title").getByText(`${title} tipping`).waitFor();
+    await fresh.locator('[data-testid="joins-chart"][data-joins="1"]').waitFor({ timeout: LIVE_MS });
+    await screenshot(fresh, "tipping-history-fresh-browser");
     await context.close();
   });
 

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     app::{
-        JoinView, TeamView,
+        JoinHistory, JoinView, TeamView,
         progress::{CampaignProgress, TeamProgress},
     },
     domain::team::{MemberStatus, TeamStatus},
@@ -96,7 +96,7 @@ pub fn campaign(c: CampaignRow) -> pb::Campaign {
     }
 }
 
-pub fn stats(c: &CampaignRow, s: StatsRow) -> pb::CampaignStats {
+pub fn stats(c: &CampaignRow, s: StatsRow, history: JoinHistory) -> pb::CampaignStats {
     pb::CampaignStats {
         campaign_id: c.campaign_id.to_string(),
         teams_opened: s.teams_opened as u32,
@@ -108,6 +108,9 @@ pub fn stats(c: &CampaignRow, s: StatsRow) -> pb::CampaignStats {
         currency: c.currency.clone(),
         stock_left: c.stock_left as u32,
         units_pending: s.units_pending as u32,
+        history_started_at_micros: history.started_at.timestamp_micros(),
+        history_bucket_micros: history.bucket_micros,
+        joins_per_bucket: history.joins,
     }
 }
 

@@ -134,8 +134,8 @@ impl GroupBuyService for GroupBuyApi {
     async fn get_campaign_stats(&self, request: Request<pb::CampaignRef>) -> Reply<pb::CampaignStats> {
         let caller = caller(&request)?;
         let id = parse_uuid("campaign_id", &request.get_ref().campaign_id)?;
-        let (campaign, stats) = self.app.stats(&caller, id).await?;
-        Ok(Response::new(convert::stats(&campaign, stats)))
+        let (campaign, stats, history) = self.app.stats(&caller, id).await?;
+        Ok(Response::new(convert::stats(&campaign, stats, history)))
     }
 
     async fn open_team(&self, request: Request<pb::OpenTeamRequest>) -> Reply<pb::JoinResult> {

@@ -11,7 +11,7 @@ use super::{ATTEMPTS, GroupBuyApp, is_conflict};
 use crate::{
     domain::{
         GroupBuyError,
-        campaign::{CampaignCommand, CampaignSpec, Tipping},
+        campaign::{CampaignCommand, CampaignSpec, Tipping, history_bucket_micros},
         join::JoinCommand,
     },
     store::{
@@ -22,6 +22,14 @@ use crate::{
 
 fn at(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// A campaign's joins per time bucket, from its start (see `CampaignStats` in the proto).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinHistory {
+    pub started_at: DateTime<Utc>,
+    pub bucket_micros: i64,
+    pub joins: Vec<u32>,
 }
 
 impl GroupBuyApp {
@@ -128,12 +136,27 @@ impl GroupBuyApp {
         Ok(queries::campaigns_of_merchant(&self.pool, caller.user_id, after, limit).await?)
     }
 
-    /// The owning merchant only.
-    pub async fn stats(&self, caller: &Caller, id: Uuid) -> Result<(CampaignRow, StatsRow), ApiError> {
+    /// The owning merchant only: the figures, and the joins over the campaign's life.
+    pub async fn stats(&self, caller: &Caller, id: Uuid) -> Result<(CampaignRow, StatsRow, JoinHistory), ApiError> {
         let campaign = self.campaign(id).await?;
         if campaign.merchant_id != caller.user_id {
             return Err(GroupBuyError::NotOwner.into());
         }
-        Ok((campaign, queries::stats(&self.pool, id).await?))
+        let bucket = history_bucket_micros(campaign.starts_at.timestamp_micros(), campaign.ends_at.timestamp_micros());
+        let (stats, counts) = futures::try_join!(
+            queries::stats(&self.pool, id),
+            queries::join_history(&self.pool, id, campaign.starts_at, bucket),
+        )?;
+        // Dense from the start to now (or the end): a chart draws every bucket, empty or not.
+        let until = Utc::now().min(campaign.ends_at);
+        let buckets = ((until - campaign.starts_at).num_microseconds().unwrap_or(0).max(0) / bucket + 1) as usize;
+        let mut joins = vec![0u32; buckets];
+        for (index, count) in counts {
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| joins.get_mut(i.min(buckets - 1))) {
+                *slot += count as u32;
+            }
+        }
+        let history = JoinHistory { started_at: campaign.starts_at, bucket_micros: bucket, joins };
+        Ok((campaign, stats, history))
     }
 }

@@ -20,6 +20,7 @@ use crate::{
     store::projection::{LIMIT_CHECK, STOCK_CHECK},
 };
 
+pub use campaigns::JoinHistory;
 pub use deadlines::DeadlineScanner;
 pub use joins::{JoinView, OpenTeams, TeamView};
 pub use progress::ProgressHub;

@@ -36,6 +36,14 @@ pub const MAX_STOCK: u32 = 10_000_000;
 pub const MAX_STOCK_BUCKETS: u32 = 16;
 const MICROS: i64 = 1_000_000;
 
+/// The width of one bar of a campaign's join history: a sixtieth of its length, in whole
+/// seconds, at least one, so a chart of any campaign has at most about 60 points.
+pub fn history_bucket_micros(starts_at_micros: i64, ends_at_micros: i64) -> i64 {
+    let length = (ends_at_micros - starts_at_micros).max(0);
+    let sixtieth = (length / 60).div_ceil(MICROS) * MICROS;
+    sixtieth.max(MICROS)
+}
+
 /// How buyers get the group price.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -362,6 +370,20 @@ impl Aggregate for Campaign {
 /// Seconds from `now` to `at`, never negative.
 pub fn seconds_left(at_micros: i64, now_micros: i64) -> i64 {
     ((at_micros - now_micros).max(0) + MICROS - 1) / MICROS
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    #[test]
+    fn history_buckets_are_a_sixtieth_of_the_campaign_in_whole_seconds() {
+        let hour = 3_600 * MICROS;
+        assert_eq!(history_bucket_micros(0, hour), 60 * MICROS);
+        assert_eq!(history_bucket_micros(0, 10 * MICROS), MICROS, "at least a second");
+        assert_eq!(history_bucket_micros(0, 61 * MICROS), 2 * MICROS, "rounded up");
+        assert_eq!(history_bucket_micros(5, 5), MICROS);
+    }
 }
 
 #[cfg(test)]

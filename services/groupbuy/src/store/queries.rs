@@ -339,6 +339,25 @@ pub async fn stats(pool: &PgPool, campaign: Uuid) -> Result<StatsRow, sqlx::Erro
     .await
 }
 
+/// How many joins (every one that took a unit; refused holds left out) were made in each
+/// `bucket_micros` wide bucket from `from`, as (bucket index, joins), the empty ones left out.
+pub async fn join_history(
+    pool: &PgPool,
+    campaign: Uuid,
+    from: DateTime<Utc>,
+    bucket_micros: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT floor(extract(epoch FROM created_at - $2) * 1000000 / $3)::int8 AS bucket, count(*) \
+         FROM joins WHERE campaign_id = $1 AND status <> 'failed' GROUP BY 1 ORDER BY 1",
+    )
+    .bind(campaign)
+    .bind(from)
+    .bind(bucket_micros as f64)
+    .fetch_all(pool)
+    .await
+}
+
 /// Campaign-level progress for watchers.
 #[derive(Clone, Debug, PartialEq, FromRow)]
 pub struct CampaignProgressRow {
