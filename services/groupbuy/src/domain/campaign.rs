@@ -40,7 +40,7 @@ const MICROS: i64 = 1_000_000;
 /// seconds, at least one, so a chart of any campaign has at most about 60 points.
 pub fn history_bucket_micros(starts_at_micros: i64, ends_at_micros: i64) -> i64 {
     let length = (ends_at_micros - starts_at_micros).max(0);
-    let sixtieth = (length / 60).div_ceil(MICROS) * MICROS;
+    let sixtieth = (length / 60 + MICROS - 1) / MICROS * MICROS;
     sixtieth.max(MICROS)
 }
 
