@@ -65,7 +65,8 @@ else
         log "$svc up on ${port[$svc]}"
     done
     if [[ -x "$BIN/seed" ]]; then
-        "$BIN/seed" >"$OUT/logs/seed.log" 2>&1 || { log "seed failed"; tail -20 "$OUT/logs/seed.log" >&2; exit 1; }
+        # The seed makes the demo operator in the users database directly (as `users grant-operator` does).
+        TUAN_DATABASE__URL="postgres://postgres@127.0.0.1:5432/tuan_console_users" "$BIN/seed" >"$OUT/logs/seed.log" 2>&1 || { log "seed failed"; tail -20 "$OUT/logs/seed.log" >&2; exit 1; }
         log "demo data seeded"
     fi
 fi
