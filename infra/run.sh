@@ -164,9 +164,10 @@ cat <<SUMMARY
 Demo accounts (password tuan-demo-2026; docs/local-dev.md):
   +8613800000000  operator  verifies merchants and reads the back office (tuanctl merchants pending)
   +8613800000001  merchant  verified; runs campaigns and a public account in the console
-  +8613800000002  Alice     buyer with a wallet; friends with Bob and Carol, in the "Dinner friends" circle
-  +8613800000003  Bob       buyer; Alice's friend
-  +8613800000004  Carol     buyer; Alice's friend
+  +8613800000002  Alice     buyer; her Home has every part: the "Dinner friends" circle with a deal
+                            card, Bob's open mango team, the dinner bill she collects, her wallet
+  +8613800000003  Bob       buyer; leads a mango team (Carol joined), posted a moment, owes for dinner
+  +8613800000004  Carol     buyer; in Bob's team, owes Alice for dinner
 
 Try (services expose gRPC reflection):
   grpcurl -plaintext 127.0.0.1:$example_port list

@@ -152,11 +152,20 @@ pub struct Options {
     pub own_broker: bool,
     /// Extra settings per service, `(service, variable, value)`, applied after the harness's own.
     pub env: Vec<(&'static str, String, String)>,
+    /// Leave out the stack's operator (for a test that makes its own, as the demo seed does).
+    pub no_operator: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { user_rate: (50, 100), part_budget_ms: 3_000, otlp_endpoint: None, own_broker: false, env: Vec::new() }
+        Self {
+            user_rate: (50, 100),
+            part_budget_ms: 3_000,
+            otlp_endpoint: None,
+            own_broker: false,
+            env: Vec::new(),
+            no_operator: false,
+        }
     }
 }
 
@@ -264,8 +273,29 @@ impl Stack {
         for process in &mut stack.processes {
             process.wait_serving(Duration::from_secs(60)).await;
         }
-        stack.make_operator().await;
+        if !options.no_operator {
+            stack.make_operator().await;
+        }
         stack
+    }
+
+    /// Runs `make run`'s demo seed (the `seed` binary) against this stack, as `make run` does:
+    /// the users service's settings for the operator it makes, the services' addresses.
+    pub async fn seed(&mut self) -> String {
+        let mut env = self.process("users").env.clone();
+        for p in &self.processes {
+            env.insert(format!("TUAN_{}_URL", p.name.to_uppercase()), format!("http://127.0.0.1:{}", p.port));
+        }
+        let output = tokio::process::Command::new(binary("seed"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(&env)
+            .output()
+            .await
+            .expect("run the seed");
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "seed failed: {text}");
+        text
     }
 
     /// Signs up [`OPERATOR_PHONE`] and makes it an operator as an SRE would, by running

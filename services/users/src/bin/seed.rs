@@ -1,5 +1,7 @@
 //! Demo data for `make run`: an operator, a verified merchant, three friends with money in
-//! their wallets, a circle of theirs, and a team campaign by the merchant. Talks to the running
+//! their wallets, a circle of theirs with a deal card, a team campaign by the merchant with
+//! Bob's team (Carol joined), a moment of Bob's, and a dinner bill Alice collects: every part
+//! of Alice's Home on her first call (tests/e2e/tests/e2e/demo.rs). Talks to the running
 //! services over gRPC; safe to run twice. Other services learn about users through Kafka, so
 //! calls that depend on that are retried for a while.
 //!
@@ -154,9 +156,12 @@ async fn seed_other_services(
         wallets.top_up(authed(person, top_up)).await?;
     }
 
-    if let Ok(mut circles) = CirclesServiceClient::connect(url("circles", 50052)).await {
-        let [alice, bob, carol] = friends;
+    let [alice, bob, carol] = friends;
+    let mut circle_id = None;
+    let circles_client = CirclesServiceClient::connect(url("circles", 50052)).await.ok();
+    if let Some(mut circles) = circles_client.clone() {
         let mine = circles.list_my_circles(authed(alice, circles::ListMyCirclesRequest::default())).await?.into_inner();
+        circle_id = mine.circles.first().map(|c| c.circle_id.clone());
         if mine.circles.is_empty() {
             let create = circles::CreateCircleRequest {
                 name: "Dinner friends".into(),
@@ -165,6 +170,7 @@ async fn seed_other_services(
                 approval_required: false,
             };
             let circle = circles.create_circle(authed(alice, create)).await?.into_inner();
+            circle_id = Some(circle.circle_id.clone());
             for friend in [bob, carol] {
                 let target =
                     circles::MemberTarget { circle_id: circle.circle_id.clone(), user_id: friend.user_id.clone() };
@@ -177,6 +183,7 @@ async fn seed_other_services(
         }
     }
 
+    let mut team_id = None;
     if let Ok(mut deals) = GroupBuyServiceClient::connect(url("groupbuy", 50053)).await {
         let launch = groupbuy::LaunchCampaignRequest {
             title: "Hainan mangoes, 5 kg".into(),
@@ -198,12 +205,93 @@ async fn seed_other_services(
             .list_active_campaigns(authed(merchant, groupbuy::ListActiveCampaignsRequest::default()))
             .await?
             .into_inner();
-        if active.campaigns.is_empty() {
-            eventually("launching the demo campaign", || {
+        let campaign = match active.campaigns.into_iter().next() {
+            Some(campaign) => Some(campaign),
+            None => eventually("launching the demo campaign", || {
                 let (mut client, request) = (deals.clone(), authed(merchant, launch.clone()));
                 async move { client.launch_campaign(request).await }
             })
+            .await?
+            .map(|r| r.into_inner()),
+        };
+        // Bob opens a team and Carol joins it: Alice's Home shows her friends' open team, and
+        // the console's campaign is a few joins old. Fixed keys: a second seed buys nothing.
+        if let Some(campaign) = campaign {
+            let open = groupbuy::OpenTeamRequest {
+                campaign_id: campaign.campaign_id.clone(),
+                idempotency_key: format!("seed-team-{}", bob.user_id),
+            };
+            let opened = eventually("opening Bob's team", || {
+                let (mut client, request) = (deals.clone(), authed(bob, open.clone()));
+                async move { client.open_team(request).await }
+            })
             .await?;
+            team_id = opened.and_then(|o| o.into_inner().team).map(|t| t.team_id);
+            if let Some(team) = &team_id {
+                let join = groupbuy::JoinTeamRequest {
+                    team_id: team.clone(),
+                    idempotency_key: format!("seed-join-{}", carol.user_id),
+                };
+                // Joinable once Bob's hold is placed.
+                eventually("Carol joining Bob's team", || {
+                    let (mut client, request) = (deals.clone(), authed(carol, join.clone()));
+                    async move { client.join_team(request).await }
+                })
+                .await?;
+            }
+        }
+    }
+
+    if let (Some(mut circles), Some(circle)) = (circles_client, circle_id.clone()) {
+        let posts = circles
+            .list_posts(authed(alice, circles::ListPostsRequest { circle_id: circle.clone(), page: None }))
+            .await?
+            .into_inner();
+        if posts.posts.is_empty() {
+            // A deal card in the circle, and a moment of Bob's in his friends' timelines.
+            let card =
+                team_id.clone().map(|t| circles::DealCard { target: Some(circles::deal_card::Target::TeamId(t)) });
+            let post = circles::CreatePostRequest {
+                circle_id: circle.clone(),
+                text: "Bob's mango team needs one more, join from here!".into(),
+                card,
+            };
+            tolerate(circles.create_post(authed(alice, post)).await)?;
+            let moment =
+                circles::PostMomentRequest { text: "The mangoes from Hainan are in. So sweet.".into(), card: None };
+            tolerate(circles.post_moment(authed(bob, moment)).await)?;
+        }
+    }
+
+    // Alice paid 300.00 for the dinner of the circle; split equally, collected from Bob and Carol.
+    if let Some(circle) = circle_id {
+        let bill = payments::CreateBillRequest {
+            title: "Dinner at the hot-pot place".into(),
+            total: "300.00".into(),
+            currency: "CNY".into(),
+            split_method: payments::SplitMethod::Equal as i32,
+            payers: vec![],
+            participants: [alice, bob, carol]
+                .iter()
+                .map(|p| payments::Participant { user_id: p.user_id.clone(), value: String::new() })
+                .collect(),
+            circle_id: circle,
+            idempotency_key: format!("seed-dinner-{}", alice.user_id),
+        };
+        let recorded = eventually("recording the dinner bill", || {
+            let (mut client, request) = (wallets.clone(), authed(alice, bill.clone()));
+            async move { client.create_bill(request).await }
+        })
+        .await?;
+        if let Some(bill) = recorded {
+            tolerate(
+                wallets
+                    .open_collection(authed(
+                        alice,
+                        payments::OpenCollectionRequest { bill_id: bill.into_inner().bill_id },
+                    ))
+                    .await,
+            )?;
         }
     }
     Ok(())

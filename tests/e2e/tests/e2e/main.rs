@@ -4,6 +4,7 @@
 
 use tuan_e2e::{flows, harness};
 
+mod demo;
 mod isolation;
 mod journey;
 mod observability;
