@@ -43,15 +43,17 @@ async fn the_demo_seed_fills_every_part_of_alices_home() {
     assert_eq!(team.members.len(), 2, "Bob's team with Carol in it: a few joins old");
     assert!(home.collections[0].i_am_organiser, "Alice collects the dinner from Bob and Carol");
 
-    let timeline = gw
-        .get_timeline(authed(
-            &token,
-            circles::GetTimelineRequest { page: Some(PageRequest { limit: 10, cursor: String::new() }) },
-        ))
-        .await
-        .expect("timeline")
-        .into_inner();
-    assert!(timeline.moments.iter().any(|m| m.text.contains("mangoes")), "Bob's moment: {timeline:#?}");
+    // Bob's moment reaches his friends' timelines through the fan-out (a Kafka hop).
+    let start = Instant::now();
+    loop {
+        let page = Some(PageRequest { limit: 10, cursor: String::new() });
+        let timeline = gw.get_timeline(authed(&token, circles::GetTimelineRequest { page })).await.expect("timeline");
+        if timeline.get_ref().moments.iter().any(|m| m.text.contains("mangoes")) {
+            break;
+        }
+        assert!(start.elapsed() < SETTLE, "Bob's moment never reached Alice: {:#?}", timeline.into_inner());
+        tokio::time::sleep(POLL).await;
+    }
 
     // Seeding again changes nothing a user sees twice: one team, one collection.
     stack.seed().await;
