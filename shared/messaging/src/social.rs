@@ -14,7 +14,7 @@
 
 use futures::{FutureExt, future::BoxFuture};
 use prost::Name as _;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use tuan_proto::{events::v1::EventEnvelope, users::v1 as users};
 use uuid::Uuid;
 
@@ -193,7 +193,7 @@ impl Relation {
 
 /// How `other` stands to `user`, in one statement; a block by `other` comes first (it decides
 /// what `user` may do, whatever `user` did).
-pub async fn relation(conn: &mut PgConnection, user: Uuid, other: Uuid) -> Result<Relation, sqlx::Error> {
+pub async fn relation<'c>(db: impl PgExecutor<'c>, user: Uuid, other: Uuid) -> Result<Relation, sqlx::Error> {
     let (blocking, blocked_by, friends): (bool, bool, bool) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2), \
                 EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $2 AND blocked_id = $1), \
@@ -201,7 +201,7 @@ pub async fn relation(conn: &mut PgConnection, user: Uuid, other: Uuid) -> Resul
     )
     .bind(user)
     .bind(other)
-    .fetch_one(conn)
+    .fetch_one(db)
     .await?;
     Ok(if blocked_by {
         Relation::BlockedBy
@@ -215,18 +215,18 @@ pub async fn relation(conn: &mut PgConnection, user: Uuid, other: Uuid) -> Resul
 }
 
 /// Whether `blocker` blocked `blocked` (one direction).
-pub async fn has_blocked(conn: &mut PgConnection, blocker: Uuid, blocked: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn has_blocked<'c>(db: impl PgExecutor<'c>, blocker: Uuid, blocked: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2)")
         .bind(blocker)
         .bind(blocked)
-        .fetch_one(conn)
+        .fetch_one(db)
         .await
 }
 
 /// Whether the users service verified `user` as a merchant.
-pub async fn is_verified_merchant(conn: &mut PgConnection, user: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn is_verified_merchant<'c>(db: impl PgExecutor<'c>, user: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.merchants WHERE user_id = $1)")
         .bind(user)
-        .fetch_one(conn)
+        .fetch_one(db)
         .await
 }

@@ -205,7 +205,7 @@ impl CirclesApp {
             }
             MemberOp::Join => {
                 let owner = facts.circle.owner;
-                MemberAction::Join { blocked_by_owner: queries::is_blocked(&mut tx, owner, caller.user_id).await? }
+                MemberAction::Join { blocked_by_owner: queries::is_blocked(&mut *tx, owner, caller.user_id).await? }
             }
             MemberOp::Approve => MemberAction::Approve,
             MemberOp::Decline => MemberAction::Decline,

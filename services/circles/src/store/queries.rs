@@ -159,7 +159,7 @@ pub async fn lock_circle(conn: &mut PgConnection, circle: Uuid, lock: Lock) -> R
 
 /// How `actor` relates to `other` (the shared social graph): blocks first, then friendship.
 pub async fn relation(conn: &mut PgConnection, actor: Uuid, other: Uuid) -> Result<Relation, sqlx::Error> {
-    Ok(match social::relation(conn, actor, other).await? {
+    Ok(match social::relation(&mut *conn, actor, other).await? {
         social::Relation::BlockedBy => Relation::BlockedYou,
         social::Relation::Blocking => Relation::YouBlocked,
         social::Relation::Friends => Relation::Friends,
@@ -176,9 +176,7 @@ pub async fn is_premium(conn: &mut PgConnection, user: Uuid) -> Result<bool, sql
         .await
 }
 
-pub async fn is_merchant(pool: &PgPool, user: Uuid) -> Result<bool, sqlx::Error> {
-    social::is_verified_merchant(&mut *pool.acquire().await?, user).await
-}
+pub use social::is_verified_merchant as is_merchant;
 
 const CIRCLE: &str = "c.circle_id, c.owner_id, c.name, c.kind, c.topic, c.approval_required, c.dissolved, c.members, \
                       c.member_cap, c.created_at AS circle_created_at, COALESCE(m.role, '') AS my_role, \

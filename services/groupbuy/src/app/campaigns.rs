@@ -36,7 +36,7 @@ impl GroupBuyApp {
     /// Verified merchants only; the end time becomes a durable deadline in the same transaction.
     pub async fn launch(&self, meta: &EventMeta, caller: &Caller, spec: CampaignSpec) -> Result<CampaignRow, ApiError> {
         let merchant = caller.user_id;
-        if !social::is_verified_merchant(&mut *self.pool.acquire().await?, merchant).await? {
+        if !social::is_verified_merchant(&self.pool, merchant).await? {
             return Err(GroupBuyError::NotVerifiedMerchant.into());
         }
         let campaign_id = Uuid::now_v7();

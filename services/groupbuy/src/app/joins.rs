@@ -204,7 +204,7 @@ impl GroupBuyApp {
                 return Err(GroupBuyError::TeamNotFound.into());
             }
             let blocked_by_leader = match team.leader_id {
-                Some(leader) => social::has_blocked(&mut tx, leader, user).await?,
+                Some(leader) => social::has_blocked(&mut *tx, leader, user).await?,
                 None => false,
             };
             let command =

@@ -2,6 +2,7 @@
 
 use sqlx::PgConnection;
 use tuan_eventstore::{Aggregate as _, EventMeta};
+use tuan_messaging::social;
 use tuan_proto::payments::v1 as pb;
 use tuan_runtime::{
     ApiError,
@@ -17,7 +18,6 @@ use crate::{
         journal::{EntryKind, PostEntry},
     },
     store::{
-        external,
         idempotency::IdempotencyKey,
         queries::{self, CampaignRow},
     },
@@ -50,7 +50,7 @@ impl PaymentsApp {
         let me = caller.user_id;
         let privileged = caller.has_role(ROLE_OPERATOR) || caller.has_role(ROLE_MERCHANT);
         idempotent!(self, me, key, pb::CharityCampaign, |conn| async {
-            if !privileged && !external::is_verified_merchant(conn, me).await? {
+            if !privileged && !social::is_verified_merchant(&mut *conn, me).await? {
                 return Err(PaymentError::Forbidden(
                     "only operators and verified merchants may create campaigns".into(),
                 )

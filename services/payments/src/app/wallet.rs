@@ -6,6 +6,7 @@ use chrono::Utc;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tuan_eventstore::{Aggregate as _, EventMeta, EventPayload as _};
+use tuan_messaging::social::{self, Relation};
 use tuan_proto::payments::v1 as pb;
 use tuan_runtime::{ApiError, auth::Caller, shutdown::Shutdown};
 use uuid::Uuid;
@@ -20,7 +21,6 @@ use crate::{
     },
     provider::{Confirmation, ProviderRequest, RequestKind},
     store::{
-        external::{self, Relation},
         idempotency::IdempotencyKey,
         limits as store_limits,
         queries::{self, HoldRow, PostingRow, ProviderRequestRow},
@@ -366,9 +366,9 @@ impl PaymentsApp {
 
 /// Refuses unless `other` is `user`'s friend and neither blocked the other.
 pub(crate) async fn require_friend(conn: &mut PgConnection, user: Uuid, other: Uuid) -> Result<(), ApiError> {
-    match external::relation(conn, user, other).await? {
+    match social::relation(&mut *conn, user, other).await? {
         Relation::Friends => Ok(()),
-        Relation::Blocked => Err(PaymentError::Forbidden(format!(
+        Relation::Blocking | Relation::BlockedBy => Err(PaymentError::Forbidden(format!(
             "you cannot pay or split with user {other}: one of you blocked the other"
         ))
         .into()),

@@ -1,9 +1,8 @@
 //! Tables fed by other services' events, and payments' own bookkeeping outside `proj`
 //! (a projection rebuild replaces `proj` wholesale, so these live in `public`).
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tuan_messaging::social;
-use uuid::Uuid;
 
 /// Databases from before the shared social graph kept friendships and verified merchants
 /// under names of their own; they are renamed into the shared tables once, keeping their rows.
@@ -24,25 +23,4 @@ END $$;
 pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
     tuan_eventstore::install_tables(pool, LEGACY_SOCIAL_TABLES).await?;
     social::install(pool).await
-}
-
-/// How `other` relates to `user`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Relation {
-    Friends,
-    Strangers,
-    /// Either side blocked the other.
-    Blocked,
-}
-
-pub async fn relation(conn: &mut PgConnection, user: Uuid, other: Uuid) -> Result<Relation, sqlx::Error> {
-    Ok(match social::relation(conn, user, other).await? {
-        social::Relation::Friends => Relation::Friends,
-        social::Relation::Strangers => Relation::Strangers,
-        social::Relation::Blocking | social::Relation::BlockedBy => Relation::Blocked,
-    })
-}
-
-pub async fn is_verified_merchant(conn: &mut PgConnection, user: Uuid) -> Result<bool, sqlx::Error> {
-    social::is_verified_merchant(conn, user).await
 }
