@@ -279,31 +279,16 @@ impl Stack {
         stack
     }
 
-    /// Runs `make run`'s demo seed (the `seed` binary) against this stack, as `make run` does:
-    /// the users service's settings for the operator it makes, the services' addresses.
+    /// Runs `make run`'s demo seed (the `seed` binary) against this stack, as `make run` does.
     pub async fn seed(&mut self) -> String {
-        let mut env = self.process("users").env.clone();
-        for p in &self.processes {
-            env.insert(format!("TUAN_{}_URL", p.name.to_uppercase()), format!("http://127.0.0.1:{}", p.port));
-        }
-        let output = tokio::process::Command::new(binary("seed"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(&env)
-            .output()
-            .await
-            .expect("run the seed");
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "seed failed: {text}");
-        text
+        self.run_as_users("seed", &[]).await
     }
 
     /// Signs up [`OPERATOR_PHONE`] and makes it an operator as an SRE would, by running
     /// `users grant-operator` with the users service's settings (its database).
     async fn make_operator(&mut self) {
         use tuan_proto::users::v1::{SignUpRequest, users_service_client::UsersServiceClient};
-        let users = self.process("users");
-        let (port, env) = (users.port, users.env.clone());
+        let port = self.process("users").port;
         let mut client = UsersServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect users");
         let sign_up = SignUpRequest {
             phone: OPERATOR_PHONE.into(),
@@ -312,14 +297,28 @@ impl Stack {
             region: "CN-31".into(),
         };
         client.sign_up(sign_up).await.expect("operator signs up");
-        let output = Command::new(binary("users"))
+        self.run_as_users("users", &["grant-operator", OPERATOR_PHONE]).await;
+    }
+
+    /// Runs `bin` with `args` and the users service's settings (its database), plus every
+    /// service's address (`TUAN_<SERVICE>_URL`), as an SRE or `make run` would; answers what
+    /// it printed, and fails the test if it failed.
+    async fn run_as_users(&mut self, bin: &str, args: &[&str]) -> String {
+        let mut env = self.process("users").env.clone();
+        for p in &self.processes {
+            env.insert(format!("TUAN_{}_URL", p.name.to_uppercase()), format!("http://127.0.0.1:{}", p.port));
+        }
+        let output = tokio::process::Command::new(binary(bin))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(&env)
-            .args(["grant-operator", OPERATOR_PHONE])
+            .args(args)
             .output()
-            .expect("run users grant-operator");
-        assert!(output.status.success(), "users grant-operator: {}", String::from_utf8_lossy(&output.stderr));
+            .await
+            .unwrap_or_else(|e| panic!("run {bin}: {e}"));
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "{bin} {args:?} failed: {text}");
+        text
     }
 
     fn process(&mut self, name: &str) -> &mut Process {
