@@ -62,9 +62,12 @@ pub const BACKFILL_MOMENTS: i64 = 100;
 /// a friendship that circles learns later (the two events come on different topics, in either
 /// order) would miss it for good. So a friendship also copies each side's recent moments
 /// into the other's timeline, in the same transaction. The moment rows are committed with
-/// the command that posted them, before its event is even published, so whichever of the two
-/// runs second sees what the other wrote; the timeline's key (owner, the moment's time, id)
-/// makes the copy and the fan-out of one moment the same row. Removing or blocking a friend
+/// the command that posted them, before its event is even published. The two consumers run
+/// in separate transactions, so each could read before the other commits (the backfill finds
+/// no moment yet, the fan-out finds no friendship yet) and the moment would be lost: both
+/// take [`lock_author`] before they read, so whichever runs second reads what the first
+/// committed. The timeline's key (owner, the moment's time, id) makes the copy and the
+/// fan-out of one moment the same row. Removing or blocking a friend
 /// keeps hiding the moments, as the timeline read joins the friendships.
 pub struct UsersFeed;
 
@@ -79,6 +82,9 @@ impl EventHandler for UsersFeed {
             if is::<users_pb::FriendRequestAccepted>(envelope) {
                 let e: users_pb::FriendRequestAccepted = decode(envelope)?;
                 let (a, b) = (uuid_field("from_user_id", &e.from_user_id)?, uuid_field("to_user_id", &e.to_user_id)?);
+                // In one order, so two friendships that share a user cannot deadlock.
+                lock_author(conn, a.min(b)).await?;
+                lock_author(conn, a.max(b)).await?;
                 let rows = backfill(conn, a, b).await? + backfill(conn, b, a).await?;
                 tracing::debug!(%a, %b, rows, "new friends' recent moments backfilled");
             }
@@ -90,6 +96,16 @@ impl EventHandler for UsersFeed {
     fn wants(&self, event_type: &str) -> bool {
         SocialGraph::applies(event_type)
     }
+}
+
+/// Serialises, per author, the fan-out of their moments with the backfills of their new
+/// friendships (held to the end of the consumer's transaction).
+async fn lock_author(conn: &mut PgConnection, author: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7202612031))")
+        .bind(author)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Copies `author`'s recent moments into `owner`'s timeline; answers the rows added.
@@ -119,13 +135,15 @@ impl EventHandler for FanoutFeed {
         async move {
             if is::<circles_pb::MomentPosted>(envelope) {
                 let e: circles_pb::MomentPosted = decode(envelope)?;
+                let author = uuid_field("id", &e.author_id)?;
+                lock_author(conn, author).await?;
                 let rows = sqlx::query(
                     "INSERT INTO public.timeline (owner_id, created_at, moment_id, author_id) \
                      SELECT f.friend_id, $3, $2, $1 FROM public.friends f WHERE f.user_id = $1 \
                      UNION ALL SELECT $1, $3, $2, $1 \
                      ON CONFLICT DO NOTHING",
                 )
-                .bind(uuid_field("id", &e.author_id)?)
+                .bind(author)
                 .bind(uuid_field("id", &e.moment_id)?)
                 .bind(occurred_at(envelope)?)
                 .execute(conn)
