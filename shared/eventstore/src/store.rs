@@ -247,6 +247,37 @@ impl EventStore {
         rows.iter().map(|r| RecordedEvent::from_row(r).map_err(StoreError::from)).collect()
     }
 
+    /// Up to `limit` events of the streams with id `stream_id` (of `stream_type` only, when
+    /// given) after `after_version`, in the order they were stored: one aggregate's history as
+    /// an operator reads it, without knowing its type.
+    pub async fn read_stream_by_id(
+        &self,
+        stream_type: Option<&str>,
+        stream_id: &str,
+        after_version: Version,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        // The store's only index on streams leads with the type: without one, walk the few
+        // types through that index (a loose index scan) rather than read the whole table.
+        let sql = format!(
+            "WITH RECURSIVE types(t) AS ( \
+                 SELECT min(stream_type) FROM events \
+                 UNION ALL SELECT (SELECT min(stream_type) FROM events WHERE stream_type > t) FROM types WHERE t IS NOT NULL) \
+             SELECT {EVENT_COLUMNS} FROM events \
+             WHERE stream_type IN (SELECT t FROM types WHERE t IS NOT NULL AND ($2::text IS NULL OR t = $2)) \
+               AND stream_id = $1 AND version > $3 \
+             ORDER BY global_position LIMIT $4"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(stream_id)
+            .bind(stream_type)
+            .bind(after_version as i64)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| RecordedEvent::from_row(r).map_err(StoreError::from)).collect()
+    }
+
     /// Up to `limit` events of every stream in replay order, after `cursor`
     /// (`(tx_id, global_position)` of the last event seen; start with `None`).
     ///

@@ -34,6 +34,9 @@ const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 const DEFAULT_STUCK_AFTER_SECS: u64 = 15 * 60;
 const DEFAULT_STUCK_LIMIT: u32 = 100;
+const DEFAULT_STREAM_PAGE: u32 = 500;
+const MAX_STREAM_PAGE: u32 = 5000;
+const MAX_STREAM_ID: usize = 200;
 const BROKER_TIMEOUT: Duration = Duration::from_secs(5);
 /// The advisory lock a projection rebuild holds in its database (the relay's leader lock is
 /// 7_202_611_232; the schema installers' 7_202_611_230 and 7_202_611_231).
@@ -300,6 +303,37 @@ impl Admin for AdminApi {
             }
         }
         Ok(Response::new(pb::ListStuckSagasResponse { service: self.inner.service.to_string(), sagas }))
+    }
+
+    async fn read_stream(
+        &self,
+        request: Request<pb::ReadStreamRequest>,
+    ) -> Result<Response<pb::ReadStreamResponse>, Status> {
+        require_operator(&request)?;
+        let r = request.into_inner();
+        let stream_id = r.stream_id.trim();
+        if stream_id.is_empty() || stream_id.chars().count() > MAX_STREAM_ID {
+            return Err(ApiError::invalid(format!("stream_id must be 1 to {MAX_STREAM_ID} characters")).into());
+        }
+        let stream_type = Some(r.stream_type.trim()).filter(|t| !t.is_empty());
+        let limit = if r.limit == 0 { DEFAULT_STREAM_PAGE } else { r.limit.min(MAX_STREAM_PAGE) };
+        let after_version = r.after_version.min(i64::MAX as u64);
+        let store = EventStore::new(self.inner.pool.clone());
+        // One more than asked says whether another page follows.
+        let mut events = store
+            .read_stream_by_id(stream_type, stream_id, after_version, i64::from(limit) + 1)
+            .await
+            .map_err(ApiError::from)?;
+        let more = events.len() > limit as usize;
+        events.truncate(limit as usize);
+        let events = events
+            .iter()
+            .map(|e| pb::StoredEvent {
+                global_position: e.global_position,
+                envelope: Some(e.to_envelope(self.inner.service)),
+            })
+            .collect();
+        Ok(Response::new(pb::ReadStreamResponse { events, more }))
     }
 }
 

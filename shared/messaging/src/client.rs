@@ -37,6 +37,21 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
     config
 }
 
+/// A reader outside any consumer group, for tools: it assigns partitions itself and commits
+/// nothing, so it neither joins nor moves a service's group. (librdkafka still wants a group
+/// id to consume; `name` plus the process id is one nobody joins.)
+pub fn reader_config(brokers: &str, name: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{name}-reader-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("fetch.wait.max.ms", "100")
+        .set("socket.keepalive.enable", "true");
+    config
+}
+
 /// The Kafka clients a service shares among its relay and consumers.
 #[derive(Clone)]
 pub struct KafkaClients {

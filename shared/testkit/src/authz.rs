@@ -108,6 +108,7 @@ pub const MATRIX: &[Rule] = &[
     role("tuan.admin.v1.Admin/RedriveDeadLetter", Role::Operator),
     role("tuan.admin.v1.Admin/RebuildProjections", Role::Operator),
     role("tuan.admin.v1.Admin/ListStuckSagas", Role::Operator),
+    role("tuan.admin.v1.Admin/ReadStream", Role::Operator),
     // ---- users ----
     rule("tuan.users.v1.UsersService/SignUp", Public),
     rule("tuan.users.v1.UsersService/Login", Public),
@@ -390,6 +391,10 @@ pub fn admin_request(method: &str) -> Vec<u8> {
         "RedriveDeadLetter" => pb::RedriveDeadLetterRequest { id: i64::MAX }.encode_to_vec(),
         "RebuildProjections" => pb::RebuildProjectionsRequest {}.encode_to_vec(),
         "ListStuckSagas" => pb::ListStuckSagasRequest { older_than_seconds: 60, limit: 10 }.encode_to_vec(),
+        "ReadStream" => {
+            pb::ReadStreamRequest { stream_id: uuid::Uuid::nil().to_string(), limit: 10, ..Default::default() }
+                .encode_to_vec()
+        }
         other => panic!("no admin fixture request for {other}"),
     }
 }
@@ -532,7 +537,7 @@ pub async fn check_admin(
     let snapshot = || admin_snapshot(pool);
     let mut checked = check_service(channel, ADMIN, auth, &callers, admin_request, snapshot).await;
     let operator = bearer(&token(auth, uuid::Uuid::now_v7(), &[tuan_runtime::auth::ROLE_OPERATOR]));
-    for method in ["GetBacklog", "ListDeadLetters", "ListStuckSagas"] {
+    for method in ["GetBacklog", "ListDeadLetters", "ListStuckSagas", "ReadStream"] {
         let rpc = format!("{ADMIN}/{method}");
         let reply = call_raw(channel, &rpc, &operator, admin_request(method), std::time::Duration::from_secs(20)).await;
         assert!(reply.is_ok(), "{rpc} by an operator: {:?}", reply.err());

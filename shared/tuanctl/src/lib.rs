@@ -3,7 +3,11 @@
 //! look-ups and merchant decisions, and the admin API (`tuan.admin.v1.Admin`) every service
 //! with a database serves for dead letters, rebuilds, backlog and stuck sagas.
 //!
-//! Output is for people by default; `--json` prints one JSON document per command for scripts.
+//! Output is for people by default; `--json` prints one JSON document per command for scripts
+//! (`events` prints one JSON object per event and line). `events tail` reads the broker, not
+//! a service: see [`events`].
+
+pub mod events;
 
 use std::time::Duration;
 
@@ -73,6 +77,9 @@ pub enum Command {
     /// Outbox backlog, consumer lag and dead letters waiting, for every service.
     Backlog,
     /// Sagas that have not moved for longer than --older-than, and where each stopped.
+    /// The events themselves: tail services' topics, or show one aggregate's stream.
+    #[command(subcommand)]
+    Events(Events),
     Sagas {
         /// e.g. 90s, 15m, 2h, 1d.
         #[arg(long, default_value = "15m", value_parser = parse_duration)]
@@ -80,6 +87,52 @@ pub enum Command {
         /// Only this service (default: group-buy and payments, the ones with sagas).
         #[arg(long)]
         service: Option<Service>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Events {
+    /// Envelopes on services' topics, read from the broker outside any consumer group. Several
+    /// services interleave: follow one saga across them with --trace.
+    Tail {
+        /// Whose topics to read, e.g. `groupbuy payments`.
+        services: Vec<Service>,
+        /// A topic by its full name (the dead letters': `tuan.deadletter.v1`), in addition.
+        #[arg(long)]
+        topic: Vec<String>,
+        /// `beginning`, `end` or an offset, on every partition.
+        #[arg(long, default_value = "beginning", value_parser = events::parse_start)]
+        from: events::Start,
+        /// Keep waiting for new events (otherwise stop at the end offsets found at the start).
+        #[arg(long, short)]
+        follow: bool,
+        /// Only this event type: full (`tuan.groupbuy.v1.JoinRequested`) or short (`JoinRequested`).
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Only messages with this key (an aggregate's id).
+        #[arg(long)]
+        key: Option<String>,
+        /// Only events of this trace (32 hex digits) or correlation id.
+        #[arg(long)]
+        trace: Option<String>,
+        /// Stop after this many.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// The broker, as the services have it.
+        #[arg(long, env = "TUAN_KAFKA__BROKERS", default_value = "127.0.0.1:9092")]
+        brokers: String,
+        /// The services' topic prefix, if they have one.
+        #[arg(long, env = "TUAN_KAFKA__TOPIC_PREFIX", default_value = "")]
+        topic_prefix: String,
+    },
+    /// One aggregate's stream from a service's event store (its admin API), oldest first.
+    Show {
+        service: Service,
+        /// The aggregate's id, e.g. a join's UUID.
+        stream_id: String,
+        /// Its type (`join`, `team`, ...), when an id names several.
+        #[arg(long)]
+        stream_type: Option<String>,
     },
 }
 
@@ -176,6 +229,38 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Tailing asks the broker, not a service: it needs no operator token.
+    if let Command::Events(Events::Tail {
+        services,
+        topic,
+        from,
+        follow,
+        event_type,
+        key,
+        trace,
+        limit,
+        brokers,
+        topic_prefix,
+    }) = &cli.command
+    {
+        let mut topics: Vec<String> =
+            services.iter().map(|s| tuan_messaging::service_topic(topic_prefix, s.name())).collect();
+        topics.extend(topic.iter().cloned());
+        if topics.is_empty() {
+            bail!("name a service (users, circles, groupbuy, payments) or a --topic");
+        }
+        let tail = events::Tail {
+            brokers,
+            topics,
+            start: *from,
+            follow: *follow,
+            filter: events::Filter { event_type: event_type.clone(), key: key.clone(), trace: trace.clone() },
+            limit: *limit,
+            json: cli.json,
+        };
+        // Blocking is fine here: the runtime has nothing else to run.
+        return tail.run(&mut std::io::stdout().lock()).map(drop);
+    }
     let ctl = Ctl::new(&cli).await?;
     match &cli.command {
         Command::Merchants(m) => ctl.merchants(m).await,
@@ -188,6 +273,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rebuild { service } => ctl.rebuild(*service).await,
         Command::Backlog => ctl.backlog().await,
         Command::Sagas { older_than, service } => ctl.sagas(*older_than, *service).await,
+        Command::Events(Events::Show { service, stream_id, stream_type }) => {
+            ctl.show_stream(*service, stream_id, stream_type.as_deref()).await
+        }
+        Command::Events(Events::Tail { .. }) => unreachable!("tail runs without a session, above"),
     }
 }
 
@@ -812,6 +901,36 @@ impl Ctl {
         if !lag_rows.is_empty() {
             println!();
             table(&["CONSUMER", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG"], &lag_rows);
+        }
+        Ok(())
+    }
+
+    async fn show_stream(&self, service: Service, stream_id: &str, stream_type: Option<&str>) -> anyhow::Result<()> {
+        let mut admin = self.admin(service).await?;
+        let mut after_version = 0;
+        let mut shown = 0;
+        loop {
+            let request = admin::ReadStreamRequest {
+                stream_id: stream_id.to_string(),
+                stream_type: stream_type.unwrap_or_default().to_string(),
+                after_version,
+                limit: 0,
+            };
+            let page = admin.read_stream(self.authed(request)).await.map_err(status)?.into_inner();
+            for stored in &page.events {
+                let Some(envelope) = &stored.envelope else { continue };
+                let value =
+                    events::describe(envelope, &events::Location::Store { global_position: stored.global_position });
+                println!("{}", if self.json { value.to_string() } else { events::line(&value) });
+                after_version = after_version.max(envelope.version);
+                shown += 1;
+            }
+            if !page.more || page.events.is_empty() {
+                break;
+            }
+        }
+        if shown == 0 {
+            bail!("{} has no events of stream {stream_id}", service.name());
         }
         Ok(())
     }

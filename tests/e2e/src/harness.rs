@@ -169,6 +169,23 @@ impl Default for Options {
     }
 }
 
+/// Runs one of the workspace's binaries with only `env` (and PATH); answers (stdout, stderr),
+/// and fails the test if it failed.
+async fn run_binary(bin: &str, env: &BTreeMap<String, String>, args: &[&str]) -> (String, String) {
+    let output = tokio::process::Command::new(binary(bin))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("run {bin}: {e}"));
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned());
+    assert!(output.status.success(), "{bin} {args:?} failed: {stdout}{stderr}");
+    (stdout, stderr)
+}
+
 /// The running system of one test.
 pub struct Stack {
     // Processes stop before their databases are dropped.
@@ -308,17 +325,42 @@ impl Stack {
         for p in &self.processes {
             env.insert(format!("TUAN_{}_URL", p.name.to_uppercase()), format!("http://127.0.0.1:{}", p.port));
         }
-        let output = tokio::process::Command::new(binary(bin))
+        let (stdout, stderr) = run_binary(bin, &env, args).await;
+        format!("{stdout}{stderr}")
+    }
+
+    /// Runs `tuanctl` with `args` as the stack's operator would: every service's address, the
+    /// operator's credentials, and the broker and topic prefix the services use. Answers what
+    /// it printed on stdout, and fails the test if it failed.
+    pub async fn tuanctl(&mut self, args: &[&str]) -> String {
+        run_binary("tuanctl", &self.tuanctl_env(), args).await.0
+    }
+
+    /// Starts `tuanctl` as [`Stack::tuanctl`] does, its stdout piped, without waiting for it.
+    pub fn spawn_tuanctl(&mut self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(binary("tuanctl"))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(&env)
+            .envs(self.tuanctl_env())
             .args(args)
-            .output()
-            .await
-            .unwrap_or_else(|e| panic!("run {bin}: {e}"));
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "{bin} {args:?} failed: {text}");
-        text
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start tuanctl")
+    }
+
+    fn tuanctl_env(&mut self) -> BTreeMap<String, String> {
+        let users = self.process("users").env.clone();
+        let mut env: BTreeMap<String, String> = ["TUAN_KAFKA__BROKERS", "TUAN_KAFKA__TOPIC_PREFIX"]
+            .into_iter()
+            .map(|k| (k.to_string(), users[k].clone()))
+            .collect();
+        for p in &self.processes {
+            env.insert(format!("TUAN_{}_ADDR", p.name.to_uppercase()), format!("127.0.0.1:{}", p.port));
+        }
+        env.insert("TUAN_PHONE".into(), OPERATOR_PHONE.into());
+        env.insert("TUAN_PASSWORD".into(), crate::flows::PASSWORD.into());
+        env
     }
 
     fn process(&mut self, name: &str) -> &mut Process {

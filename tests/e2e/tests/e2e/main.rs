@@ -5,6 +5,7 @@
 use tuan_e2e::{flows, harness};
 
 mod demo;
+mod events;
 mod isolation;
 mod journey;
 mod observability;
