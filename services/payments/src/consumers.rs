@@ -2,13 +2,16 @@
 //! group-buy service. Friendships, blocks and merchant verification from the users service are
 //! kept by `tuan_messaging::social`.
 
+use std::time::Duration;
+
 use futures::{FutureExt, future::BoxFuture};
 use prost::Name as _;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tuan_messaging::{
     EventHandler, HandlerError,
-    envelope::{caused_by, decode, kind_of, uuid_field},
+    envelope::{caused_by, decode, kind_of, occurred_at, uuid_field},
+    social,
 };
 use tuan_proto::{circles::v1 as circles, events::v1::EventEnvelope, groupbuy::v1 as groupbuy};
 use tuan_runtime::{ApiError, ErrorKind};
@@ -18,6 +21,12 @@ use crate::{
     domain::{Currency, Money, hold::HoldRequest},
     store::membership,
 };
+
+/// How long a hold request for a merchant payments does not know as verified waits for the
+/// users service's `MerchantVerified` (group buying learned it on its own consumer before it let
+/// the campaign launch; payments' consumer of the same topic may be a moment behind). After
+/// that the hold is rejected: money goes only to merchants the operators verified.
+const UNKNOWN_MERCHANT_GRACE: Duration = Duration::from_secs(10);
 
 /// Places, captures and releases holds as the group-buy service asks; the answers
 /// (`HoldPlaced`, `HoldRejected`, `HoldCaptured`, `HoldReleased`) go out through the outbox.
@@ -61,6 +70,19 @@ impl GroupBuyHandler {
             expires_at_micros: self.app.hold_expiry(e.expires_at_micros),
         };
         let meta = caused_by(envelope);
+        if !social::is_verified_merchant(&mut *conn, merchant).await? {
+            let age = chrono::Utc::now().signed_duration_since(occurred_at(envelope)?);
+            if age.to_std().unwrap_or_default() < UNKNOWN_MERCHANT_GRACE {
+                return Err(HandlerError::Transient(format!("merchant {merchant} not known as verified yet")));
+            }
+            let placeholder = Money::zero(Currency::parse(&e.currency).unwrap_or(Currency::CNY));
+            let reason = format!("merchant {merchant} is not verified");
+            tracing::warn!(event = %envelope.event_id, %reason, "hold request refused");
+            return outcome(
+                envelope,
+                self.app.reject_hold_in(conn, &meta, request(amount.unwrap_or(placeholder)), reason).await,
+            );
+        }
         match amount {
             Ok(amount) => {
                 outcome(envelope, self.app.place_hold_in(conn, &meta, request(amount), WhenShort::Reject).await)

@@ -72,10 +72,11 @@ async fn a_hold_request_with_text_postgres_cannot_store_is_dead_lettered_and_the
     let mut app = TestApp::spawn().await;
     let buyer = app.user();
     app.fund(&buyer, "10.00").await;
+    let merchant = app.merchant().await;
     let request = |campaign: &str| gb::HoldRequested {
         hold_id: Uuid::now_v7().to_string(),
         user_id: buyer.id.to_string(),
-        merchant_id: Uuid::now_v7().to_string(),
+        merchant_id: merchant.to_string(),
         amount: "1.00".into(),
         currency: "CNY".into(),
         campaign_id: campaign.into(),

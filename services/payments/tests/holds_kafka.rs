@@ -26,7 +26,7 @@ async fn hold_then_capture_pays_the_merchant_minus_the_fee() {
     let mut app = TestApp::spawn().await;
     let mut events = app.payments_events();
     let buyer = app.user();
-    let merchant = Uuid::now_v7();
+    let merchant = app.merchant().await;
     app.fund(&buyer, "100.00").await;
 
     let request = hold_request(&buyer, merchant, "60.00", 0);
@@ -65,12 +65,56 @@ async fn hold_then_capture_pays_the_merchant_minus_the_fee() {
     app.stop().await;
 }
 
+/// From a pod that can reach the broker, one could publish a `HoldRequested` on group buying's
+/// topic; its envelope names another source (only group buying's relay says "groupbuy").
+#[tokio::test]
+async fn a_hold_request_that_did_not_come_from_group_buying_is_set_aside() {
+    let mut app = TestApp::spawn().await;
+    let mut events = app.payments_events();
+    let buyer = app.user();
+    let merchant = app.merchant().await;
+    app.fund(&buyer, "100.00").await;
+
+    let forged = hold_request(&buyer, merchant, "90.00", 0);
+    app.publish_claiming("groupbuy", "users", "join", &forged.team_id, 1, &forged).await;
+    // A genuine request after it on the same key: once it is placed, the forgery was handled.
+    let genuine = hold_request(&buyer, merchant, "10.00", 0);
+    app.publish("groupbuy", &genuine.team_id, &genuine).await;
+    events.expect::<pb::HoldPlaced>(|e| e.hold_id == genuine.hold_id).await;
+
+    assert!(!events.seen.iter().any(|e| e.stream_id == forged.hold_id), "no event of the forged hold");
+    let wallet = app.wallet(&buyer).await;
+    assert_eq!((wallet.balances[0].available.as_str(), wallet.balances[0].held.as_str()), ("90.00", "10.00"));
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM dead_letters").fetch_all(&app.db.pool).await.unwrap();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("forged") && reasons[0].contains("\"users\""), "{reasons:?}");
+    app.stop().await;
+}
+
+/// A request naming a payee the operators never verified (a bug or a compromised group-buy
+/// service) waits a moment for the verification to arrive, then is rejected: nothing is held.
+#[tokio::test]
+async fn a_hold_for_a_merchant_nobody_verified_is_rejected() {
+    let mut app = TestApp::spawn().await;
+    let mut events = app.payments_events();
+    let buyer = app.user();
+    app.fund(&buyer, "100.00").await;
+    let request = hold_request(&buyer, Uuid::now_v7(), "40.00", 0);
+    app.publish("groupbuy", &request.team_id, &request).await;
+    let rejected = events.expect::<pb::HoldRejected>(|e| e.hold_id == request.hold_id).await;
+    assert!(rejected.reason.contains("is not verified"), "{}", rejected.reason);
+    assert_eq!(app.available(&buyer, "CNY").await, dec("100.00"));
+    assert!(app.wallet(&buyer).await.open_holds.is_empty());
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn hold_then_release_returns_everything_and_short_wallets_are_rejected() {
     let mut app = TestApp::spawn().await;
     let mut events = app.payments_events();
     let buyer = app.user();
-    let merchant = Uuid::now_v7();
+    let merchant = app.merchant().await;
     app.fund(&buyer, "30.00").await;
 
     let request = hold_request(&buyer, merchant, "25.50", 0);
@@ -101,7 +145,8 @@ async fn holds_past_their_deadline_are_released_by_the_scanner() {
     let buyer = app.user();
     app.fund(&buyer, "10.00").await;
     let soon = (Utc::now() + chrono::Duration::milliseconds(300)).timestamp_micros();
-    let request = hold_request(&buyer, Uuid::now_v7(), "10.00", soon);
+    let merchant = app.merchant().await;
+    let request = hold_request(&buyer, merchant, "10.00", soon);
     app.publish("groupbuy", &request.team_id, &request).await;
     events.expect::<pb::HoldPlaced>(|e| e.hold_id == request.hold_id).await;
     let released = events.expect::<pb::HoldReleased>(|e| e.hold_id == request.hold_id).await;

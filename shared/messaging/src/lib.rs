@@ -29,7 +29,30 @@ pub fn service_topic(prefix: &str, service: &str) -> String {
     format!("{prefix}tuan.{service}.v1")
 }
 
+/// The service that owns `topic` (`<prefix>tuan.<service>.v1`): the only one whose events may
+/// travel on it. `None` for any other topic (the dead letters', a test's).
+pub fn topic_owner(topic: &str) -> Option<&str> {
+    let service = topic.rsplit_once("tuan.")?.1.strip_suffix(".v1")?;
+    let named = !service.is_empty() && service.bytes().all(|b| b.is_ascii_lowercase());
+    (named && service != "deadletter").then_some(service)
+}
+
 /// The topic every consumer's dead letters go to, keyed by consumer name.
 pub fn dead_letter_topic(prefix: &str) -> String {
     format!("{prefix}tuan.deadletter.v1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_topic_is_owned_by_the_service_it_names() {
+        assert_eq!(topic_owner(&service_topic("", "groupbuy")), Some("groupbuy"));
+        assert_eq!(topic_owner(&service_topic("t1a2b.", "payments")), Some("payments"));
+        assert_eq!(topic_owner(&service_topic("tuan.staging.", "users")), Some("users"));
+        assert_eq!(topic_owner(&dead_letter_topic("")), None);
+        assert_eq!(topic_owner("orders"), None);
+        assert_eq!(topic_owner("tuan..v1"), None);
+    }
 }

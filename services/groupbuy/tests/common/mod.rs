@@ -293,7 +293,8 @@ async fn publish<M: prost::Message + Name>(
         correlation_id: Uuid::now_v7().to_string(),
         causation_id: String::new(),
         payload: message.encode_to_vec(),
-        source: "test".into(),
+        // As the topic's owner would (consumers set aside events from anyone else).
+        source: tuan_messaging::topic_owner(topic).unwrap_or("test").into(),
         ..Default::default()
     };
     let bytes = envelope.encode_to_vec();

@@ -128,6 +128,20 @@ impl TestApp {
         version: u64,
         message: &M,
     ) -> String {
+        self.publish_claiming(service, service, stream_type, key, version, message).await
+    }
+
+    /// Publishes `message` on `service`'s topic with an envelope that says it comes from
+    /// `source` (a forgery, unless they are the same).
+    pub async fn publish_claiming<M: Message + Name>(
+        &self,
+        service: &str,
+        source: &str,
+        stream_type: &str,
+        key: &str,
+        version: u64,
+        message: &M,
+    ) -> String {
         let event_id = Uuid::now_v7().to_string();
         let envelope = EventEnvelope {
             event_id: event_id.clone(),
@@ -138,7 +152,7 @@ impl TestApp {
             schema_version: 1,
             payload: message.encode_to_vec(),
             correlation_id: Uuid::now_v7().to_string(),
-            source: service.into(),
+            source: source.into(),
             ..Default::default()
         };
         let bytes = envelope.encode_to_vec();
@@ -164,6 +178,23 @@ impl TestApp {
             1,
         )
         .await;
+    }
+
+    /// A merchant the operators verified (a users event), once payments knows: holds for
+    /// anyone else are refused.
+    pub async fn merchant(&self) -> Uuid {
+        let merchant = Uuid::now_v7();
+        let event = users::MerchantVerified { user_id: merchant.to_string(), operator_id: Uuid::now_v7().to_string() };
+        self.publish("users", &merchant.to_string(), &event).await;
+        self.wait_for(
+            "merchant verification",
+            "SELECT count(*) FROM public.merchants WHERE user_id = $1 AND user_id <> $2",
+            merchant,
+            Uuid::nil(),
+            1,
+        )
+        .await;
+        merchant
     }
 
     /// `blocker` blocks `blocked` through a users event and waits until payments knows.

@@ -25,6 +25,13 @@ use super::{
 };
 use crate::headers;
 
+/// Whether the envelope claims a source other than the service that owns its topic. Only that
+/// service's relay writes there (in Kubernetes the broker's ACLs make sure of it), so another
+/// source is someone else's message: it is set aside, never applied.
+fn forged(topic: &str, envelope: &EventEnvelope) -> bool {
+    crate::topic_owner(topic).is_some_and(|owner| envelope.source != owner)
+}
+
 impl<H: EventHandler> IdempotentConsumer<H> {
     /// Applies a batch of messages: events of one key in order, up to `CONCURRENT_KEYS` keys at
     /// a time. Returns false only if shutdown interrupted the retries.
@@ -33,6 +40,11 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         for message in batch {
             match crate::envelope::accept(message.payload().unwrap_or_default()) {
                 Err(reason) => {
+                    self.dead_letter(message, &reason, 1).await;
+                }
+                Ok(envelope) if forged(message.topic(), &envelope) => {
+                    let owner = crate::topic_owner(message.topic()).unwrap_or_default();
+                    let reason = format!("forged: an event from {:?} on {owner}'s topic", envelope.source);
                     self.dead_letter(message, &reason, 1).await;
                 }
                 Ok(envelope) if !self.handler.wants(&envelope.event_type) => self.count(Outcome::Ignored),

@@ -5,7 +5,9 @@
 //! after that commits is the Kafka offset committed. A redelivery therefore changes nothing.
 //! A message that cannot be decoded, or that the handler rejects as permanently wrong, goes to
 //! the dead-letter topic (and the `dead_letters` table) with the reason, and the consumer moves
-//! on. Transient failures (database down) are retried with backoff, never dead-lettered.
+//! on. So does an envelope whose `source` is not the service that owns its topic (a forgery:
+//! only that service's relay writes there). Transient failures (database down) are retried
+//! with backoff, never dead-lettered.
 
 use std::{
     sync::{
