@@ -44,6 +44,16 @@ pub struct GatewaySettings {
     /// How long `Home` reuses the list of active campaigns, which is the same for every user,
     /// instead of asking group-buy again; 0: every `Home` asks.
     pub active_campaigns_ttl_ms: u64,
+    /// The proxies in front of the gateway (addresses or networks, e.g. the ingress pods'
+    /// `["10.0.0.0/8"]`): only from them is `X-Forwarded-For` believed, for the per-IP limit.
+    /// Empty: every client is its TCP peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// `WatchCampaign`/`WatchTeam` streams one user may hold open at once; past it a new
+    /// watch is RESOURCE_EXHAUSTED.
+    pub watches_per_user: u32,
+    /// The longest a watch stays open; then it ends and the app opens another if it still cares.
+    pub watch_lifetime_secs: u64,
     /// Origins whose pages may call the gateway over gRPC-Web (CORS), env
     /// `TUAN_GATEWAY__CORS_ORIGINS='["https://console.example"]'`. Empty means any origin, which
     /// only development accepts (a page from anywhere could then call with a user's token).
@@ -90,6 +100,9 @@ impl Default for GatewayConfig {
                 breaker_failures: 5,
                 breaker_cool_down_ms: 5_000,
                 active_campaigns_ttl_ms: 1_000,
+                trusted_proxies: Vec::new(),
+                watches_per_user: 10,
+                watch_lifetime_secs: 1_800,
                 cors_origins: Vec::new(),
                 console_dir: "services/gateway/console/dist".into(),
             },

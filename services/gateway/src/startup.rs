@@ -16,7 +16,7 @@ use crate::{
         GatewayApi, MobileGatewayServer,
         auth::AuthLayer,
         console::Console,
-        limits::{Limits, Rate, RateLimitLayer},
+        limits::{ClientAddress, Limits, Rate, RateLimitLayer},
         web,
     },
     app::GatewayApp,
@@ -32,6 +32,7 @@ pub struct Application {
     app: GatewayApp,
     keys: TokenKeys,
     limits: Limits,
+    client: ClientAddress,
     cors: CorsLayer,
     console: Option<Console>,
 }
@@ -48,10 +49,11 @@ impl Application {
             Rate { per_second: settings.ip_rate_per_sec, burst: settings.ip_burst },
             Rate { per_second: settings.user_rate_per_sec, burst: settings.user_burst },
         );
+        let client = ClientAddress::new(&settings.trusted_proxies)?;
         let cors = web::cors(&settings.cors_origins)?;
         let console = (!settings.console_dir.is_empty()).then(|| Console::new(&settings.console_dir));
         let listener = TcpListener::bind(config.common.grpc_addr).await?;
-        Ok(Self { listener, app, keys: TokenKeys::new(&config.common.auth), limits, cors, console })
+        Ok(Self { listener, app, keys: TokenKeys::new(&config.common.auth), limits, client, cors, console })
     }
 
     pub fn port(&self) -> u16 {
@@ -65,7 +67,7 @@ impl Application {
         health.set_serving::<MobileGatewayServer<GatewayApi>>().await;
         let api = ServiceBuilder::new()
             .layer(AuthLayer::new(self.keys))
-            .layer(RateLimitLayer::new(self.limits.clone()))
+            .layer(RateLimitLayer::new(self.limits.clone(), self.client))
             .service(MobileGatewayServer::new(GatewayApi::new(self.app)));
         // CORS answers preflights before auth; grpc-web is translated to gRPC before auth sees it.
         let api = web::named(ServiceBuilder::new().layer(self.cors).layer(GrpcWebLayer::new()), api);

@@ -2,7 +2,7 @@
 //! health (`grpc.health.v1`), and reflection both as v1 and v1alpha so grpcurl, Postman and
 //! Python clients can all explore it.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use tokio::net::TcpListener;
 use tonic::{
@@ -21,17 +21,44 @@ const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 /// The router every service serves: a span and metrics per call.
 pub type ServiceRouter = Router<Stack<RpcMetricsLayer, Identity>>;
 
+/// How long any handler may take to answer (a stream's head; the stream itself may last), when
+/// the caller's own `grpc-timeout` is not shorter. Nothing legitimate comes near it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections that go quiet are pinged, and dropped when the ping is not answered, so a
+/// vanished peer's streams and buffers are freed.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Backends serve the gateway's few multiplexed connections, so the per-connection caps are
+/// the platform's totals: generous, a guard against runaway memory rather than a quota.
+const BACKEND_STREAMS_PER_CONNECTION: u32 = 10_000;
+/// The gateway serves one connection per app or browser: a client may have this many calls
+/// and streams open at once on one connection, and this many in flight (not yet answered).
+const EDGE_STREAMS_PER_CONNECTION: u32 = 100;
+const EDGE_CONCURRENCY_PER_CONNECTION: usize = 64;
+
 /// A server with health and reflection mounted, a span per call and RPC metrics. Add the
 /// service's API with `.add_service(..)` and run it with [`serve`].
 pub fn router(api_names: &[&str]) -> anyhow::Result<(ServiceRouter, HealthReporter)> {
-    router_on(Server::builder(), api_names)
+    router_on(limited(Server::builder()).max_concurrent_streams(BACKEND_STREAMS_PER_CONNECTION), api_names)
 }
 
-/// [`router`] on a server that also accepts HTTP/1.1 connections, for a service that wraps its
-/// API in gRPC-Web (browsers cannot send HTTP/2 trailers). HTTP/2 connections, and so native
-/// gRPC, are served exactly as by [`router`].
+/// [`router`] for the edge, on a server that also accepts HTTP/1.1 connections, for a service
+/// that wraps its API in gRPC-Web (browsers cannot send HTTP/2 trailers). HTTP/2 connections,
+/// and so native gRPC, are served as by [`router`], with the edge's per-connection limits.
 pub fn router_accepting_http1(api_names: &[&str]) -> anyhow::Result<(ServiceRouter, HealthReporter)> {
-    router_on(Server::builder().accept_http1(true), api_names)
+    let server = limited(Server::builder().accept_http1(true))
+        .max_concurrent_streams(EDGE_STREAMS_PER_CONNECTION)
+        .concurrency_limit_per_connection(EDGE_CONCURRENCY_PER_CONNECTION);
+    router_on(server, api_names)
+}
+
+/// The limits every server keeps, whoever calls it.
+fn limited(server: Server) -> Server {
+    server
+        .timeout(REQUEST_TIMEOUT)
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .tcp_keepalive(Some(KEEPALIVE_INTERVAL))
 }
 
 fn router_on(server: Server, api_names: &[&str]) -> anyhow::Result<(ServiceRouter, HealthReporter)> {

@@ -1,5 +1,9 @@
 //! Per-client-IP and per-user rate limits (GCRA, the `governor` crate) as a tower layer.
 //! Past a limit: RESOURCE_EXHAUSTED with `retry-after-ms` metadata and a google.rpc.RetryInfo.
+//!
+//! The client's address is the TCP peer's, unless the peer is one of the configured trusted
+//! proxies (the ingress in front of the gateway): then it is the one the proxies recorded in
+//! `X-Forwarded-For`. Anyone else's header is ignored, so a client cannot pick its own budget.
 
 use std::{
     convert::Infallible,
@@ -15,6 +19,7 @@ use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
     clock::{Clock, DefaultClock},
 };
+use ipnet::IpNet;
 use tonic::{Status, body::Body, server::NamedService, transport::server::TcpConnectInfo};
 use tower::{Layer, Service};
 use tuan_runtime::{ApiError, ErrorKind};
@@ -34,6 +39,55 @@ impl Rate {
         let per_second = NonZeroU32::new(self.per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(self.burst.max(1)).unwrap_or(NonZeroU32::MIN);
         Quota::per_second(per_second).allow_burst(burst)
+    }
+}
+
+/// Works out a request's client address from its TCP peer and, behind trusted proxies, their
+/// `X-Forwarded-For`.
+#[derive(Clone, Debug, Default)]
+pub struct ClientAddress {
+    trusted: Arc<Vec<IpNet>>,
+}
+
+impl ClientAddress {
+    /// `trusted`: the proxies' addresses or networks (`10.0.0.0/8`, `192.168.1.7`).
+    pub fn new(trusted: &[String]) -> anyhow::Result<Self> {
+        let trusted = trusted
+            .iter()
+            .map(|t| {
+                let t = t.trim();
+                t.parse::<IpNet>()
+                    .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| anyhow::anyhow!("TUAN_GATEWAY__TRUSTED_PROXIES: {t:?} is not an address or a network"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { trusted: Arc::new(trusted) })
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client: the peer, or behind trusted proxies the last address in `forwarded_for`
+    /// that is not one of them (each proxy appends the address it received the request from,
+    /// so only entries right of the first untrusted one were written by our proxies).
+    pub fn of(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
+        let peer = peer?;
+        let (true, Some(header)) = (self.trusts(peer), forwarded_for) else { return Some(peer) };
+        let mut client = peer;
+        for hop in header.rsplit(',') {
+            let hop = hop.trim();
+            let Some(ip) =
+                hop.parse::<IpAddr>().ok().or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+            else {
+                break;
+            };
+            client = ip;
+            if !self.trusts(ip) {
+                break;
+            }
+        }
+        Some(client)
     }
 }
 
@@ -87,11 +141,12 @@ pub fn exhausted(wait: Duration) -> Status {
 #[derive(Clone)]
 pub struct RateLimitLayer {
     limits: Limits,
+    client: ClientAddress,
 }
 
 impl RateLimitLayer {
-    pub fn new(limits: Limits) -> Self {
-        Self { limits }
+    pub fn new(limits: Limits, client: ClientAddress) -> Self {
+        Self { limits, client }
     }
 }
 
@@ -99,7 +154,7 @@ impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RateLimit { inner, limits: self.limits.clone() }
+        RateLimit { inner, limits: self.limits.clone(), client: self.client.clone() }
     }
 }
 
@@ -107,6 +162,7 @@ impl<S> Layer<S> for RateLimitLayer {
 pub struct RateLimit<S> {
     inner: S,
     limits: Limits,
+    client: ClientAddress,
 }
 
 impl<S: NamedService> NamedService for RateLimit<S> {
@@ -126,7 +182,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let ip = request.extensions().get::<TcpConnectInfo>().and_then(|i| i.remote_addr()).map(|a| a.ip());
+        let peer = request.extensions().get::<TcpConnectInfo>().and_then(|i| i.remote_addr()).map(|a| a.ip());
+        let forwarded_for = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let ip = self.client.of(peer, forwarded_for);
         let user = request.extensions().get::<Authenticated>().map(|a| a.0.user_id);
         match self.limits.check(ip, user) {
             Ok(()) => Either::Right(self.inner.call(request)),
@@ -160,6 +218,22 @@ mod tests {
         assert!(limits.check(ip, None).is_ok() && limits.check(ip, None).is_ok());
         assert!(limits.check(ip, None).is_err());
         assert!(limits.check(Some(IpAddr::from([10, 0, 0, 2])), None).is_ok());
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_a_trusted_proxy() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let direct = ClientAddress::new(&[]).unwrap();
+        assert_eq!(direct.of(ip("203.0.113.9"), Some("198.51.100.1")), ip("203.0.113.9"), "a client's own header");
+        let behind = ClientAddress::new(&["10.0.0.0/8".into(), "192.168.1.7".into()]).unwrap();
+        assert_eq!(behind.of(ip("203.0.113.9"), Some("198.51.100.1")), ip("203.0.113.9"), "not from our proxy");
+        assert_eq!(behind.of(ip("10.1.2.3"), Some("198.51.100.1")), ip("198.51.100.1"));
+        assert_eq!(behind.of(ip("10.1.2.3"), None), ip("10.1.2.3"));
+        // A client sends its own header; the proxies append: only the right part is theirs.
+        assert_eq!(behind.of(ip("10.1.2.3"), Some("6.6.6.6, 198.51.100.1, 192.168.1.7")), ip("198.51.100.1"));
+        assert_eq!(behind.of(ip("10.1.2.3"), Some("198.51.100.1:4711")), ip("198.51.100.1"));
+        assert_eq!(behind.of(ip("10.1.2.3"), Some("junk, 10.0.0.2")), ip("10.0.0.2"), "junk ends the walk");
+        assert!(ClientAddress::new(&["10.0.0.0/33".into()]).is_err());
     }
 
     #[test]

@@ -35,12 +35,16 @@ impl GatewayApi {
 }
 
 /// The caller the auth layer verified.
-fn me<T>(request: &Request<T>) -> Result<String, Status> {
+fn my_id<T>(request: &Request<T>) -> Result<uuid::Uuid, Status> {
     request
         .extensions()
         .get::<Authenticated>()
-        .map(|a| a.0.user_id.to_string())
+        .map(|a| a.0.user_id)
         .ok_or_else(|| ApiError::unauthenticated("missing bearer token").into())
+}
+
+fn me<T>(request: &Request<T>) -> Result<String, Status> {
+    my_id(request).map(|id| id.to_string())
 }
 
 impl GatewayApi {
@@ -93,6 +97,8 @@ macro_rules! mobile_gateway {
             }
 
             async fn watch_campaign(&self, request: Request<gb::CampaignRef>) -> Reply<Self::WatchCampaignStream> {
+                // A slot first: past the cap nothing is opened at the backend.
+                let slot = self.app.watches.take(my_id(&request)?)?;
                 let ctx = CallContext::of(&request, self.app.budgets.command);
                 let reply = self
                     .app
@@ -101,10 +107,12 @@ macro_rules! mobile_gateway {
                         c.watch_campaign(r).await
                     })
                     .await?;
-                Ok(Response::new(reply.into_inner().boxed()))
+                Ok(Response::new(self.app.watches.bound(slot, reply.into_inner()).boxed()))
             }
 
             async fn watch_team(&self, request: Request<gb::TeamRef>) -> Reply<Self::WatchTeamStream> {
+                // A slot first: past the cap nothing is opened at the backend.
+                let slot = self.app.watches.take(my_id(&request)?)?;
                 let ctx = CallContext::of(&request, self.app.budgets.command);
                 let reply = self
                     .app
@@ -113,7 +121,7 @@ macro_rules! mobile_gateway {
                         c.watch_team(r).await
                     })
                     .await?;
-                Ok(Response::new(reply.into_inner().boxed()))
+                Ok(Response::new(self.app.watches.bound(slot, reply.into_inner()).boxed()))
             }
 
             $(

@@ -4,6 +4,7 @@
 pub mod backends;
 pub mod screens;
 pub mod shared_read;
+pub mod watches;
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,6 +18,7 @@ use tuan_proto::{
 use crate::{config::GatewaySettings, domain::breaker::BreakerSettings};
 use backends::{Backend, Traced, channel, traced};
 use shared_read::SharedRead;
+use watches::WatchSlots;
 
 /// Budgets of the gateway's calls.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +42,8 @@ pub struct GatewayApp {
     /// The first page of active campaigns, which every signed-in user is shown alike (see
     /// [`GatewayApp::active_campaigns`]).
     active_campaigns: Arc<SharedRead<Vec<Campaign>>>,
+    /// The `Watch*` streams each user holds open.
+    pub watches: WatchSlots,
 }
 
 impl GatewayApp {
@@ -62,6 +66,7 @@ impl GatewayApp {
                 command: Duration::from_millis(settings.command_budget_ms),
             },
             active_campaigns: Arc::new(SharedRead::new(Duration::from_millis(settings.active_campaigns_ttl_ms))),
+            watches: WatchSlots::new(settings.watches_per_user, Duration::from_secs(settings.watch_lifetime_secs)),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! A gateway in front of one fake backend that records what reached it (path and
 //! authorization, and each request's message) and refuses everything with PERMISSION_DENIED:
-//! the gateway's own part of authorization, seen alone.
+//! the gateway's own part of authorization, seen alone. Started with [`Harness::holding_watches`],
+//! the fake instead answers `Watch*` calls with a stream that stays open and sends nothing.
 
 #![allow(dead_code)]
 
@@ -23,11 +24,12 @@ pub type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 /// The messages that reached the fake backends: (path, the request's protobuf bytes).
 pub type Bodies = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
-/// A backend that records each call and refuses it.
+/// A backend that records each call and refuses it (or holds a watch open).
 #[derive(Clone)]
 struct Fake<const B: usize> {
     seen: Seen,
     bodies: Bodies,
+    hold_watches: bool,
 }
 
 impl<const B: usize> tower::Service<http::Request<Body>> for Fake<B> {
@@ -43,6 +45,13 @@ impl<const B: usize> tower::Service<http::Request<Body>> for Fake<B> {
         let auth = request.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
         let path = request.uri().path().to_string();
         self.seen.lock().unwrap().push((path.clone(), auth));
+        if self.hold_watches && path.contains("/Watch") {
+            return Box::pin(async {
+                let never = futures::stream::pending::<Result<http_body::Frame<bytes::Bytes>, Status>>();
+                let body = Body::new(http_body_util::StreamBody::new(never));
+                Ok(http::Response::builder().header("content-type", "application/grpc").body(body).unwrap())
+            });
+        }
         let bodies = self.bodies.clone();
         Box::pin(async move {
             // One unary gRPC frame: a flag byte, a 4-byte length, the message.
@@ -75,14 +84,29 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Self {
+        Self::start_with(false, |_| {}).await
+    }
+
+    /// A harness whose fake backend holds `Watch*` streams open, with `configure` applied to the
+    /// gateway's settings.
+    pub async fn holding_watches(configure: impl FnOnce(&mut GatewayConfig)) -> Self {
+        Self::start_with(true, configure).await
+    }
+
+    /// A harness with `configure` applied to the gateway's settings.
+    pub async fn configured(configure: impl FnOnce(&mut GatewayConfig)) -> Self {
+        Self::start_with(false, configure).await
+    }
+
+    async fn start_with(hold_watches: bool, configure: impl FnOnce(&mut GatewayConfig)) -> Self {
         let (seen, bodies) = (Seen::default(), Bodies::default());
         let incoming = tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let backend: SocketAddr = incoming.local_addr().unwrap();
         let router = tonic::transport::Server::builder()
-            .add_service(Fake::<0> { seen: seen.clone(), bodies: bodies.clone() })
-            .add_service(Fake::<1> { seen: seen.clone(), bodies: bodies.clone() })
-            .add_service(Fake::<2> { seen: seen.clone(), bodies: bodies.clone() })
-            .add_service(Fake::<3> { seen: seen.clone(), bodies: bodies.clone() });
+            .add_service(Fake::<0> { seen: seen.clone(), bodies: bodies.clone(), hold_watches })
+            .add_service(Fake::<1> { seen: seen.clone(), bodies: bodies.clone(), hold_watches })
+            .add_service(Fake::<2> { seen: seen.clone(), bodies: bodies.clone(), hold_watches })
+            .add_service(Fake::<3> { seen: seen.clone(), bodies: bodies.clone(), hold_watches });
         tokio::spawn(router.serve_with_incoming(incoming));
 
         let mut config = GatewayConfig::default();
@@ -96,6 +120,7 @@ impl Harness {
         (g.ip_rate_per_sec, g.ip_burst, g.user_rate_per_sec, g.user_burst) = (1_000_000, 1_000_000, 1_000, 1_000);
         // The fake refuses everything; that must not open a circuit.
         g.breaker_failures = 1_000_000;
+        configure(&mut config);
         let app = Application::build(config.clone()).await.expect("build gateway");
         let port = app.port();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
