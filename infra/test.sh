@@ -35,6 +35,13 @@ status=$?
 # SIGTERM under load against the users service (needs the debug build cargo test just made).
 if [[ $# -eq 0 ]]; then
     infra/drain-test.sh || status=1
+    # The merchant console in headless Chromium against the five services (docs/console.md):
+    # Debian's Chromium is installed if missing, the console's npm packages by `make console`.
+    if [[ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]]; then
+        echo "[test] installing Chromium for the console test" >&2
+        apt-get install -y -q chromium >/dev/null || echo "[test] could not install Chromium: apt-get install -y chromium" >&2
+    fi
+    make -s console-test || status=1
 fi
 set -e
 
