@@ -7,7 +7,9 @@
 #      1.30 OpenAPI schemas (kubernetes-validate, strict), Strimzi / CloudNativePG objects, the
 #      OpenTelemetry Collector configuration and the Grafana dashboard against the hand-written
 #      schemas in k8s/schemas/, and the policies (probes, limits, non-root, read-only root FS, no
-#      privilege escalation, network policies, secrets, Kafka/Postgres settings that agree);
+#      privilege escalation, network policies, secrets, Kafka/Postgres settings that agree), and
+#      runs each service binary with `--check-config` in the environment the render gives it
+#      (ConfigMaps merged, Secrets as placeholders), so a key the code does not read fails;
 #   4. prometheus-operator objects against schemas generated from its CRDs (npm
 #      @kubernetes-models/prometheus-operator);
 #   5. a self-test: deliberately broken copies of the prod render must all be rejected.
@@ -56,6 +58,11 @@ if ! cmp -s infra/k8s-check/package-lock.json "$NODE_DIR/package-lock.json" || [
 fi
 cp infra/k8s-check/validate-prometheus-operator.mjs "$NODE_DIR/"
 
+# The service binaries, whose --check-config runs in each rendered Deployment's and Job's
+# environment (a no-op when they are fresh, as in `make test`).
+log "building the service binaries (cargo build --workspace --bins)"
+cargo build -q --workspace --bins
+
 # --- 1. Dockerfile -----------------------------------------------------------------------------
 hadolint_dockerfile() {
     "$VENV_BIN/hadolint" --config .hadolint.yaml Dockerfile && log "Dockerfile: hadolint $("$VENV_BIN/hadolint" --version | awk '{print $NF}') clean"
@@ -70,7 +77,8 @@ check_overlay() {
         cat "$OUT/$overlay.err" >&2
         return 1
     fi
-    "$PY" infra/k8s-check/check.py --overlay "$overlay" --prometheus-operator-json "$OUT/$overlay.prom.json" "$rendered" || return 1
+    "$PY" infra/k8s-check/check.py --overlay "$overlay" --prometheus-operator-json "$OUT/$overlay.prom.json" \
+        --binaries "${CARGO_TARGET_DIR:-$ROOT/target}/debug" "$rendered" || return 1
     (cd "$NODE_DIR" && node validate-prometheus-operator.mjs <"$OUT/$overlay.prom.json" | sed "s/^/  $overlay: /") || return 1
 }
 overlays=()
@@ -84,7 +92,7 @@ done
 
 # --- 5. the checks catch what they are for -----------------------------------------------------
 if [[ -f "$OUT/prod.yaml" ]]; then
-    step "self-test" "$PY" infra/k8s-check/check.py --self-test "$OUT/prod.yaml"
+    step "self-test" "$PY" infra/k8s-check/check.py --self-test --binaries "${CARGO_TARGET_DIR:-$ROOT/target}/debug" "$OUT/prod.yaml"
 fi
 
 log "overlays: ${overlays[*]}; renders in $OUT"

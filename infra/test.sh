@@ -16,16 +16,17 @@ infra/broker.sh start
 
 export TUAN_TEST_BROKERS="127.0.0.1:${TUAN_BROKER_PORT:-9092}"
 
-# Kubernetes manifests and Dockerfile, offline (docs/deploy.md "What the checks validate").
-infra/k8s-check.sh
-
 locked=()
 [[ -f Cargo.lock ]] && locked=(--locked)
 
 # The service binaries first, with the workspace's feature set: the end-to-end tests run them
-# as processes and then need not build them again.
+# as processes and then need not build them again, and the k8s check asks them about the
+# rendered settings.
 cargo build --workspace --bins "${locked[@]}"
 export TUAN_E2E_NO_BUILD=1
+
+# Kubernetes manifests and Dockerfile, offline (docs/deploy.md "What the checks validate").
+infra/k8s-check.sh
 
 cmd=(cargo test --workspace "${locked[@]}" "$@" -- --test-threads=4)
 echo "[test] ${cmd[*]}" >&2

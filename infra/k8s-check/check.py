@@ -452,6 +452,8 @@ def check_jobs(objs: list[dict], r: Report) -> None:
             r.fail(name_of(o), "restartPolicy must be Never (backoffLimit counts the retries)")
         if "activeDeadlineSeconds" not in o["spec"]:
             r.fail(name_of(o), "activeDeadlineSeconds missing: a stuck migration must fail the release")
+        if any(e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == "tuan-jwt" for e in c.get("env", [])):
+            r.fail(name_of(o), "a migration Job holds the token key: migrating verifies and mints no token")
         migrating.add(o["metadata"]["labels"].get("app.kubernetes.io/name"))
     for svc in (s for s in SERVICES if s != "gateway"):
         if svc not in migrating:
@@ -588,6 +590,72 @@ def check_overlay(objs: list[dict], overlay: str | None, r: Report, schemas: boo
 
 
 # ---------------------------------------------------------------------------------------------
+# The binaries accept what the render gives them.
+
+# What a Secret's key stands in for when the binaries check their settings: shaped like the
+# real thing (a URL, a long random string), never the development defaults they refuse.
+PLACEHOLDER_SECRET = "k8s-check-placeholder-0123456789abcdef0123456789"
+
+# Refusals that are the truth about the manifests today, each with the text the binary must
+# print (any other refusal, e.g. an unknown key, still fails the check).
+KNOWN_REFUSALS = {
+    "payments": (
+        "TUAN_PAYMENTS__PROVIDER_KIND=simulated",
+        "no real payment provider adapter exists yet, and the simulated one (money from nowhere) is "
+        "development-only; payments starts in a cluster once a real provider is configured",
+    ),
+}
+
+
+def container_env(obj: dict, objs: list[dict]) -> dict[str, str]:
+    """The environment of the pod's first container: its ConfigMaps merged, then its own env,
+    each Secret key replaced by a placeholder of the right shape."""
+    env = {k: str(v) for k, v in config_of(obj, objs).items() if k != "__missing__"}
+    for c in pod_spec(obj).get("containers", [])[:1]:
+        for e in c.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if "value" in e:
+                env[e["name"]] = str(e["value"])
+            elif ref and e["name"] == "TUAN_DATABASE__URL":
+                cluster = ref["name"].removesuffix("-app")
+                svc = obj["metadata"]["labels"].get("app.kubernetes.io/name", "")
+                env[e["name"]] = f"postgres://app:{PLACEHOLDER_SECRET}@{cluster}-rw:5432/tuan_{svc}?sslmode=require"
+            elif ref:
+                env[e["name"]] = PLACEHOLDER_SECRET
+            else:  # fieldRef and the like: the pod's own name, namespace, ...
+                env[e["name"]] = "k8s-check-pod"
+    return env
+
+
+def check_binaries(objs: list[dict], bin_dir: Path, r: Report, quiet: bool = False) -> None:
+    """Runs each service's binary with `--check-config` in the environment the render gives
+    its Deployment and its migration Job: a key it does not read, a value it cannot parse or a
+    development setting fails here, as it would at start-up in the cluster."""
+    import subprocess
+
+    for o in objs:
+        svc = o.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/name")
+        if o["kind"] not in ("Deployment", "Job") or svc not in SERVICES:
+            continue
+        binary = bin_dir / svc
+        if not binary.is_file():
+            r.fail(name_of(o), f"{binary} missing: build it with `cargo build --workspace --bins`")
+            continue
+        env = {"PATH": "/usr/bin:/bin", **container_env(o, objs)}
+        # A migration Job needs only what migrating reads (no token key, no provider).
+        mode = ["--check-config", "--migrate-only"] if o["kind"] == "Job" else ["--check-config"]
+        done = subprocess.run([str(binary), *mode], env=env, capture_output=True, text=True, timeout=60)
+        said = (done.stderr or done.stdout).strip()
+        known = KNOWN_REFUSALS.get(svc)
+        if done.returncode != 0 and known and known[0] in said:
+            if not quiet:
+                print(f"  KNOWN {name_of(o)}: {svc} refuses to start here: {known[1]}")
+        elif done.returncode != 0:
+            r.fail(name_of(o), f"{svc} --check-config refused the rendered settings: {said}")
+    r.ok()
+
+
+# ---------------------------------------------------------------------------------------------
 # Self-test: every rule above must catch the mistake it is for.
 
 
@@ -635,6 +703,8 @@ MUTATIONS = {
     "cnpg wrong database": lambda o: find(o, "Cluster", "tuan-users-pg")["spec"]["bootstrap"]["initdb"].update(database="app"),
     "cnpg too many sync replicas": lambda o: find(o, "Cluster", "tuan-groupbuy-pg")["spec"].update(maxSyncReplicas=3),
     "migration job without flag": lambda o: container(o, "Job", "users-migrate").update(args=[]),
+    "token key in a migration job": lambda o: container(o, "Job", "groupbuy-migrate")["env"].append(
+        {"name": "TUAN_AUTH__JWT_SECRET", "valueFrom": {"secretKeyRef": {"name": "tuan-jwt", "key": "secret"}}}),
     "otel pipeline undefined exporter": lambda o: next(c for c in o if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("otel-collector-config"))["data"].update(
         {"config.yaml": next(c for c in o if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("otel-collector-config"))["data"]["config.yaml"].replace("exporters: [debug]", "exporters: [jaeger]")}),
     "alert on unknown metric": lambda o: find(o, "PrometheusRule", "tuan-alerts")["spec"]["groups"][1]["rules"][0].update(expr="tuan_outbox_size > 1"),
@@ -649,9 +719,26 @@ MUTATIONS = {
 }
 
 
-def self_test(objs: list[dict]) -> int:
+def settings_of(objs: list[dict], svc: str) -> dict:
+    """The data of the ConfigMap the service's Deployment reads its settings from."""
+    ref = container(objs, "Deployment", svc)["envFrom"][0]["configMapRef"]["name"]
+    return find(objs, "ConfigMap", ref).setdefault("data", {})
+
+
+# Mistakes only the binaries can see: each must make a service's --check-config refuse.
+BINARY_MUTATIONS = {
+    "a key no service reads": lambda o: settings_of(o, "users").update({"TUAN_USERS__OPERATOR_PHONES": "[]"}),
+    "gateway upstream key misspelt": lambda o: settings_of(o, "gateway").update({"TUAN_GATEWAY__UPSTREAMS__USERS": "http://users:50051"}),
+    "a value that does not parse": lambda o: settings_of(o, "circles").update({"TUAN_KAFKA__PARTITIONS": "six"}),
+    "environment misspelt": lambda o: settings_of(o, "groupbuy").update({"TUAN_ENVIRONMENT": "dev"}),
+}
+
+
+def self_test(objs: list[dict], bin_dir: Path | None) -> int:
     base = Report()
     check_overlay(copy.deepcopy(objs), None, base, schemas=True)
+    if bin_dir:
+        check_binaries(objs, bin_dir, base, quiet=True)
     if base.failures:
         print("self-test: the unmodified render must pass first:", *base.failures, sep="\n  ")
         return 1
@@ -666,10 +753,21 @@ def self_test(objs: list[dict]) -> int:
         print(f"  {status:6} {label:34} {detail[:150]}")
         if not r.failures:
             missed.append(label)
+    for label, mutate in (BINARY_MUTATIONS.items() if bin_dir else []):
+        mutated = copy.deepcopy(objs)
+        mutate(mutated)
+        r = Report()
+        check_binaries(mutated, bin_dir, r, quiet=True)
+        status = "caught" if r.failures else "MISSED"
+        detail = r.failures[0] if r.failures else ""
+        print(f"  {status:6} {label:34} {detail[:150]}")
+        if not r.failures:
+            missed.append(label)
+    total = len(MUTATIONS) + (len(BINARY_MUTATIONS) if bin_dir else 0)
     if missed:
         print(f"self-test: {len(missed)} broken manifests passed the checks: {missed}")
         return 1
-    print(f"self-test: all {len(MUTATIONS)} deliberately broken manifests were rejected")
+    print(f"self-test: all {total} deliberately broken manifests were rejected")
     return 0
 
 
@@ -679,14 +777,17 @@ def main() -> int:
     ap.add_argument("--overlay")
     ap.add_argument("--self-test", action="store_true")
     ap.add_argument("--prometheus-operator-json", type=Path, help="write the prometheus-operator objects here for the node validator")
+    ap.add_argument("--binaries", type=Path, help="run each service binary in this directory with --check-config in its rendered environment")
     args = ap.parse_args()
     objs = load(args.rendered)
     if args.prometheus_operator_json:
         args.prometheus_operator_json.write_text(json.dumps([o for o in objs if o.get("kind") in PROMETHEUS_OPERATOR_KINDS]))
     if args.self_test:
-        return self_test(objs)
+        return self_test(objs, args.binaries)
     r = Report()
     check_overlay(objs, args.overlay, r)
+    if args.binaries:
+        check_binaries(objs, args.binaries, r)
     kinds: dict[str, int] = {}
     for o in objs:
         kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1

@@ -40,4 +40,9 @@ impl CirclesConfig {
     pub fn load() -> anyhow::Result<Self> {
         tuan_runtime::config::load(SERVICE, Self::default())
     }
+
+    /// What the service checks before it starts (`--check-config` runs only this).
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.common.check()
+    }
 }

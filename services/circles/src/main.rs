@@ -10,6 +10,10 @@ async fn main() -> anyhow::Result<()> {
             return Ok(circles::store::feeds::install(&pool).await?);
         }
         Mode::HealthCheck => return tuan_host::health_check(&config.common).await,
+        Mode::CheckConfig => return config.check().map(|()| println!("circles: settings OK")),
+        Mode::CheckMigrateConfig => {
+            return config.common.check_database().map(|()| println!("circles: migration settings OK"));
+        }
         Mode::Serve => {}
     }
     let telemetry = tuan_runtime::telemetry::init("circles", &config.common.telemetry)?;

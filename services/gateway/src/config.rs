@@ -114,6 +114,38 @@ impl GatewayConfig {
     pub fn load() -> anyhow::Result<Self> {
         tuan_runtime::config::load(SERVICE, Self::default())
     }
+
+    /// What the gateway checks before it starts: the common settings, the edge's, backend URLs
+    /// that parse, proxies that parse.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.common.check()?;
+        let g = &self.gateway;
+        g.check(self.common.environment)?;
+        for (key, url) in [
+            ("USERS", &g.users_url),
+            ("CIRCLES", &g.circles_url),
+            ("GROUPBUY", &g.groupbuy_url),
+            ("PAYMENTS", &g.payments_url),
+        ] {
+            let parsed: Result<http::Uri, _> = url.parse();
+            if !parsed.as_ref().is_ok_and(|u| u.scheme().is_some() && u.host().is_some()) {
+                anyhow::bail!("TUAN_GATEWAY__{key}_URL {url:?} is not a URL like http://users:50051");
+            }
+        }
+        crate::api::limits::ClientAddress::new(&g.trusted_proxies)?;
+        Ok(())
+    }
+
+    /// `--check-config`: [`GatewayConfig::check`], and the console directory exists if one is
+    /// named (at start-up a missing one only means no console: `make run` without npm).
+    pub fn check_deployment(&self) -> anyhow::Result<()> {
+        self.check()?;
+        let dir = &self.gateway.console_dir;
+        if !dir.is_empty() && !std::path::Path::new(dir).is_dir() {
+            anyhow::bail!("TUAN_GATEWAY__CONSOLE_DIR {dir:?} is not a directory (empty: no console)");
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

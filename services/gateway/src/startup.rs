@@ -39,8 +39,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
-        config.common.check()?;
-        config.gateway.check(config.common.environment)?;
+        config.check()?;
         // RPC metrics come from the shared router's layer; this serves them.
         tuan_runtime::metrics::install(crate::config::SERVICE, config.common.metrics_addr)?;
         let app = GatewayApp::new(&config.gateway)?;

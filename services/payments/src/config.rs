@@ -105,6 +105,12 @@ impl Default for PaymentsConfig {
 }
 
 impl PaymentsConfig {
+    /// What the service checks before it starts (`--check-config` runs only this).
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.common.check()?;
+        self.payments.check(self.common.environment)
+    }
+
     pub fn load() -> anyhow::Result<Self> {
         tuan_runtime::config::load(SERVICE, Self::default())
     }

@@ -10,6 +10,10 @@ async fn main() -> anyhow::Result<()> {
             return Ok(payments::store::install_public(&pool).await?);
         }
         Mode::HealthCheck => return tuan_host::health_check(&config.common).await,
+        Mode::CheckConfig => return config.check().map(|()| println!("payments: settings OK")),
+        Mode::CheckMigrateConfig => {
+            return config.common.check_database().map(|()| println!("payments: migration settings OK"));
+        }
         Mode::Serve => {}
     }
     let telemetry = tuan_runtime::telemetry::init("payments", &config.common.telemetry)?;

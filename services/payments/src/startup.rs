@@ -59,7 +59,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: PaymentsConfig) -> anyhow::Result<Self> {
-        config.payments.check(config.common.environment)?;
+        config.check()?;
         let projections = projections();
         let mut host = Host::start(SERVICE, &config.common, &projections).await?;
         store::install_public(&host.pool).await?;

@@ -25,6 +25,10 @@ async fn main() -> anyhow::Result<()> {
             return Ok(users::store::install(&pool).await?);
         }
         Mode::HealthCheck => return tuan_host::health_check(&config.common).await,
+        Mode::CheckConfig => return config.check().map(|()| println!("users: settings OK")),
+        Mode::CheckMigrateConfig => {
+            return config.common.check_database().map(|()| println!("users: migration settings OK"));
+        }
         Mode::Serve => {}
     }
     let telemetry = tuan_runtime::telemetry::init("users", &config.common.telemetry)?;

@@ -32,6 +32,11 @@ pub enum Mode {
     MigrateOnly,
     /// `--health-check`: ask the local gRPC health service; exit 0 if serving (Docker HEALTHCHECK).
     HealthCheck,
+    /// `--check-config`: load the settings and check them without connecting anywhere; exit 0
+    /// if the service would start with them (`make k8s-check` runs it on every render).
+    CheckConfig,
+    /// `--check-config --migrate-only`: the same for what `--migrate-only` reads (the database).
+    CheckMigrateConfig,
 }
 
 impl Mode {
@@ -40,7 +45,14 @@ impl Mode {
             None => Ok(Mode::Serve),
             Some("--migrate-only") => Ok(Mode::MigrateOnly),
             Some("--health-check") => Ok(Mode::HealthCheck),
-            Some(other) => anyhow::bail!("unknown argument {other}; use --migrate-only or --health-check"),
+            Some("--check-config") => match std::env::args().nth(2).as_deref() {
+                None => Ok(Mode::CheckConfig),
+                Some("--migrate-only") => Ok(Mode::CheckMigrateConfig),
+                Some(other) => anyhow::bail!("unknown argument {other} after --check-config; use --migrate-only"),
+            },
+            Some(other) => {
+                anyhow::bail!("unknown argument {other}; use --migrate-only, --health-check or --check-config")
+            }
         }
     }
 }

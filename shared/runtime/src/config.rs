@@ -112,8 +112,37 @@ fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S:
 impl CommonConfig {
     /// Refuses settings that are only safe on a developer's machine when the environment is
     /// not development, naming the variable to set. Every service calls it before it starts.
+    ///
+    /// It also parses what would otherwise fail only on first use: the database URL, the
+    /// broker list, the OTLP endpoint. It connects to nothing (`--check-config` runs it alone).
     pub fn check(&self) -> anyhow::Result<()> {
-        self.environment.check_secret("TUAN_AUTH__JWT_SECRET", &self.auth.jwt_secret, DEVELOPMENT_JWT_SECRET)
+        self.environment.check_secret("TUAN_AUTH__JWT_SECRET", &self.auth.jwt_secret, DEVELOPMENT_JWT_SECRET)?;
+        self.check_database()?;
+        let brokers_ok = !self.kafka.brokers.trim().is_empty()
+            && self
+                .kafka
+                .brokers
+                .split(',')
+                .all(|b| b.trim().rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()));
+        if !brokers_ok {
+            anyhow::bail!("TUAN_KAFKA__BROKERS {:?} is not a list of host:port", self.kafka.brokers);
+        }
+        let otlp = &self.telemetry.otlp_endpoint;
+        if !otlp.is_empty() && !otlp.parse::<http::Uri>().is_ok_and(|u| u.scheme().is_some() && u.host().is_some()) {
+            anyhow::bail!("TUAN_TELEMETRY__OTLP_ENDPOINT {otlp:?} is not a URL like http://otel-collector:4317");
+        }
+        Ok(())
+    }
+
+    /// The database URL parses: all a migration needs (it reads no token key).
+    pub fn check_database(&self) -> anyhow::Result<()> {
+        use secrecy::ExposeSecret;
+        let url = self.database.url.expose_secret();
+        if url.parse::<sqlx::postgres::PgConnectOptions>().is_err() || !url.starts_with("postgres") {
+            // The URL may carry a password: say what is wrong, not what it is.
+            anyhow::bail!("TUAN_DATABASE__URL is not a PostgreSQL URL (postgres://user:password@host:5432/database)");
+        }
+        Ok(())
     }
 
     /// The same settings in development: what tests and benches run with.
@@ -151,8 +180,58 @@ impl CommonConfig {
     }
 }
 
-/// Loads `T` for `service`, starting from `defaults`.
+/// The services, whose own settings sit under their name (`TUAN_PAYMENTS__...`). One shared
+/// environment may carry every service's section; each reads its own and leaves the others.
+const SERVICES: [&str; 5] = ["users", "circles", "groupbuy", "payments", "gateway"];
+
+/// `TUAN_*` variables that are not settings but the tools' own: the settings file, tuanctl's
+/// credentials and addresses (`TUAN_USERS_ADDR`), the demo seed's (`TUAN_USERS_URL`), and what
+/// `make run`, the tests and the benches read (`TUAN_TEST_*`, `TUAN_BROKER_PORT`, ...).
+fn is_tool_variable(name: &str) -> bool {
+    const OWN: [&str; 4] = ["CONFIG", "TOKEN", "PHONE", "PASSWORD"];
+    const PREFIXES: [&str; 8] = ["TEST_", "E2E_", "BENCH_", "CHAOS_", "CONSOLE_", "BROKER", "PG_", "START_"];
+    let service_address = SERVICES
+        .iter()
+        .any(|s| name.strip_prefix(&s.to_ascii_uppercase()).is_some_and(|rest| rest == "_ADDR" || rest == "_URL"));
+    OWN.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p)) || service_address
+}
+
+/// The `TUAN_*` variables among `names` that set nothing in `service`'s settings (whose every
+/// key `known` holds): misspelt, or meant for a setting that does not exist. Figment would
+/// ignore them silently, and a deployment would run on defaults it never meant to.
+pub fn unknown_variables(
+    service: &str,
+    known: &serde_json::Value,
+    names: impl IntoIterator<Item = String>,
+) -> Vec<String> {
+    let mut unknown: Vec<String> = names
+        .into_iter()
+        .filter(|name| {
+            let Some(key) = name.strip_prefix("TUAN_") else { return false };
+            if is_tool_variable(key) {
+                return false;
+            }
+            let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+            let another_service = path.len() > 1 && path[0] != service && SERVICES.contains(&path[0].as_str());
+            !another_service && path.iter().try_fold(known, |value, k| value.get(k)).is_none()
+        })
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+/// Loads `T` for `service`, starting from `defaults`. A `TUAN_*` variable that names no setting
+/// is refused, naming it (see [`unknown_variables`]).
 pub fn load<T: Serialize + DeserializeOwned>(service: &str, defaults: T) -> anyhow::Result<T> {
+    let known = serde_json::to_value(&defaults)?;
+    let unknown = unknown_variables(service, &known, std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()));
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "configuration of {service}: {} set(s) nothing {service} reads: misspelt, or a setting that does not \
+             exist (the settings are the fields of {service}'s config.rs and shared/runtime/src/config.rs)",
+            unknown.join(", ")
+        );
+    }
     let file = std::env::var("TUAN_CONFIG").unwrap_or_else(|_| format!("config/{service}.toml"));
     Figment::from(Serialized::defaults(defaults))
         .merge(Toml::file(file))
@@ -177,6 +256,41 @@ mod tests {
         assert!(configured.check().is_ok());
         configured.auth.jwt_secret = "short".to_string().into();
         assert!(configured.check().unwrap_err().to_string().contains("32 characters"));
+    }
+
+    #[test]
+    fn a_variable_that_sets_nothing_is_named() {
+        let known = serde_json::json!({
+            "environment": "production", "database": { "url": "postgres://", "max_connections": 20 },
+            "gateway": { "users_url": "http://127.0.0.1:50051", "cors_origins": [] },
+        });
+        let names = [
+            "TUAN_ENVIRONMENT",
+            "TUAN_DATABASE__URL",
+            "TUAN_GATEWAY__USERS_URL",
+            "TUAN_GATEWAY__CORS_ORIGINS",
+            // The mistakes: a section that does not exist, a misspelt key, a misspelt top level.
+            "TUAN_GATEWAY__UPSTREAMS__USERS",
+            "TUAN_DATABASE__MAX_CONECTIONS",
+            "TUAN_ENVIROMENT",
+            // Not settings: the tools' own, another service's section, another prefix.
+            "TUAN_CONFIG",
+            "TUAN_TOKEN",
+            "TUAN_USERS_ADDR",
+            "TUAN_PAYMENTS_URL",
+            "TUAN_TEST_BROKERS",
+            "TUAN_BROKER_PORT",
+            "TUAN_PAYMENTS__FEE_BASIS_POINTS",
+            "PATH",
+            "RUST_LOG",
+        ]
+        .map(String::from);
+        assert_eq!(
+            unknown_variables("gateway", &known, names),
+            ["TUAN_DATABASE__MAX_CONECTIONS", "TUAN_ENVIROMENT", "TUAN_GATEWAY__UPSTREAMS__USERS"]
+        );
+        // Its own section is checked as strictly as the common keys.
+        assert_eq!(unknown_variables("users", &known, ["TUAN_USERS__NOPE".to_string()]), ["TUAN_USERS__NOPE"]);
     }
 
     #[test]
