@@ -104,6 +104,10 @@ impl Host {
             tuan_runtime::db::connect(config.database.url.expose_secret(), config.database.max_connections).await?;
         tuan_eventstore::install_schema(&pool).await?;
         projections.install(&pool).await?;
+        let purged = tuan_messaging::purge_private_copies(&pool).await?;
+        if purged > 0 {
+            tracing::info!(purged, "dead letters holding private events deleted");
+        }
         let kafka = KafkaClients::new(&config.kafka.brokers)?;
         let listener = TcpListener::bind(config.grpc_addr).await?;
         let (trigger, _) = Shutdown::new();

@@ -29,6 +29,48 @@ pub fn service_topic(prefix: &str, service: &str) -> String {
     format!("{prefix}tuan.{service}.v1")
 }
 
+/// Events that never leave the service that records them: they carry what is nobody else's
+/// business (a raw phone number, a password hash, a licence number, who holds a session or a
+/// role) and no other service needs them. The outbox relay acknowledges them without publishing
+/// ([`OutboxRelay`]); every service drops a copy it kept before this rule existed
+/// ([`purge_private_copies`]). What others need of a user comes in public events (friendships,
+/// blocks, verifications, profile changes).
+pub const PRIVATE_EVENTS: [&str; 8] = [
+    "tuan.users.v1.UserSignedUp",
+    "tuan.users.v1.PasswordChanged",
+    "tuan.users.v1.SessionStarted",
+    "tuan.users.v1.SessionRefreshed",
+    "tuan.users.v1.SessionEnded",
+    "tuan.users.v1.RoleGranted",
+    "tuan.users.v1.RoleRevoked",
+    "tuan.users.v1.MerchantApplied",
+];
+
+/// Whether events of `event_type` stay in their service's database (see [`PRIVATE_EVENTS`]).
+pub fn is_private(event_type: &str) -> bool {
+    PRIVATE_EVENTS.contains(&event_type)
+}
+
+/// Deletes the dead letters that hold a private event (kept before private events stopped
+/// being published); answers how many. Idempotent: every service runs it at start-up.
+pub async fn purge_private_copies(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    use sqlx::Row as _;
+    let rows = sqlx::query("SELECT id, message_value FROM public.dead_letters").fetch_all(pool).await?;
+    let private: Vec<i64> = rows
+        .iter()
+        .filter(|row| {
+            let value: Vec<u8> = row.try_get("message_value").unwrap_or_default();
+            envelope::accept(&value).is_ok_and(|e| is_private(&e.event_type))
+        })
+        .filter_map(|row| row.try_get("id").ok())
+        .collect();
+    if private.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query("DELETE FROM public.dead_letters WHERE id = ANY($1)").bind(&private).execute(pool).await?;
+    Ok(done.rows_affected())
+}
+
 /// The service that owns `topic` (`<prefix>tuan.<service>.v1`): the only one whose events may
 /// travel on it. `None` for any other topic (the dead letters', a test's).
 pub fn topic_owner(topic: &str) -> Option<&str> {
@@ -45,6 +87,25 @@ pub fn dead_letter_topic(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_private_events_are_real_event_types() {
+        use prost::Name as _;
+        use tuan_proto::users::v1 as users;
+        let names = [
+            users::UserSignedUp::full_name(),
+            users::PasswordChanged::full_name(),
+            users::SessionStarted::full_name(),
+            users::SessionRefreshed::full_name(),
+            users::SessionEnded::full_name(),
+            users::RoleGranted::full_name(),
+            users::RoleRevoked::full_name(),
+            users::MerchantApplied::full_name(),
+        ];
+        assert_eq!(PRIVATE_EVENTS.map(String::from), names);
+        assert!(!is_private(&users::FriendRequestAccepted::full_name()));
+        assert!(!is_private(&users::MerchantVerified::full_name()));
+    }
 
     #[test]
     fn a_topic_is_owned_by_the_service_it_names() {

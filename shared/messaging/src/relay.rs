@@ -123,7 +123,8 @@ impl OutboxRelay {
         if events.is_empty() {
             return Ok(0);
         }
-        let sends = events.iter().map(|event| self.send(event));
+        // Private events are acknowledged with the rest, never sent (see `PRIVATE_EVENTS`).
+        let sends = events.iter().filter(|event| !crate::is_private(&event.event_type)).map(|event| self.send(event));
         let results = join_all(sends).await;
         if let Some(err) = results.into_iter().find_map(Result::err) {
             // Nothing is deleted: the whole batch is retried (consumers absorb duplicates).

@@ -121,6 +121,15 @@ impl TestApp {
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.db.pool).await.unwrap()
     }
+
+    /// Events the relay publishes (the private ones stay here: `tuan_messaging::PRIVATE_EVENTS`).
+    pub async fn public_event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type <> ALL($1)")
+            .bind(tuan_messaging::PRIVATE_EVENTS.to_vec())
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
 }
 
 /// The system clock plus an offset a test moves forward.
