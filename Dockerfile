@@ -16,7 +16,9 @@ ARG DEBIAN_RELEASE=bookworm
 
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS chef
 # librdkafka is built from source by rdkafka-sys: it needs a C/C++ toolchain and make (no cmake
-# with the default features). protoc comes from the protoc-bin-vendored crate.
+# with the default features), and perl for the OpenSSL it links statically (feature
+# ssl-vendored: SASL/SCRAM and TLS to the broker; distroless has no libssl). protoc comes from
+# the protoc-bin-vendored crate.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends g++ make perl pkg-config \
     && rm -rf /var/lib/apt/lists/*

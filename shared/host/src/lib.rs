@@ -108,6 +108,7 @@ impl Host {
         if purged > 0 {
             tracing::info!(purged, "dead letters holding private events deleted");
         }
+        tuan_messaging::use_identity(&config.kafka.security);
         let kafka = KafkaClients::new(&config.kafka.brokers)?;
         let listener = TcpListener::bind(config.grpc_addr).await?;
         let (trigger, _) = Shutdown::new();

@@ -1,4 +1,25 @@
+use std::sync::OnceLock;
+
 use rdkafka::{ClientConfig, producer::FutureProducer};
+use tuan_runtime::config::KafkaSecurity;
+
+/// The process's broker identity, set once at start-up ([`use_identity`]). It is the process's,
+/// not a client's: every producer, consumer, admin client and reader it makes authenticates
+/// with it, so no call site can forget it.
+static IDENTITY: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+
+/// Makes every Kafka client this process creates from now on authenticate as `security` says.
+/// The first call wins (a process has one identity); tests that set none talk plaintext.
+pub fn use_identity(security: &KafkaSecurity) {
+    let _ = IDENTITY.set(security.client_settings());
+}
+
+fn with_identity(mut config: ClientConfig) -> ClientConfig {
+    for (key, value) in IDENTITY.get().map(Vec::as_slice).unwrap_or_default() {
+        config.set(*key, value);
+    }
+    config
+}
 
 /// Producer settings: idempotent (no duplicates or reordering from retries), `acks=all`,
 /// and a bounded delivery timeout so a broker outage surfaces as an error the relay retries.
@@ -12,7 +33,7 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
         .set("compression.type", "lz4")
         .set("message.timeout.ms", "10000")
         .set("socket.keepalive.enable", "true");
-    config
+    with_identity(config)
 }
 
 /// Consumer settings: offsets are committed by the consumer after its transaction commits,
@@ -34,7 +55,7 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
         // default 500 ms per hop dominated their latency against tansu.
         .set("fetch.wait.max.ms", "20")
         .set("socket.keepalive.enable", "true");
-    config
+    with_identity(config)
 }
 
 /// A reader outside any consumer group, for tools: it assigns partitions itself and commits
@@ -49,7 +70,7 @@ pub fn reader_config(brokers: &str, name: &str) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("fetch.wait.max.ms", "100")
         .set("socket.keepalive.enable", "true");
-    config
+    with_identity(config)
 }
 
 /// The Kafka clients a service shares among its relay and consumers.

@@ -20,7 +20,7 @@ pub mod social;
 pub mod topics;
 mod watchdog;
 
-pub use client::{KafkaClients, consumer_config, producer_config, reader_config};
+pub use client::{KafkaClients, consumer_config, producer_config, reader_config, use_identity};
 pub use consumer::{ConsumerHandle, ConsumerStats, EventHandler, HandlerError, IdempotentConsumer, is_deterministic};
 pub use relay::OutboxRelay;
 

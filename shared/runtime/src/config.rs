@@ -84,6 +84,47 @@ pub struct KafkaConfig {
     /// Prepended to every topic name; lets tests and environments share a broker.
     #[serde(default)]
     pub topic_prefix: String,
+    /// How this service proves who it is to the broker: `plaintext` (locally), or
+    /// `sasl_plaintext` / `sasl_ssl` with the SCRAM user Strimzi's `KafkaUser` makes for it.
+    #[serde(default)]
+    pub security: KafkaSecurity,
+}
+
+/// The broker identity of a service (librdkafka's `security.protocol`, `sasl.*` and CA).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct KafkaSecurity {
+    /// `plaintext` (empty), `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    #[serde(default)]
+    pub protocol: String,
+    /// e.g. `SCRAM-SHA-512`.
+    #[serde(default)]
+    pub sasl_mechanism: String,
+    #[serde(default)]
+    pub sasl_username: String,
+    #[serde(default, serialize_with = "expose")]
+    pub sasl_password: SecretString,
+    /// The broker's CA certificate (PEM file), for `ssl` and `sasl_ssl`.
+    #[serde(default)]
+    pub ssl_ca_location: String,
+}
+
+impl KafkaSecurity {
+    /// The librdkafka settings, in the order they are applied; none for plaintext.
+    pub fn client_settings(&self) -> Vec<(&'static str, String)> {
+        use secrecy::ExposeSecret;
+        let mut settings = Vec::new();
+        let mut set = |key: &'static str, value: &str| {
+            if !value.is_empty() {
+                settings.push((key, value.to_string()));
+            }
+        };
+        set("security.protocol", &self.protocol);
+        set("sasl.mechanism", &self.sasl_mechanism);
+        set("sasl.username", &self.sasl_username);
+        set("sasl.password", self.sasl_password.expose_secret());
+        set("ssl.ca.location", &self.ssl_ca_location);
+        settings
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -169,6 +210,7 @@ impl CommonConfig {
                 partitions: 6,
                 replication_factor: 1,
                 topic_prefix: String::new(),
+                security: KafkaSecurity::default(),
             },
             telemetry: TelemetryConfig {
                 log_format: "json".into(),

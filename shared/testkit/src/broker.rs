@@ -26,7 +26,7 @@ fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn spawn_tansu(port: u16, dir: &PathBuf) -> Child {
+fn spawn_tansu(port: u16, dir: &PathBuf, authentication: bool) -> Child {
     let binary = tansu_binary().unwrap_or_else(|| {
         panic!(
             "no Kafka broker at the test address and tansu is not installed: run `make broker` \
@@ -40,6 +40,7 @@ fn spawn_tansu(port: u16, dir: &PathBuf) -> Child {
         .current_dir(dir)
         .args(["broker", "--storage-engine", "sqlite://tansu.db"])
         .args(["--kafka-listener-url", &url, "--kafka-advertised-listener-url", &url])
+        .args(authentication.then_some("--authentication"))
         .stdout(Stdio::from(log.try_clone().expect("log handle")))
         .stderr(Stdio::from(log))
         .spawn()
@@ -90,7 +91,7 @@ pub fn shared_broker() -> String {
     if !reachable(SHARED_BROKER) {
         // Detached on purpose: later tests (and test binaries) reuse it.
         let dir = workspace_dir().join("target/test-broker");
-        let child = spawn_tansu(9092, &dir);
+        let child = spawn_tansu(9092, &dir, false);
         std::mem::forget(child);
         wait_reachable(SHARED_BROKER, Duration::from_secs(30));
         index_headers(&dir);
@@ -110,13 +111,36 @@ pub struct OwnBroker {
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// Clients must authenticate (SASL/SCRAM) with one of the users it was started with.
+    authentication: bool,
 }
 
 impl OwnBroker {
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let dir = own_broker_base().join(format!("test-broker-{}", uuid::Uuid::new_v4().simple()));
-        let mut broker = Self { port, dir, child: None };
+        let mut broker = Self { port, dir, child: None, authentication: false };
+        broker.resume();
+        broker
+    }
+
+    /// A broker that admits only clients authenticating with SASL/SCRAM-SHA-512 as one of
+    /// `users` (name, password). tansu keeps users in its storage and creates them over the
+    /// Kafka protocol unauthenticated, so they are made first, then the broker restarts with
+    /// `--authentication`.
+    pub fn with_users(users: &[(&str, &str)]) -> Self {
+        let mut broker = Self::start();
+        let binary = tansu_binary().expect("tansu");
+        for (name, password) in users {
+            let url = format!("tcp://{}", broker.address());
+            let done = Command::new(&binary)
+                .args(["user", "create", "--broker", &url, "--mechanism", "scram512", name, password])
+                .output()
+                .expect("tansu user create");
+            assert!(done.status.success(), "tansu user create {name}: {}", String::from_utf8_lossy(&done.stderr));
+        }
+        broker.kill();
+        broker.authentication = true;
         broker.resume();
         broker
     }
@@ -141,7 +165,7 @@ impl OwnBroker {
     /// Starts it again on the same port and storage.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "broker already running");
-        self.child = Some(spawn_tansu(self.port, &self.dir));
+        self.child = Some(spawn_tansu(self.port, &self.dir, self.authentication));
         wait_reachable(&self.address(), Duration::from_secs(30));
         index_headers(&self.dir);
     }
