@@ -76,10 +76,10 @@ pub enum Command {
     Rebuild { service: Service },
     /// Outbox backlog, consumer lag and dead letters waiting, for every service.
     Backlog,
-    /// Sagas that have not moved for longer than --older-than, and where each stopped.
     /// The events themselves: tail services' topics, or show one aggregate's stream.
     #[command(subcommand)]
     Events(Events),
+    /// Sagas that have not moved for longer than --older-than, and where each stopped.
     Sagas {
         /// e.g. 90s, 15m, 2h, 1d.
         #[arg(long, default_value = "15m", value_parser = parse_duration)]
