@@ -169,14 +169,16 @@ impl Default for Options {
     }
 }
 
-/// Runs one of the workspace's binaries with only `env` (and PATH); answers (stdout, stderr),
-/// and fails the test if it failed.
+/// One of the workspace's binaries with `args` and only `env` (and PATH).
+fn command(bin: &str, env: &BTreeMap<String, String>, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(binary(bin));
+    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).envs(env).args(args);
+    command
+}
+
+/// Runs [`command`]; answers (stdout, stderr), and fails the test if it failed.
 async fn run_binary(bin: &str, env: &BTreeMap<String, String>, args: &[&str]) -> (String, String) {
-    let output = tokio::process::Command::new(binary(bin))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env)
-        .args(args)
+    let output = command(bin, env, args)
         .output()
         .await
         .unwrap_or_else(|e| panic!("run {bin}: {e}"));
@@ -338,11 +340,7 @@ impl Stack {
 
     /// Starts `tuanctl` as [`Stack::tuanctl`] does, its stdout piped, without waiting for it.
     pub fn spawn_tuanctl(&mut self, args: &[&str]) -> tokio::process::Child {
-        tokio::process::Command::new(binary("tuanctl"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(self.tuanctl_env())
-            .args(args)
+        command("tuanctl", &self.tuanctl_env(), args)
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
