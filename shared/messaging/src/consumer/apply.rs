@@ -25,11 +25,12 @@ use super::{
 };
 use crate::headers;
 
-/// Whether the envelope claims a source other than the service that owns its topic. Only that
-/// service's relay writes there (in Kubernetes the broker's ACLs make sure of it), so another
-/// source is someone else's message: it is set aside, never applied.
-fn forged(topic: &str, envelope: &EventEnvelope) -> bool {
-    crate::topic_owner(topic).is_some_and(|owner| envelope.source != owner)
+/// Why the envelope is a forgery, if it claims a source other than the service that owns its
+/// topic. Only that service's relay writes there (in Kubernetes the broker's ACLs make sure of
+/// it), so another source is someone else's message: it is set aside, never applied.
+fn forgery(topic: &str, envelope: &EventEnvelope) -> Option<String> {
+    let owner = crate::topic_owner(topic)?;
+    (envelope.source != owner).then(|| format!("forged: an event from {:?} on {owner}'s topic", envelope.source))
 }
 
 impl<H: EventHandler> IdempotentConsumer<H> {
@@ -42,13 +43,13 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                 Err(reason) => {
                     self.dead_letter(message, &reason, 1).await;
                 }
-                Ok(envelope) if forged(message.topic(), &envelope) => {
-                    let owner = crate::topic_owner(message.topic()).unwrap_or_default();
-                    let reason = format!("forged: an event from {:?} on {owner}'s topic", envelope.source);
-                    self.dead_letter(message, &reason, 1).await;
-                }
-                Ok(envelope) if !self.handler.wants(&envelope.event_type) => self.count(Outcome::Ignored),
-                Ok(envelope) => wanted.push((message, envelope)),
+                Ok(envelope) => match forgery(message.topic(), &envelope) {
+                    Some(reason) => {
+                        self.dead_letter(message, &reason, 1).await;
+                    }
+                    None if !self.handler.wants(&envelope.event_type) => self.count(Outcome::Ignored),
+                    None => wanted.push((message, envelope)),
+                },
             }
         }
         // One queue per message key (the aggregate id): a key's events in their order, the keys
