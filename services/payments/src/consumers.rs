@@ -70,30 +70,29 @@ impl GroupBuyHandler {
             expires_at_micros: self.app.hold_expiry(e.expires_at_micros),
         };
         let meta = caused_by(envelope);
-        if !social::is_verified_merchant(&mut *conn, merchant).await? {
+        let verified = social::is_verified_merchant(&mut *conn, merchant).await?;
+        if !verified {
             let age = chrono::Utc::now().signed_duration_since(occurred_at(envelope)?);
             if age.to_std().unwrap_or_default() < UNKNOWN_MERCHANT_GRACE {
                 return Err(HandlerError::Transient(format!("merchant {merchant} not known as verified yet")));
             }
-            let placeholder = Money::zero(Currency::parse(&e.currency).unwrap_or(Currency::CNY));
-            let reason = format!("merchant {merchant} is not verified");
-            tracing::warn!(event = %envelope.event_id, %reason, "hold request refused");
-            return outcome(
-                envelope,
-                self.app.reject_hold_in(conn, &meta, request(amount.unwrap_or(placeholder)), reason).await,
-            );
+            tracing::warn!(event = %envelope.event_id, %merchant, "hold request for an unverified merchant refused");
         }
-        match amount {
-            Ok(amount) => {
-                outcome(envelope, self.app.place_hold_in(conn, &meta, request(amount), WhenShort::Reject).await)
-            }
+        let not_verified = || format!("merchant {merchant} is not verified");
+        // A refused request is recorded as a rejection, so the requester hears of it (with a
+        // placeholder amount when its own does not parse).
+        let (amount, refusal) = match amount {
+            Ok(amount) => (amount, (!verified).then(not_verified)),
             Err(bad) => {
-                // The requester must hear about it: record the rejection with a placeholder amount.
                 let placeholder = Money::zero(Currency::parse(&e.currency).unwrap_or(Currency::CNY));
-                let reason = format!("invalid amount: {bad}");
-                outcome(envelope, self.app.reject_hold_in(conn, &meta, request(placeholder), reason).await)
+                (placeholder, Some(if verified { format!("invalid amount: {bad}") } else { not_verified() }))
             }
-        }
+        };
+        let result = match refusal {
+            None => self.app.place_hold_in(conn, &meta, request(amount), WhenShort::Reject).await,
+            Some(reason) => self.app.reject_hold_in(conn, &meta, request(amount), reason).await,
+        };
+        outcome(envelope, result)
     }
 
     async fn capture_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
