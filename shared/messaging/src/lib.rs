@@ -55,7 +55,15 @@ pub fn is_private(event_type: &str) -> bool {
 /// being published); answers how many. Idempotent: every service runs it at start-up.
 pub async fn purge_private_copies(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
     use sqlx::Row as _;
-    let rows = sqlx::query("SELECT id, message_value FROM public.dead_letters").fetch_all(pool).await?;
+    // Only letters from the topics private events travel on (`tuan.users.v1.X` travels on
+    // `<prefix>tuan.users.v1`) are read and decoded: start-up need not read every letter.
+    let mut topics: Vec<String> =
+        PRIVATE_EVENTS.iter().filter_map(|t| t.rsplit_once('.')).map(|(topic, _)| format!("%{topic}")).collect();
+    topics.dedup();
+    let rows = sqlx::query("SELECT id, message_value FROM public.dead_letters WHERE topic LIKE ANY($1)")
+        .bind(&topics)
+        .fetch_all(pool)
+        .await?;
     let private: Vec<i64> = rows
         .iter()
         .filter(|row| {
