@@ -1,19 +1,19 @@
 use gateway::{Application, config::GatewayConfig, startup::health_check};
+use tuan_runtime::mode::Mode;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = GatewayConfig::load()?;
-    match std::env::args().nth(1).as_deref() {
-        None => {}
+    match Mode::from_args()? {
+        Mode::Serve => {}
         // Nothing to migrate: the gateway has no database.
-        Some("--migrate-only") => return Ok(()),
-        Some("--health-check") => return health_check(&config).await,
-        Some("--check-config") if std::env::args().nth(2).as_deref() == Some("--migrate-only") => {
+        Mode::MigrateOnly => return Ok(()),
+        Mode::HealthCheck => return health_check(&config).await,
+        Mode::CheckConfig => return config.check_deployment().map(|()| println!("gateway: settings OK")),
+        Mode::CheckMigrateConfig => {
             println!("gateway: migration settings OK (it has nothing to migrate)");
             return Ok(());
         }
-        Some("--check-config") => return config.check_deployment().map(|()| println!("gateway: settings OK")),
-        Some(other) => anyhow::bail!("unknown argument {other}; use --migrate-only, --health-check or --check-config"),
     }
     let telemetry = tuan_runtime::telemetry::init("gateway", &config.common.telemetry)?;
     let app = Application::build(config).await?;

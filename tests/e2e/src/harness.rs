@@ -178,10 +178,7 @@ fn command(bin: &str, env: &BTreeMap<String, String>, args: &[&str]) -> tokio::p
 
 /// Runs [`command`]; answers (stdout, stderr), and fails the test if it failed.
 async fn run_binary(bin: &str, env: &BTreeMap<String, String>, args: &[&str]) -> (String, String) {
-    let output = command(bin, env, args)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("run {bin}: {e}"));
+    let output = command(bin, env, args).output().await.unwrap_or_else(|e| panic!("run {bin}: {e}"));
     let (stdout, stderr) =
         (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned());
     assert!(output.status.success(), "{bin} {args:?} failed: {stdout}{stderr}");
