@@ -169,6 +169,10 @@ Demo accounts (password tuan-demo-2026; docs/local-dev.md):
   +8613800000003  Bob       buyer; leads a mango team (Carol joined), posted a moment, owes for dinner
   +8613800000004  Carol     buyer; in Bob's team, owes Alice for dinner
 
+Signing up a new account needs the code of an SMS: locally no SMS is sent (the development
+sender keeps it in the users database). Ask with RequestPhoneCode, then read it with:
+  cargo run -q -p tuanctl -- sms +86139xxxxxxxx
+
 Try (services expose gRPC reflection):
   grpcurl -plaintext 127.0.0.1:$example_port list
   grpcurl -plaintext 127.0.0.1:$example_port grpc.health.v1.Health/Check

@@ -80,6 +80,29 @@ async fn a_user_past_the_watch_cap_is_refused_and_the_open_watches_keep_going() 
     }
 }
 
+/// Who the backend was told a code request came from, when the client sends `x-forwarded-for`
+/// and its own (forged) client-address metadata.
+async fn client_told_to_backend(h: &Harness) -> Option<String> {
+    let mut gw = MobileGatewayClient::new(h.channel.clone());
+    let mut request = Request::new(users::RequestPhoneCodeRequest::default());
+    request.metadata_mut().insert("x-forwarded-for", "198.51.100.7".parse().unwrap());
+    request.metadata_mut().insert(tuan_runtime::grpc::CLIENT_ADDRESS, "10.9.9.9".parse().unwrap());
+    let _ = gw.request_phone_code(request).await;
+    let clients = std::mem::take(&mut *h.clients.lock().unwrap());
+    let (path, client) = clients.into_iter().last().expect("the call reached the users backend");
+    assert!(path.ends_with("/RequestPhoneCode"), "{path}");
+    client
+}
+
+#[tokio::test]
+async fn backends_learn_the_client_from_the_gateway_never_from_the_client() {
+    // The users service limits SMS per client: it must hear who the client is from the gateway.
+    let direct = Harness::start().await;
+    assert_eq!(client_told_to_backend(&direct).await.as_deref(), Some("127.0.0.1"), "the peer, not the header");
+    let proxied = Harness::configured(|c| c.gateway.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    assert_eq!(client_told_to_backend(&proxied).await.as_deref(), Some("198.51.100.7"), "the proxy's word");
+}
+
 /// Sign-up is anonymous, so only the per-IP limit stands in front of it.
 async fn sign_ups_until_refused(gw: &mut MobileGatewayClient<tonic::transport::Channel>, forwarded_for: &str) -> u32 {
     for n in 0..10 {

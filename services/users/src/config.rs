@@ -9,6 +9,8 @@ pub const DEFAULT_PORT: u16 = 50051;
 
 /// The discovery secret used when none is configured: accepted only in development.
 pub const DEVELOPMENT_DISCOVERY_SECRET: &str = "tuan-local-development-discovery-secret";
+/// The phone-code secret used when none is configured: accepted only in development.
+pub const DEVELOPMENT_PHONE_CODE_SECRET: &str = "tuan-local-development-phone-code-secret";
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct UsersConfig {
@@ -47,6 +49,63 @@ pub struct UsersSettings {
     pub password_hash_concurrency: u32,
     /// How long a login waits for a hashing turn before RESOURCE_EXHAUSTED.
     pub password_hash_wait_ms: u64,
+    /// The codes that prove a phone number (`TUAN_USERS__PHONE_CODES__*`).
+    pub phone_codes: PhoneCodeSettings,
+    /// How the codes are sent (`TUAN_USERS__SMS__*`).
+    pub sms: SmsSettings,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PhoneCodeSettings {
+    /// Keys the codes' hashes (HMAC-SHA256), so the table of live codes cannot be reversed by
+    /// trying a million codes. `TUAN_USERS__PHONE_CODES__SECRET`.
+    #[serde(serialize_with = "expose")]
+    pub secret: SecretString,
+    /// A code works this long...
+    pub ttl_secs: u64,
+    /// ...for this many tries.
+    pub attempts: u32,
+    /// A new code for the same number and purpose no sooner than this.
+    pub resend_after_secs: u64,
+    /// SMS per number per hour, and per client address per hour.
+    pub per_phone_per_hour: u32,
+    pub per_client_per_hour: u32,
+}
+
+/// Who sends the SMS.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsSenderKind {
+    /// Sends nothing: each SMS goes to the users database (`public.dev_sms`) and the log, for
+    /// `make run`, the tests and `tuanctl sms`. Development only.
+    Development,
+    /// An SMS gateway speaking Twilio's Messages API over HTTP.
+    Http,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SmsSettings {
+    pub sender: SmsSenderKind,
+    /// The gateway's base URL (`https://api.twilio.com`, or a compatible gateway's).
+    pub url: String,
+    /// The account (Twilio's account SID) and its token: HTTP basic auth. `TUAN_USERS__SMS__TOKEN`.
+    pub account: String,
+    #[serde(serialize_with = "expose")]
+    pub token: SecretString,
+    /// The sender number or name the SMS come from.
+    pub from: String,
+    pub timeout_ms: u64,
+    /// Tries per SMS when the gateway fails for a reason worth another try; the wait before the
+    /// second try, doubling after each.
+    pub attempts: u32,
+    pub backoff_ms: u64,
+    /// SMS waiting to be sent at most; beyond, a code request is refused (RESOURCE_EXHAUSTED).
+    pub queue: usize,
+    /// The words; `{code}` and `{minutes}` are filled in.
+    pub sign_up_template: String,
+    pub reset_password_template: String,
+    pub already_registered_template: String,
+    pub not_registered_template: String,
 }
 
 fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -70,6 +129,38 @@ impl Default for UsersConfig {
                 login_lock_max_ms: 15 * 60 * 1_000,
                 password_hash_concurrency: 0,
                 password_hash_wait_ms: 500,
+                phone_codes: PhoneCodeSettings {
+                    secret: DEVELOPMENT_PHONE_CODE_SECRET.to_string().into(),
+                    ttl_secs: 5 * 60,
+                    attempts: 5,
+                    resend_after_secs: 60,
+                    per_phone_per_hour: 5,
+                    per_client_per_hour: 20,
+                },
+                sms: SmsSettings {
+                    sender: SmsSenderKind::Development,
+                    url: String::new(),
+                    account: String::new(),
+                    token: String::new().into(),
+                    from: String::new(),
+                    timeout_ms: 5_000,
+                    attempts: 4,
+                    backoff_ms: 500,
+                    queue: 1_000,
+                    sign_up_template: "{code} is your tuan sign-up code. It works for {minutes} minutes; \
+                                       never share it."
+                        .into(),
+                    reset_password_template: "{code} is your tuan password reset code. It works for {minutes} \
+                                              minutes. If you did not ask for it, ignore this message."
+                        .into(),
+                    already_registered_template: "Someone asked to sign up to tuan with this number, which \
+                                                  already has an account. Forgot your password? Reset it from \
+                                                  the login screen."
+                        .into(),
+                    not_registered_template: "Someone asked to reset a tuan password for this number, which \
+                                              has no account. If it was you, sign up instead."
+                        .into(),
+                },
             },
         }
     }
@@ -104,7 +195,47 @@ impl UsersConfig {
         if users.session_max_lifetime_secs == 0 {
             anyhow::bail!("TUAN_USERS__SESSION_MAX_LIFETIME_SECS must be at least 1");
         }
-        Ok(())
+        self.check_phone_codes()
+    }
+
+    fn check_phone_codes(&self) -> anyhow::Result<()> {
+        let (codes, sms) = (&self.users.phone_codes, &self.users.sms);
+        let environment = self.common.environment;
+        environment.check_secret("TUAN_USERS__PHONE_CODES__SECRET", &codes.secret, DEVELOPMENT_PHONE_CODE_SECRET)?;
+        if codes.ttl_secs == 0 || codes.attempts == 0 || codes.per_phone_per_hour == 0 || codes.per_client_per_hour == 0
+        {
+            anyhow::bail!(
+                "TUAN_USERS__PHONE_CODES__TTL_SECS, __ATTEMPTS, __PER_PHONE_PER_HOUR and __PER_CLIENT_PER_HOUR \
+                 must be at least 1"
+            );
+        }
+        match sms.sender {
+            SmsSenderKind::Development if !environment.is_development() => anyhow::bail!(
+                "TUAN_USERS__SMS__SENDER=development sends no SMS (it writes the codes to the database) and is \
+                 accepted only with TUAN_ENVIRONMENT=development: set TUAN_USERS__SMS__SENDER=http with \
+                 TUAN_USERS__SMS__URL, __ACCOUNT, __TOKEN and __FROM"
+            ),
+            SmsSenderKind::Development => Ok(()),
+            SmsSenderKind::Http => {
+                let missing: Vec<&str> = [
+                    ("TUAN_USERS__SMS__URL", sms.url.is_empty()),
+                    ("TUAN_USERS__SMS__ACCOUNT", sms.account.is_empty()),
+                    ("TUAN_USERS__SMS__TOKEN", sms.token.expose_secret().is_empty()),
+                    ("TUAN_USERS__SMS__FROM", sms.from.is_empty()),
+                ]
+                .into_iter()
+                .filter_map(|(name, empty)| empty.then_some(name))
+                .collect();
+                if !missing.is_empty() {
+                    anyhow::bail!("TUAN_USERS__SMS__SENDER=http needs {}", missing.join(", "));
+                }
+                let plain = sms.url.starts_with("http://");
+                if !(plain || sms.url.starts_with("https://")) || (plain && !environment.is_development()) {
+                    anyhow::bail!("TUAN_USERS__SMS__URL must be an https:// URL (http:// only in development)");
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -112,10 +243,24 @@ impl UsersConfig {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_development_discovery_secret_is_refused_outside_development() {
+    /// Settings a production deployment could run with.
+    fn production() -> UsersConfig {
         let mut config = UsersConfig::default();
         config.common.auth.jwt_secret = "a-jwt-secret-of-at-least-thirty-two-chars".to_string().into();
+        config.users.discovery_secret = "a-discovery-secret-of-32-characters".to_string().into();
+        config.users.phone_codes.secret = "a-phone-code-secret-of-32-characters".to_string().into();
+        let sms = &mut config.users.sms;
+        (sms.sender, sms.url, sms.account, sms.from) =
+            (SmsSenderKind::Http, "https://sms.example".into(), "AC123".into(), "tuan".into());
+        sms.token = "token".to_string().into();
+        config
+    }
+
+    #[test]
+    fn the_development_discovery_secret_is_refused_outside_development() {
+        let mut config = production();
+        assert!(config.check().is_ok());
+        config.users.discovery_secret = DEVELOPMENT_DISCOVERY_SECRET.to_string().into();
         let err = config.check().unwrap_err().to_string();
         assert!(err.contains("TUAN_USERS__DISCOVERY_SECRET"), "{err}");
 
@@ -123,10 +268,33 @@ mod tests {
         development.common = development.common.development();
         assert!(development.check().is_ok());
 
-        config.users.discovery_secret = "a-discovery-secret-of-32-characters".to_string().into();
-        assert!(config.check().is_ok());
         config.users.discovery_secret = "short".to_string().into();
         assert!(config.check().unwrap_err().to_string().contains("at least 32"));
+    }
+
+    #[test]
+    fn outside_development_codes_need_a_secret_and_a_real_sender() {
+        let mut config = production();
+        config.users.phone_codes.secret = DEVELOPMENT_PHONE_CODE_SECRET.to_string().into();
+        let err = config.check().unwrap_err().to_string();
+        assert!(err.contains("TUAN_USERS__PHONE_CODES__SECRET"), "{err}");
+
+        let mut config = production();
+        config.users.sms.sender = SmsSenderKind::Development;
+        let err = config.check().unwrap_err().to_string();
+        assert!(err.contains("TUAN_USERS__SMS__SENDER=development") && err.contains("TUAN_ENVIRONMENT"), "{err}");
+
+        let mut config = production();
+        (config.users.sms.url, config.users.sms.token) = (String::new(), String::new().into());
+        let err = config.check().unwrap_err().to_string();
+        assert!(err.contains("TUAN_USERS__SMS__URL") && err.contains("TUAN_USERS__SMS__TOKEN"), "{err}");
+        config.users.sms.token = "token".to_string().into();
+        config.users.sms.url = "http://sms.example".into();
+        assert!(config.check().unwrap_err().to_string().contains("https://"), "no plain HTTP outside development");
+
+        let mut development = UsersConfig::default();
+        development.common = development.common.development();
+        assert!(development.check().is_ok(), "make run and the tests keep the development sender");
     }
 
     #[test]

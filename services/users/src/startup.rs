@@ -9,9 +9,14 @@ use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
 use crate::{
     api::{UsersApi, UsersServiceServer},
-    app::{Clock, DiscoverySettings, HashingBound, LoginSettings, Settings, UsersApp},
-    config::{SERVICE, UsersConfig},
-    domain::{discovery::SaltSchedule, login::LoginThrottle},
+    app::{Clock, DiscoverySettings, HashingBound, LoginSettings, PhoneCodes, Settings, UsersApp},
+    config::{SERVICE, SmsSenderKind, UsersConfig},
+    domain::{
+        discovery::SaltSchedule,
+        login::LoginThrottle,
+        phone_code::{CodeHasher, CodePolicy},
+    },
+    sms::{DevelopmentSender, HttpSender, Retry, SmsOutbox, SmsSender, Templates},
     store::UsersProjection,
 };
 
@@ -64,7 +69,8 @@ impl Application {
             },
             hashing_wait: Duration::from_millis(u.password_hash_wait_ms),
         };
-        let app = UsersApp::new(host.pool.clone(), projections, keys.clone(), settings, clock);
+        let codes = phone_codes(&config, &host.pool).await?;
+        let app = UsersApp::new(host.pool.clone(), projections, keys.clone(), settings, codes, clock);
         app.register_discovery_periods().await?;
         let (rotating, mut shutdown) = (app.clone(), host.shutdown());
         host.spawn(async move {
@@ -100,6 +106,42 @@ impl Application {
         let api = UsersServiceServer::with_interceptor(UsersApi::new(self.app), AuthInterceptor::new(self.keys));
         self.host.serve(router.add_service(api), stop).await
     }
+}
+
+/// The code policy and the SMS outbox, with the sender the settings name.
+async fn phone_codes(config: &UsersConfig, pool: &sqlx::PgPool) -> anyhow::Result<PhoneCodes> {
+    use secrecy::ExposeSecret;
+    let (codes, sms) = (&config.users.phone_codes, &config.users.sms);
+    let policy = CodePolicy {
+        ttl: Duration::from_secs(codes.ttl_secs),
+        attempts: codes.attempts,
+        resend_after: Duration::from_secs(codes.resend_after_secs),
+        per_phone_per_hour: codes.per_phone_per_hour,
+        per_client_per_hour: codes.per_client_per_hour,
+    };
+    let sender: Arc<dyn SmsSender> = match sms.sender {
+        SmsSenderKind::Development => Arc::new(DevelopmentSender::new(pool.clone()).await?),
+        SmsSenderKind::Http => Arc::new(HttpSender::new(
+            &sms.url,
+            &sms.account,
+            sms.token.clone(),
+            &sms.from,
+            Duration::from_millis(sms.timeout_ms),
+        )?),
+    };
+    let templates = Templates {
+        sign_up: sms.sign_up_template.clone(),
+        reset_password: sms.reset_password_template.clone(),
+        already_registered: sms.already_registered_template.clone(),
+        not_registered: sms.not_registered_template.clone(),
+        code_ttl: policy.ttl,
+    };
+    let retry = Retry { attempts: sms.attempts, backoff: Duration::from_millis(sms.backoff_ms) };
+    Ok(PhoneCodes {
+        hasher: CodeHasher::new(codes.secret.expose_secret().as_bytes()),
+        policy,
+        outbox: SmsOutbox::start(sender, templates, retry, sms.queue),
+    })
 }
 
 /// The read models kept inline with the users event store.

@@ -20,12 +20,14 @@ macro_rules! refused {
     }};
 }
 
+/// A sign-up with a code nobody sent.
 fn sign_up(phone: &str, password: &str) -> pb::SignUpRequest {
     pb::SignUpRequest {
         phone: phone.into(),
         password: password.into(),
         display_name: "X".into(),
         region: String::new(),
+        code: "123456".into(),
     }
 }
 
@@ -39,13 +41,22 @@ async fn sign_up_refuses_bad_phones_weak_passwords_and_duplicates() {
         let status = refused!(app, Code::InvalidArgument, app.client.sign_up(sign_up(&phone(), weak)));
         assert!(status.message().contains("password"), "{}", status.message());
     }
+    // A registered number without its code: the same answer as any number without its code
+    // (tests/phone_codes.rs), so sign-up tells nobody which numbers are taken.
     let taken = phone();
     app.sign_up(&taken, "First").await;
-    refused!(app, Code::AlreadyExists, app.client.sign_up(sign_up(&taken, "another-pass-99")));
+    let taken_refusal = refused!(app, Code::Unauthenticated, app.client.sign_up(sign_up(&taken, "another-pass-99")));
     let spaced = format!("{} {}", &taken[..4], &taken[4..]);
-    refused!(app, Code::AlreadyExists, app.client.sign_up(sign_up(&spaced, "another-pass-99")));
+    refused!(app, Code::Unauthenticated, app.client.sign_up(sign_up(&spaced, "another-pass-99")));
+    let free_refusal = refused!(app, Code::Unauthenticated, app.client.sign_up(sign_up(&phone(), "another-pass-99")));
+    assert_eq!(taken_refusal.message(), free_refusal.message());
     let no_name = pb::SignUpRequest { display_name: "  ".into(), ..sign_up(&phone(), "correct-horse-42") };
     refused!(app, Code::InvalidArgument, app.client.sign_up(no_name));
+    for bad_code in ["", "12345", "abcdef", "1234567"] {
+        let request = pb::SignUpRequest { code: bad_code.into(), ..sign_up(&phone(), "correct-horse-42") };
+        let status = refused!(app, Code::InvalidArgument, app.client.sign_up(request));
+        assert!(status.message().contains("code"), "{}", status.message());
+    }
     app.stop().await;
 }
 

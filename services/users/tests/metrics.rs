@@ -31,6 +31,7 @@ async fn metrics_endpoint_exposes_rpc_outbox_and_pool_metrics() {
     for expected in [
         r#"tuan_rpc_requests_total{service_name="users",service="tuan.users.v1.UsersService",method="SignUp",code="OK"} 1"#,
         r#"method="Login",code="UNAUTHENTICATED"} 1"#,
+        r#"tuan_sms_total{service_name="users",kind="sign_up",outcome="sent"} 1"#,
         "tuan_rpc_duration_seconds_bucket{",
         "tuan_outbox_backlog{",
         "tuan_outbox_oldest_age_seconds{",

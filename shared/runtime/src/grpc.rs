@@ -150,6 +150,23 @@ pub fn event_meta<T>(request: &Request<T>) -> tuan_eventstore::EventMeta {
     }
 }
 
+/// The metadata in which the gateway tells a backend which client a request comes from (the
+/// gateway sets it from the peer or a trusted proxy's `x-forwarded-for`; a client cannot).
+pub const CLIENT_ADDRESS: &str = "x-tuan-client-address";
+
+/// Which client `request` comes from, for per-client limits: what the gateway says, else
+/// the TCP peer (a caller inside the cluster), else `unknown`.
+pub fn client_address<T>(request: &Request<T>) -> String {
+    request
+        .metadata()
+        .get(CLIENT_ADDRESS)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map(str::to_string)
+        .or_else(|| request.remote_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
 /// Parses a UUID request field, naming the field in the error.
 pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, crate::ApiError> {
     uuid::Uuid::parse_str(value.trim())

@@ -7,6 +7,7 @@
 //! - [`authz::MATRIX`]: who may call each RPC; [`rpc`]: any RPC called by path with raw bytes,
 //!   bad credentials, and [`rpc::assert_refused_cleanly`]; [`fuzz`]: random requests to every
 //!   RPC of a service, built from the descriptors.
+//! - [`sms`]: the codes the users service's development sender wrote, as tests sign up.
 //!
 //! Nothing here skips a test when something is missing: it fails saying what to start.
 
@@ -16,6 +17,7 @@ mod db;
 pub mod fuzz;
 pub mod otlp;
 pub mod rpc;
+pub mod sms;
 
 pub use broker::{OwnBroker, shared_broker};
 pub use db::TestDb;

@@ -5,9 +5,10 @@
 //!
 //! Output is for people by default; `--json` prints one JSON document per command for scripts
 //! (`events` prints one JSON object per event and line). `events tail` reads the broker, not
-//! a service: see [`events`].
+//! a service: see [`events`]. `sms` reads the users database of a local run: see [`sms`].
 
 pub mod events;
+pub mod sms;
 
 use std::time::Duration;
 
@@ -79,6 +80,17 @@ pub enum Command {
     /// The events themselves: tail services' topics, or show one aggregate's stream.
     #[command(subcommand)]
     Events(Events),
+    /// Local development only: the last SMS the users service's development sender "sent" to a
+    /// phone number (the sign-up or reset code a person would read), from the users database.
+    Sms {
+        phone: String,
+        /// The users service's database.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/tuan_users")]
+        database_url: String,
+        /// Print only the code (nothing, and fail, if the SMS carries none).
+        #[arg(long)]
+        code_only: bool,
+    },
     /// Sagas that have not moved for longer than --older-than, and where each stopped.
     Sagas {
         /// e.g. 90s, 15m, 2h, 1d.
@@ -229,6 +241,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The development SMS are in the users database: no service, no token.
+    if let Command::Sms { phone, database_url, code_only } = &cli.command {
+        return sms::last(database_url, phone, *code_only, cli.json).await;
+    }
     // Tailing asks the broker, not a service: it needs no operator token.
     if let Command::Events(Events::Tail {
         services,
@@ -277,6 +293,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ctl.show_stream(*service, stream_id, stream_type.as_deref()).await
         }
         Command::Events(Events::Tail { .. }) => unreachable!("tail runs without a session, above"),
+        Command::Sms { .. } => unreachable!("sms runs without a session, above"),
     }
 }
 

@@ -101,12 +101,21 @@ fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-async fn sign_up(client: &mut UsersServiceClient<Channel>, phone: &str, name: &str) -> us::AuthTokens {
+/// Signs up with the code of the SMS the users service (on `users_db`) sent.
+async fn sign_up(
+    client: &mut UsersServiceClient<Channel>,
+    users_db: &sqlx::PgPool,
+    phone: &str,
+    name: &str,
+) -> us::AuthTokens {
+    let ask = us::RequestPhoneCodeRequest { phone: phone.into(), purpose: us::PhoneCodePurpose::SignUp as i32 };
+    let code = tuan_testkit::sms::code_for(users_db, phone, client.request_phone_code(ask)).await;
     let request = us::SignUpRequest {
         phone: phone.into(),
         password: PASSWORD.into(),
         display_name: name.into(),
         region: "Shanghai".into(),
+        code,
     };
     client.sign_up(request).await.expect("sign up").into_inner()
 }
@@ -154,13 +163,13 @@ async fn an_operator_verifies_a_merchant_rebuilds_projections_and_redrives_a_dea
     let mut client = UsersServiceClient::connect(format!("http://127.0.0.1:{u}")).await.unwrap();
 
     // ---- merchants ----
-    let operator = sign_up(&mut client, OPERATOR_PHONE, "Ops").await;
+    let operator = sign_up(&mut client, &users.db.pool, OPERATOR_PHONE, "Ops").await;
     // Made operator inside the deployment: what `users grant-operator` runs.
     users::app::roles::grant_operator_in_deployment(&users.db.pool, users::startup::projections(), OPERATOR_PHONE)
         .await
         .expect("grant operator");
     let merchant_phone = phone();
-    let shop = sign_up(&mut client, &merchant_phone, "Shopkeeper").await;
+    let shop = sign_up(&mut client, &users.db.pool, &merchant_phone, "Shopkeeper").await;
     let application = us::ApplyMerchantRequest {
         business_name: "Shop Ltd".into(),
         license_number: "LIC-12345".into(),
@@ -169,6 +178,18 @@ async fn an_operator_verifies_a_merchant_rebuilds_projections_and_redrives_a_dea
     };
     client.apply_merchant(authed(&shop.access_token, application)).await.expect("apply");
     let login = ["--phone", OPERATOR_PHONE, "--password", PASSWORD];
+
+    // ---- the development SMS: the code a person trying a local run reads ----
+    let database = ["--database-url", &users.db.url];
+    let (ok, out, err) = tuanctl(u, p, &[], &[&["sms", &merchant_phone, "--code-only"][..], &database].concat()).await;
+    assert!(ok, "{err}");
+    let code = out.trim();
+    assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()), "{out:?}");
+    let (ok, out, err) = tuanctl(u, p, &[], &[&["--json", "sms", &merchant_phone][..], &database].concat()).await;
+    assert!(ok, "{err}");
+    assert!(json(&out)["body"].as_str().unwrap().contains(code), "{out}");
+    let (ok, _, err) = tuanctl(u, p, &[], &[&["sms", "+8613911112222"][..], &database].concat()).await;
+    assert!(!ok && err.contains("no SMS"), "{err}");
 
     let (ok, out, err) = tuanctl(u, p, &login, &["--json", "merchants", "pending"]).await;
     assert!(ok, "{err}");

@@ -6,7 +6,7 @@ use chrono::Utc;
 use tonic::{Code, Status};
 use tuan_proto::{gateway::v1 as gw, groupbuy::v1 as gb, payments::v1 as pay, users::v1 as users};
 
-use crate::harness::{Gateway, OPERATOR_PHONE, authed};
+use crate::harness::{Gateway, OPERATOR_PHONE, Stack, authed};
 
 pub const PASSWORD: &str = "Journey2026tuan";
 /// How long eventual consistency may take to catch up in these tests (generous: the machine
@@ -22,13 +22,16 @@ pub struct User {
     pub phone: String,
 }
 
-pub async fn sign_up(gateway: &mut Gateway, phone: &str, name: &str) -> User {
+/// Signs up through the gateway as a person does: asks for a code, reads the SMS, types it back.
+pub async fn sign_up(stack: &Stack, gateway: &mut Gateway, phone: &str, name: &str) -> User {
+    let code = stack.sign_up_code(gateway, phone).await;
     let tokens = gateway
         .sign_up(users::SignUpRequest {
             phone: phone.into(),
             password: PASSWORD.into(),
             display_name: name.into(),
             region: "CN-31".into(),
+            code,
         })
         .await
         .unwrap_or_else(|e| panic!("sign up {name}: {e}"))
@@ -119,12 +122,12 @@ pub async fn wait_balance(gateway: &mut Gateway, user: &User, amount: &str) {
 
 /// The stack's operator, a merchant verified by them, and a team campaign
 /// of the merchant's: teams of two at 50.00 CNY, stock 10.
-pub async fn merchant_with_campaign(gw: &mut Gateway, phone: &str) -> (User, gb::Campaign) {
+pub async fn merchant_with_campaign(stack: &Stack, gw: &mut Gateway, phone: &str) -> (User, gb::Campaign) {
     // The stack made its operator at start (`users grant-operator`); signing up would not.
     let request = users::LoginRequest { phone: OPERATOR_PHONE.into(), password: PASSWORD.into() };
     let t = gw.login(request).await.expect("the stack's operator logs in").into_inner();
     let operator = User { id: t.user_id, token: t.access_token, phone: OPERATOR_PHONE.into() };
-    let merchant = sign_up(gw, phone, "Apple Farm").await;
+    let merchant = sign_up(stack, gw, phone, "Apple Farm").await;
     let application = users::ApplyMerchantRequest {
         business_name: "Yantai Apple Farm".into(),
         license_number: "91370600-MA3C".into(),

@@ -6,6 +6,7 @@ import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { MobileGateway } from "../src/gen/tuan/gateway/v1/gateway_pb";
 import { TeamStatus } from "../src/gen/tuan/groupbuy/v1/groupbuy_pb";
+import { PhoneCodePurpose } from "../src/gen/tuan/users/v1/users_pb";
 
 let token = "";
 const bearer: Interceptor = (next) => (req) => {
@@ -61,9 +62,14 @@ export async function joinTeam(teamId: string): Promise<string> {
   return r.join?.joinId ?? "";
 }
 
+/** Asks for the SMS code a sign-up needs (the test reads it from the development sender). */
+export async function requestSignUpCode(phone: string): Promise<void> {
+  await gw.requestPhoneCode({ phone, purpose: PhoneCodePurpose.SIGN_UP });
+}
+
 /** A new account (answers its user id); the helper then calls as that user. */
-export async function signUp(phone: string, password: string, displayName: string): Promise<string> {
-  const t = await gw.signUp({ phone, password, displayName, region: "CN-31" });
+export async function signUp(phone: string, code: string, password: string, displayName: string): Promise<string> {
+  const t = await gw.signUp({ phone, code, password, displayName, region: "CN-31" });
   token = t.accessToken;
   return t.userId;
 }

@@ -19,6 +19,7 @@
 // A screenshot per step goes to test-output/screens. Run: make console-test.
 
 import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,6 +31,20 @@ const SCREENS = join(OUT, "screens");
 const BUYER_JS = join(OUT, "buyer", "buyer.js");
 const BASE = process.env.TUAN_CONSOLE_URL ?? "http://127.0.0.1:50050/console/index.html";
 const PASSWORD = "tuan-demo-2026";
+
+/** The code of the last SMS to `phone`, as the development sender wrote it: `tuanctl sms`. */
+async function smsCode(phone) {
+  const tuanctl = process.env.TUAN_CONSOLE_TUANCTL ?? join(HERE, "../../../../target/debug/tuanctl");
+  const database = process.env.TUAN_CONSOLE_USERS_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/tuan_users";
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      return execFileSync(tuanctl, ["sms", phone, "--code-only", "--database-url", database], { encoding: "utf8" }).trim();
+    } catch {
+      await new Promise((r) => setTimeout(r, 100)); // sending is asynchronous
+    }
+  }
+  throw new Error(`no sign-up code for ${phone}: tuanctl sms ${phone}`);
+}
 const MERCHANT = "+8613800000001";
 const ALICE = "+8613800000002";
 const BOB = "+8613800000003";
@@ -370,7 +385,9 @@ try {
     await newcomer.goto(`${BASE}?check=server`);
     await newcomer.addScriptTag({ path: BUYER_JS });
     const phone = `+86139${String(Date.now()).slice(-8)}`;
-    await newcomer.evaluate(([p, pw]) => window.tuanBuyer.signUp(p, pw, "Newcomer"), [phone, PASSWORD]);
+    await newcomer.evaluate((p) => window.tuanBuyer.requestSignUpCode(p), phone);
+    const code = await smsCode(phone);
+    await newcomer.evaluate(([p, c, pw]) => window.tuanBuyer.signUp(p, c, pw, "Newcomer"), [phone, code, PASSWORD]);
     await newcomer.locator('input[name="phone"]').fill(phone);
     await newcomer.locator('input[name="password"]').fill(PASSWORD);
     await newcomer.getByRole("button", { name: "Sign in" }).click();

@@ -17,6 +17,8 @@ BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 OUT="$ROOT/services/gateway/console/test-output"
 mkdir -p "$OUT/logs"
 log() { echo "[console-test] $*" >&2; }
+# The end of a log without backtrace frames: the error a process exited with, not its stack.
+last_words() { grep -vE '^ +([0-9]+: |at )' "$1" | tail -"${2:-20}" >&2; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 started=()
@@ -61,14 +63,20 @@ else
         "$BIN/$svc" >"$OUT/logs/$svc.log" 2>&1 </dev/null &
         started+=($!)
         for ((i = 0; i < 200; i++)); do port_open "${port[$svc]}" && break; sleep 0.3; done
-        port_open "${port[$svc]}" || { log "$svc did not start; see $OUT/logs/$svc.log"; tail -20 "$OUT/logs/$svc.log" >&2; exit 1; }
+        port_open "${port[$svc]}" || { log "$svc did not start; see $OUT/logs/$svc.log"; last_words "$OUT/logs/$svc.log"; exit 1; }
         log "$svc up on ${port[$svc]}"
     done
     if [[ -x "$BIN/seed" ]]; then
         # The seed makes the demo operator in the users database directly (as `users grant-operator` does).
-        TUAN_DATABASE__URL="postgres://postgres@127.0.0.1:5432/tuan_console_users" "$BIN/seed" >"$OUT/logs/seed.log" 2>&1 || { log "seed failed"; tail -20 "$OUT/logs/seed.log" >&2; exit 1; }
+        TUAN_DATABASE__URL="postgres://postgres@127.0.0.1:5432/tuan_console_users" RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 \
+            "$BIN/seed" >"$OUT/logs/seed.log" 2>&1 || { log "seed failed; see $OUT/logs/seed.log"; last_words "$OUT/logs/seed.log"; exit 1; }
         log "demo data seeded"
     fi
+fi
+# Where the test reads a newcomer's sign-up code (`tuanctl sms`, the development SMS sender).
+export TUAN_CONSOLE_TUANCTL="$BIN/tuanctl"
+if [[ -n "$own_broker" ]]; then
+    export TUAN_CONSOLE_USERS_DATABASE_URL="postgres://postgres@127.0.0.1:5432/tuan_console_users"
 fi
 # In the background, so that a TERM reaches the trap (bash waits for a foreground child first).
 "$@" &

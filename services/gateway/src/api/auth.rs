@@ -20,7 +20,7 @@ use crate::{app::backends::Arrival, domain::deadline::parse_grpc_timeout};
 pub struct Authenticated(pub Caller);
 
 /// Methods anyone may call without a token (they are how one gets a token).
-const PUBLIC: [&str; 4] = ["SignUp", "Login", "Refresh", "GetDiscoverySalt"];
+const PUBLIC: [&str; 6] = ["RequestPhoneCode", "SignUp", "ResetPassword", "Login", "Refresh", "GetDiscoverySalt"];
 
 #[derive(Clone)]
 pub struct AuthLayer {

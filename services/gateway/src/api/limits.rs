@@ -26,6 +26,7 @@ use tuan_runtime::{ApiError, ErrorKind};
 use uuid::Uuid;
 
 use super::auth::Authenticated;
+use crate::app::backends::ClientIp;
 
 /// A sustained rate and a burst.
 #[derive(Clone, Copy, Debug)]
@@ -181,10 +182,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let peer = request.extensions().get::<TcpConnectInfo>().and_then(|i| i.remote_addr()).map(|a| a.ip());
         let forwarded_for = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
         let ip = self.client.of(peer, forwarded_for);
+        if let Some(ip) = ip {
+            request.extensions_mut().insert(ClientIp(ip));
+        }
         let user = request.extensions().get::<Authenticated>().map(|a| a.0.user_id);
         match self.limits.check(ip, user) {
             Ok(()) => Either::Right(self.inner.call(request)),

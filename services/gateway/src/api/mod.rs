@@ -140,7 +140,9 @@ macro_rules! mobile_gateway {
 }
 
 mobile_gateway! {
+    request_phone_code => users.Command(users::RequestPhoneCodeRequest) -> users::RequestPhoneCodeResponse;
     sign_up => users.Command(users::SignUpRequest) -> users::AuthTokens;
+    reset_password => users.Command(users::ResetPasswordRequest) -> users::AuthTokens;
     login => users.Command(users::LoginRequest) -> users::AuthTokens;
     refresh => users.Command(users::RefreshRequest) -> users::AuthTokens;
     logout => users.Command(users::LogoutRequest) -> users::LogoutResponse;

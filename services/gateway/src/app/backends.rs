@@ -54,6 +54,12 @@ pub struct Arrival {
     pub client_timeout: Option<Duration>,
 }
 
+/// The client a call comes from (the peer, or behind trusted proxies the address they name);
+/// put into the request's extensions by the rate limiter, passed to backends in
+/// [`tuan_runtime::grpc::CLIENT_ADDRESS`] for their per-client limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub std::net::IpAddr);
+
 /// What every backend call made for one client request shares: the forwarded metadata and
 /// the request's deadline.
 #[derive(Clone, Debug)]
@@ -86,6 +92,12 @@ impl CallContext {
             if let Some(value) = request.metadata().get(key) {
                 forwarded.insert(key, value.clone());
             }
+        }
+        // Only the gateway says who the client is: a client's own CLIENT_ADDRESS is never forwarded.
+        if let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>()
+            && let Ok(value) = MetadataValue::try_from(ip.to_string())
+        {
+            forwarded.insert(tuan_runtime::grpc::CLIENT_ADDRESS, value);
         }
         if !forwarded.contains_key("x-correlation-id")
             && let Ok(id) = MetadataValue::try_from(uuid::Uuid::now_v7().to_string())

@@ -24,11 +24,15 @@ pub type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 /// The messages that reached the fake backends: (path, the request's protobuf bytes).
 pub type Bodies = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
+/// Who the gateway said each call came from: (path, its client-address metadata).
+pub type Clients = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// A backend that records each call and refuses it (or holds a watch open).
 #[derive(Clone)]
 struct Fake<const B: usize> {
     seen: Seen,
     bodies: Bodies,
+    clients: Clients,
     hold_watches: bool,
 }
 
@@ -45,6 +49,8 @@ impl<const B: usize> tower::Service<http::Request<Body>> for Fake<B> {
         let auth = request.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
         let path = request.uri().path().to_string();
         self.seen.lock().unwrap().push((path.clone(), auth));
+        let client = request.headers().get(tuan_runtime::grpc::CLIENT_ADDRESS).and_then(|v| v.to_str().ok());
+        self.clients.lock().unwrap().push((path.clone(), client.map(str::to_string)));
         if self.hold_watches && path.contains("/Watch") {
             return Box::pin(async {
                 let never = futures::stream::pending::<Result<http_body::Frame<bytes::Bytes>, Status>>();
@@ -80,6 +86,7 @@ pub struct Harness {
     pub config: GatewayConfig,
     pub seen: Seen,
     pub bodies: Bodies,
+    pub clients: Clients,
 }
 
 impl Harness {
@@ -99,14 +106,34 @@ impl Harness {
     }
 
     async fn start_with(hold_watches: bool, configure: impl FnOnce(&mut GatewayConfig)) -> Self {
-        let (seen, bodies) = (Seen::default(), Bodies::default());
+        let (seen, bodies, clients) = (Seen::default(), Bodies::default(), Clients::default());
         let incoming = tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let backend: SocketAddr = incoming.local_addr().unwrap();
         let router = tonic::transport::Server::builder()
-            .add_service(Fake::<0> { seen: seen.clone(), bodies: bodies.clone(), hold_watches })
-            .add_service(Fake::<1> { seen: seen.clone(), bodies: bodies.clone(), hold_watches })
-            .add_service(Fake::<2> { seen: seen.clone(), bodies: bodies.clone(), hold_watches })
-            .add_service(Fake::<3> { seen: seen.clone(), bodies: bodies.clone(), hold_watches });
+            .add_service(Fake::<0> {
+                seen: seen.clone(),
+                bodies: bodies.clone(),
+                clients: clients.clone(),
+                hold_watches,
+            })
+            .add_service(Fake::<1> {
+                seen: seen.clone(),
+                bodies: bodies.clone(),
+                clients: clients.clone(),
+                hold_watches,
+            })
+            .add_service(Fake::<2> {
+                seen: seen.clone(),
+                bodies: bodies.clone(),
+                clients: clients.clone(),
+                hold_watches,
+            })
+            .add_service(Fake::<3> {
+                seen: seen.clone(),
+                bodies: bodies.clone(),
+                clients: clients.clone(),
+                hold_watches,
+            });
         tokio::spawn(router.serve_with_incoming(incoming));
 
         let mut config = GatewayConfig::default();
@@ -125,7 +152,7 @@ impl Harness {
         let port = app.port();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let channel = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
-        Self { channel, config, seen, bodies }
+        Self { channel, config, seen, bodies, clients }
     }
 
     pub fn take_seen(&self) -> Vec<(String, Option<String>)> {

@@ -8,7 +8,7 @@ use tuan_proto::users::v1::{self as pb, users_service_server::UsersService};
 use tuan_runtime::{
     ApiError,
     auth::{Caller, caller},
-    grpc::{event_meta, parse_uuid},
+    grpc::{client_address, event_meta, parse_uuid},
     paging::{Page, bad_cursor},
 };
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use crate::{
     domain::{
         friendship::{FriendAction, RequestMessage},
         merchant::BusinessDetails,
+        phone_code::CodePurpose,
         profile::{AvatarUrl, DisplayName, MarketplaceAccountId, ProfilePatch, Region},
         user::Role,
     },
@@ -66,11 +67,38 @@ fn role_change<T>(request: &Request<T>, user_id: &str, role: &str) -> Result<(Ca
 
 #[tonic::async_trait]
 impl UsersService for UsersApi {
+    async fn request_phone_code(
+        &self,
+        request: Request<pb::RequestPhoneCodeRequest>,
+    ) -> Reply<pb::RequestPhoneCodeResponse> {
+        let client = client_address(&request);
+        let r = request.into_inner();
+        let purpose = match r.purpose() {
+            pb::PhoneCodePurpose::SignUp => CodePurpose::SignUp,
+            pb::PhoneCodePurpose::ResetPassword => CodePurpose::ResetPassword,
+            pb::PhoneCodePurpose::Unspecified => {
+                return Err(ApiError::invalid("purpose must be SIGN_UP or RESET_PASSWORD").into());
+            }
+        };
+        let sent = self.app.request_phone_code(&r.phone, purpose, &client).await?;
+        let secs = |d: std::time::Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+        Ok(Response::new(pb::RequestPhoneCodeResponse {
+            expires_in_secs: secs(sent.expires_in),
+            resend_after_secs: secs(sent.resend_after),
+        }))
+    }
+
     async fn sign_up(&self, request: Request<pb::SignUpRequest>) -> Reply<pb::AuthTokens> {
         let meta = event_meta(&request);
         let r = request.into_inner();
-        let tokens = self.app.sign_up(&meta, &r.phone, r.password, &r.display_name, &r.region).await?;
+        let tokens = self.app.sign_up(&meta, &r.phone, &r.code, r.password, &r.display_name, &r.region).await?;
         Ok(Response::new(convert::tokens(tokens)))
+    }
+
+    async fn reset_password(&self, request: Request<pb::ResetPasswordRequest>) -> Reply<pb::AuthTokens> {
+        let meta = event_meta(&request);
+        let r = request.into_inner();
+        Ok(Response::new(convert::tokens(self.app.reset_password(&meta, &r.phone, &r.code, r.new_password).await?)))
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Reply<pb::AuthTokens> {

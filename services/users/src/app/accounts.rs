@@ -16,6 +16,7 @@ use crate::{
         UserError,
         password::Password,
         phone::PhoneNumber,
+        phone_code::{CodePurpose, PhoneCode},
         profile::{DisplayName, ProfilePatch, Region},
         session::{self, SessionCommand},
         user::UserCommand,
@@ -74,18 +75,25 @@ fn roles_of(user: &UserRow) -> Vec<String> {
 }
 
 impl UsersApp {
+    /// Signs up the owner of `phone`, who proves it with the code sent to it
+    /// ([`UsersApp::request_phone_code`]).
     pub async fn sign_up(
         &self,
         meta: &EventMeta,
         phone: &str,
+        code: &str,
         password: String,
         display_name: &str,
         region: &str,
     ) -> Result<Tokens, ApiError> {
         let phone = PhoneNumber::parse(phone)?;
+        let code = PhoneCode::parse(code)?;
         let display_name = DisplayName::parse(display_name)?;
         let region = Region::parse(region)?;
         let password = Password::parse(password)?;
+        // The code first, so that whether the number is registered is told only to its owner
+        // (and a guesser costs no password hash).
+        let checked = self.check_code(CodePurpose::SignUp, &phone, &code).await?;
         // Fail fast (and skip the slow hash) for a known number; the unique index decides races.
         if queries::user_by_phone(&self.pool, phone.as_str()).await?.is_some() {
             return Err(UserError::PhoneTaken.into());
@@ -96,6 +104,7 @@ impl UsersApp {
         let refresh = RefreshToken::generate(session_id);
 
         let mut tx = self.pool.begin().await?;
+        self.use_code(&mut tx, &checked).await?;
         let signed_up = self
             .users
             .execute_in(&mut tx, &user_id.to_string(), meta, |user| {
@@ -250,6 +259,39 @@ impl UsersApp {
             self.end_sessions(&mut tx, meta, caller.user_id, Some(caller.session_id), "password_changed").await?;
         tx.commit().await?;
         Ok(ended)
+    }
+
+    /// Sets a new password for the owner of `phone`, who proves it with a reset code; ends
+    /// every session and starts a new one (a reset is also how a locked-out owner gets back in).
+    pub async fn reset_password(
+        &self,
+        meta: &EventMeta,
+        phone: &str,
+        code: &str,
+        new_password: String,
+    ) -> Result<Tokens, ApiError> {
+        let phone = PhoneNumber::parse(phone)?;
+        let code = PhoneCode::parse(code)?;
+        let password = Password::parse(new_password)?;
+        let checked = self.check_code(CodePurpose::ResetPassword, &phone, &code).await?;
+        // No reset code is ever sent for an unknown number; one deleted since answers the same.
+        let user = queries::user_by_phone(&self.pool, phone.as_str()).await?.ok_or(UserError::WrongCode)?;
+        let password_hash = self.hashing.hash(password).await?;
+        let (session_id, now) = (Uuid::now_v7(), Utc::now());
+        let refresh = RefreshToken::generate(session_id);
+        let mut tx = self.pool.begin().await?;
+        self.use_code(&mut tx, &checked).await?;
+        self.users
+            .execute_in(&mut tx, &user.user_id.to_string(), meta, |u| {
+                u.handle(UserCommand::ChangePassword { password_hash: password_hash.clone() })
+            })
+            .await?;
+        self.end_sessions(&mut tx, meta, user.user_id, None, "password_reset").await?;
+        let refresh_expires = self.start_session(&mut tx, meta, session_id, user.user_id, &refresh, now).await?;
+        tx.commit().await?;
+        // The owner is back in: the failed logins of whoever guessed are forgotten.
+        login::clear(&self.pool, phone.as_str()).await?;
+        self.tokens(user.user_id, session_id, roles_of(&user), refresh, refresh_expires, now)
     }
 
     fn tokens(

@@ -6,6 +6,7 @@ mod discovery;
 mod friends;
 mod hashing;
 mod merchants;
+mod phone_codes;
 pub mod roles;
 
 use std::{sync::Arc, time::Duration};
@@ -23,6 +24,7 @@ use crate::domain::{
 
 pub use accounts::Tokens;
 pub use hashing::HashingBound;
+pub use phone_codes::{CodeRequested, PhoneCodes};
 
 /// What time discovery goes by (salt periods, daily allowances): `Utc::now` in the service;
 /// tests move it to cross days and periods. Sessions and tokens keep the system clock.
@@ -69,12 +71,20 @@ pub struct UsersApp {
     merchants: Repository<MerchantApplication>,
     keys: TokenKeys,
     hashing: HashingBound,
+    codes: PhoneCodes,
     settings: Settings,
     clock: Clock,
 }
 
 impl UsersApp {
-    pub fn new(pool: PgPool, projections: ProjectionSet, keys: TokenKeys, settings: Settings, clock: Clock) -> Self {
+    pub fn new(
+        pool: PgPool,
+        projections: ProjectionSet,
+        keys: TokenKeys,
+        settings: Settings,
+        codes: PhoneCodes,
+        clock: Clock,
+    ) -> Self {
         let store = EventStore::new(pool.clone());
         Self {
             users: Repository::new(store.clone(), projections.clone()),
@@ -84,6 +94,7 @@ impl UsersApp {
             pool,
             keys,
             hashing: HashingBound::new(settings.hashing_concurrency, settings.hashing_wait),
+            codes,
             settings,
             clock,
         }

@@ -7,9 +7,12 @@
 //!
 //! The operator gets its role the way the first operator of any deployment does: what
 //! `users grant-operator <phone>` runs, against the users database (the users settings of the
-//! environment, as the `users` binary reads them).
+//! environment, as the `users` binary reads them). Accounts sign up as people do, with the
+//! code of the SMS, which the development sender left in that database (`public.dev_sms`).
 
 use std::time::Duration;
+
+use anyhow::Context as _;
 
 use tonic::{Code, Request, transport::Channel};
 use tuan_proto::{
@@ -23,24 +26,49 @@ const PASSWORD: &str = "tuan-demo-2026";
 
 struct Demo {
     client: UsersServiceClient<Channel>,
+    /// The users database: who is registered, and the SMS the development sender wrote.
+    pool: sqlx::PgPool,
 }
 
 impl Demo {
+    /// Logs in a demo account, signing it up first (with the code of its SMS) if it is new.
     async fn account(&mut self, phone: &str, name: &str) -> anyhow::Result<pb::AuthTokens> {
-        let sign_up = pb::SignUpRequest {
-            phone: phone.into(),
-            password: PASSWORD.into(),
-            display_name: name.into(),
-            region: "Shanghai".into(),
-        };
-        match self.client.sign_up(sign_up).await {
-            Ok(tokens) => Ok(tokens.into_inner()),
-            Err(status) if status.code() == Code::AlreadyExists => {
-                let login = pb::LoginRequest { phone: phone.into(), password: PASSWORD.into() };
-                Ok(self.client.login(login).await?.into_inner())
-            }
-            Err(status) => Err(status.into()),
+        if users::store::queries::user_by_phone(&self.pool, phone).await?.is_none() {
+            let code = self.sign_up_code(phone).await?;
+            let sign_up = pb::SignUpRequest {
+                phone: phone.into(),
+                password: PASSWORD.into(),
+                display_name: name.into(),
+                region: "Shanghai".into(),
+                code,
+            };
+            return Ok(self.client.sign_up(sign_up).await?.into_inner());
         }
+        let login = pb::LoginRequest { phone: phone.into(), password: PASSWORD.into() };
+        Ok(self.client.login(login).await?.into_inner())
+    }
+
+    /// Asks for a sign-up code for `phone` and reads it from the development sender's table.
+    async fn sign_up_code(&mut self, phone: &str) -> anyhow::Result<String> {
+        let last = "SELECT coalesce(max(id), 0) FROM public.dev_sms WHERE phone_e164 = $1";
+        let before: i64 = sqlx::query_scalar(last).bind(phone).fetch_one(&self.pool).await?;
+        let ask = pb::RequestPhoneCodeRequest { phone: phone.into(), purpose: pb::PhoneCodePurpose::SignUp as i32 };
+        self.client.request_phone_code(ask).await?;
+        for _ in 0..100 {
+            let code: Option<Option<String>> =
+                sqlx::query_scalar("SELECT code FROM public.dev_sms WHERE phone_e164 = $1 AND id > $2 ORDER BY id")
+                    .bind(phone)
+                    .bind(before)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if let Some(code) = code.flatten() {
+                return Ok(code);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!(
+            "no sign-up code for {phone} in public.dev_sms: is users running with the development SMS sender?"
+        )
     }
 }
 
@@ -64,19 +92,19 @@ fn tolerate<T>(result: Result<T, tonic::Status>) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let addr = std::env::var("TUAN_USERS_URL").unwrap_or_else(|_| "http://127.0.0.1:50051".into());
-    let mut demo = Demo { client: UsersServiceClient::connect(addr).await? };
-    demo.account("+8613800000000", "Operator").await?;
     let config = users::config::UsersConfig::load()?;
     let pool = tuan_host::migrate(&config.common, &users::startup::projections()).await?;
+    let mut demo = Demo { client: UsersServiceClient::connect(addr).await?, pool: pool.clone() };
+    demo.account("+8613800000000", "Operator").await.context("the operator's account")?;
     users::app::roles::grant_operator_in_deployment(&pool, users::startup::projections(), "+8613800000000")
         .await
         .map_err(|e| anyhow::anyhow!("grant-operator: {}", e.message))?;
     // A new login: the role is in tokens issued from now on.
-    let operator = demo.account("+8613800000000", "Operator").await?;
-    let merchant = demo.account("+8613800000001", "Fresh Fruit Co").await?;
-    let alice = demo.account("+8613800000002", "Alice").await?;
-    let bob = demo.account("+8613800000003", "Bob").await?;
-    let carol = demo.account("+8613800000004", "Carol").await?;
+    let operator = demo.account("+8613800000000", "Operator").await.context("operator's account")?;
+    let merchant = demo.account("+8613800000001", "Fresh Fruit Co").await.context("merchant's account")?;
+    let alice = demo.account("+8613800000002", "Alice").await.context("alice's account")?;
+    let bob = demo.account("+8613800000003", "Bob").await.context("bob's account")?;
+    let carol = demo.account("+8613800000004", "Carol").await.context("carol's account")?;
 
     for (from, to) in [(&alice, &bob), (&alice, &carol), (&bob, &carol)] {
         let ask = pb::SendFriendRequestRequest { user_id: to.user_id.clone(), message: "let's buy together".into() };
@@ -95,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
     let verify = pb::VerifyMerchantRequest { user_id: merchant.user_id.clone() };
     tolerate(demo.client.verify_merchant(authed(&operator, verify)).await)?;
 
-    seed_other_services(&operator, &merchant, [&alice, &bob, &carol]).await?;
+    seed_other_services(&operator, &merchant, [&alice, &bob, &carol]).await.context("seeding the other services")?;
 
     println!("demo users (password {PASSWORD}):");
     for (name, phone, t) in [
@@ -114,6 +142,29 @@ fn url(service: &str, port: u16) -> String {
     std::env::var(format!("TUAN_{}_URL", service.to_uppercase())).unwrap_or_else(|_| format!("http://127.0.0.1:{port}"))
 }
 
+/// Whether `code` says "not now" (a service still starting, or busy) rather than "no".
+fn transient(code: Code) -> bool {
+    matches!(code, Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted)
+}
+
+/// Retries `call` while the answer is [`transient`], for up to 30 s; any other failure, or the
+/// last one, is an error naming `what`.
+async fn patiently<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, tonic::Status>>,
+{
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(s) if transient(s.code()) && tries < 60 => tries += 1,
+            Err(s) => return Err(anyhow::anyhow!("{what}: {s}")),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Retries `call` while the other service has not yet heard about the users (Kafka is
 /// asynchronous), for up to 30 s.
 async fn eventually<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<Option<T>>
@@ -126,10 +177,8 @@ where
             Ok(v) => return Ok(Some(v)),
             Err(s) if matches!(s.code(), Code::AlreadyExists) => return Ok(None),
             Err(s)
-                if matches!(
-                    s.code(),
-                    Code::PermissionDenied | Code::FailedPrecondition | Code::NotFound | Code::Unavailable
-                ) =>
+                if transient(s.code())
+                    || matches!(s.code(), Code::PermissionDenied | Code::FailedPrecondition | Code::NotFound) =>
             {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -153,14 +202,23 @@ async fn seed_other_services(
         // A fixed key per person: running the seed twice tops up once.
         let key = format!("seed-top-up-{}", person.user_id);
         let top_up = payments::TopUpRequest { amount: "500.00".into(), currency: "CNY".into(), idempotency_key: key };
-        wallets.top_up(authed(person, top_up)).await?;
+        patiently("topping up a wallet", || {
+            let (mut client, request) = (wallets.clone(), authed(person, top_up.clone()));
+            async move { client.top_up(request).await }
+        })
+        .await?;
     }
 
     let [alice, bob, carol] = friends;
     let mut circle_id = None;
     let circles_client = CirclesServiceClient::connect(url("circles", 50052)).await.ok();
-    if let Some(mut circles) = circles_client.clone() {
-        let mine = circles.list_my_circles(authed(alice, circles::ListMyCirclesRequest::default())).await?.into_inner();
+    if let Some(circles) = circles_client.clone() {
+        let mine = patiently("listing Alice's circles", || {
+            let (mut client, request) = (circles.clone(), authed(alice, circles::ListMyCirclesRequest::default()));
+            async move { client.list_my_circles(request).await }
+        })
+        .await?
+        .into_inner();
         circle_id = mine.circles.first().map(|c| c.circle_id.clone());
         if mine.circles.is_empty() {
             let create = circles::CreateCircleRequest {
@@ -169,7 +227,12 @@ async fn seed_other_services(
                 topic: "let's organise a dinner".into(),
                 approval_required: false,
             };
-            let circle = circles.create_circle(authed(alice, create)).await?.into_inner();
+            let circle = patiently("creating the circle", || {
+                let (mut client, request) = (circles.clone(), authed(alice, create.clone()));
+                async move { client.create_circle(request).await }
+            })
+            .await?
+            .into_inner();
             circle_id = Some(circle.circle_id.clone());
             for friend in [bob, carol] {
                 let target =
@@ -184,7 +247,7 @@ async fn seed_other_services(
     }
 
     let mut team_id = None;
-    if let Ok(mut deals) = GroupBuyServiceClient::connect(url("groupbuy", 50053)).await {
+    if let Ok(deals) = GroupBuyServiceClient::connect(url("groupbuy", 50053)).await {
         let launch = groupbuy::LaunchCampaignRequest {
             title: "Hainan mangoes, 5 kg".into(),
             description: "Picked this week; teams of 3".into(),
@@ -201,10 +264,13 @@ async fn seed_other_services(
                 ..Default::default()
             })),
         };
-        let active = deals
-            .list_active_campaigns(authed(merchant, groupbuy::ListActiveCampaignsRequest::default()))
-            .await?
-            .into_inner();
+        let active = patiently("listing the active campaigns", || {
+            let (mut client, request) =
+                (deals.clone(), authed(merchant, groupbuy::ListActiveCampaignsRequest::default()));
+            async move { client.list_active_campaigns(request).await }
+        })
+        .await?
+        .into_inner();
         let campaign = match active.campaigns.into_iter().next() {
             Some(campaign) => Some(campaign),
             None => eventually("launching the demo campaign", || {
@@ -243,10 +309,13 @@ async fn seed_other_services(
     }
 
     if let (Some(mut circles), Some(circle)) = (circles_client, circle_id.clone()) {
-        let posts = circles
-            .list_posts(authed(alice, circles::ListPostsRequest { circle_id: circle.clone(), page: None }))
-            .await?
-            .into_inner();
+        let posts = patiently("listing the circle's posts", || {
+            let list = circles::ListPostsRequest { circle_id: circle.clone(), page: None };
+            let (mut client, request) = (circles.clone(), authed(alice, list));
+            async move { client.list_posts(request).await }
+        })
+        .await?
+        .into_inner();
         if posts.posts.is_empty() {
             // A deal card in the circle, and a moment of Bob's in his friends' timelines.
             let card =

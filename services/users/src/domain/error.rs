@@ -46,6 +46,12 @@ pub enum UserError {
     LoginLocked(std::time::Duration),
     #[error("too many logins at once; try again shortly")]
     HashingBusy(std::time::Duration),
+    #[error("the code is wrong or has expired; ask for a new one")]
+    WrongCode,
+    #[error("too many codes asked for this number or from this client; try again later")]
+    CodeLimited(std::time::Duration),
+    #[error("too many SMS waiting to be sent; try again shortly")]
+    SmsBusy,
 }
 
 impl Classify for UserError {
@@ -57,16 +63,17 @@ impl Classify for UserError {
                 ErrorKind::AlreadyExists
             }
             UserNotFound | NoSuchRequest | NotFriends => ErrorKind::NotFound,
-            BadCredentials | SessionInvalid => ErrorKind::Unauthenticated,
+            BadCredentials | SessionInvalid | WrongCode => ErrorKind::Unauthenticated,
             BlockedByOther | NotOperator | WrongPassword | OwnApplication => ErrorKind::PermissionDenied,
             BlockedByYou | NoPendingApplication | OwnRole => ErrorKind::FailedPrecondition,
-            LoginLocked(_) | HashingBusy(_) => ErrorKind::LimitExceeded,
+            LoginLocked(_) | HashingBusy(_) | CodeLimited(_) | SmsBusy => ErrorKind::LimitExceeded,
         }
     }
 
     fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
-            UserError::LoginLocked(wait) | UserError::HashingBusy(wait) => Some(*wait),
+            UserError::LoginLocked(wait) | UserError::HashingBusy(wait) | UserError::CodeLimited(wait) => Some(*wait),
+            UserError::SmsBusy => Some(std::time::Duration::from_secs(1)),
             _ => None,
         }
     }

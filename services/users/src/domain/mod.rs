@@ -7,6 +7,7 @@ pub mod login;
 pub mod merchant;
 pub mod password;
 pub mod phone;
+pub mod phone_code;
 pub mod profile;
 pub mod session;
 pub mod user;

@@ -39,6 +39,8 @@ pub fn config_for(db: &TestDb, brokers: &str) -> UsersConfig {
     config.common.kafka.brokers = brokers.to_string();
     config.common.kafka.topic_prefix = tuan_testkit::unique_prefix();
     config.common.kafka.partitions = 2;
+    // Tests sign many people up from one address; tests/phone_codes.rs checks the real limit.
+    config.users.phone_codes.per_client_per_hour = 1_000_000;
     config
 }
 
@@ -85,17 +87,26 @@ impl TestApp {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Signs up `phone` the way a person does: asks for a code, reads the SMS, types it back.
     pub async fn sign_up(&mut self, phone: &str, name: &str) -> pb::AuthTokens {
+        let code = self.code_for(phone, pb::PhoneCodePurpose::SignUp).await;
         self.client
             .sign_up(pb::SignUpRequest {
                 phone: phone.into(),
                 password: "correct-horse-42".into(),
                 display_name: name.into(),
                 region: "Shanghai".into(),
+                code,
             })
             .await
             .expect("sign up")
             .into_inner()
+    }
+
+    /// Asks for a code for `phone` (E.164) and returns the one the SMS carries.
+    pub async fn code_for(&mut self, phone: &str, purpose: pb::PhoneCodePurpose) -> String {
+        let ask = pb::RequestPhoneCodeRequest { phone: phone.into(), purpose: purpose as i32 };
+        tuan_testkit::sms::code_for(&self.db.pool, phone, self.client.request_phone_code(ask)).await
     }
 
     /// Signs up `phone`, makes it an operator as `users grant-operator <phone>` does, and logs

@@ -151,6 +151,8 @@ async fn start() -> anyhow::Result<System> {
     config.common.environment = tuan_runtime::config::Environment::Development;
     config.common = common(config.common, &dbs[0], &broker, &prefix);
     config.users.access_ttl_secs = 3 * 3600;
+    // The bench signs every user up from one address.
+    config.users.phone_codes.per_client_per_hour = 1_000_000;
     let app = ::users::Application::build(config).await?;
     let users_url = url(app.port());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -219,12 +221,21 @@ fn friends_of(i: usize) -> impl Iterator<Item = usize> {
     (1..=FRIEND_REACH).flat_map(move |d| [(i + d) % USERS, (i + USERS - d) % USERS])
 }
 
-async fn sign_up(gw: &mut MobileGatewayClient<Channel>, phone: &str, name: &str) -> anyhow::Result<Person> {
+/// Signs up with the code of the SMS the users service (on `users_db`) sent.
+async fn sign_up(
+    gw: &mut MobileGatewayClient<Channel>,
+    users_db: &sqlx::PgPool,
+    phone: &str,
+    name: &str,
+) -> anyhow::Result<Person> {
+    let ask = users::RequestPhoneCodeRequest { phone: phone.into(), purpose: users::PhoneCodePurpose::SignUp as i32 };
+    let code = tuan_testkit::sms::code_for(users_db, phone, gw.request_phone_code(ask)).await;
     let request = users::SignUpRequest {
         phone: phone.into(),
         password: PASSWORD.into(),
         display_name: name.into(),
         region: "CN-31".into(),
+        code,
     };
     let tokens = gw.sign_up(request).await?.into_inner();
     Ok(Person { id: tokens.user_id, token: tokens.access_token })
@@ -233,7 +244,7 @@ async fn sign_up(gw: &mut MobileGatewayClient<Channel>, phone: &str, name: &str)
 async fn seed(gw: &mut MobileGatewayClient<Channel>, users_db: &sqlx::PgPool) -> anyhow::Result<Seed> {
     let mut people = Vec::new();
     for i in 0..USERS {
-        people.push(sign_up(gw, &format!("+86139{i:08}"), &format!("User {i}")).await?);
+        people.push(sign_up(gw, users_db, &format!("+86139{i:08}"), &format!("User {i}")).await?);
     }
     for i in 0..USERS {
         for d in 1..=FRIEND_REACH {
@@ -266,7 +277,7 @@ async fn seed(gw: &mut MobileGatewayClient<Channel>, users_db: &sqlx::PgPool) ->
 
     // A verified merchant with team campaigns (teams of 3, so teams of 2 stay open).
     // The operator is made as in any deployment: what `users grant-operator` runs.
-    sign_up(gw, OPERATOR_PHONE, "Operator").await?;
+    sign_up(gw, users_db, OPERATOR_PHONE, "Operator").await?;
     ::users::app::roles::grant_operator_in_deployment(users_db, ::users::startup::projections(), OPERATOR_PHONE)
         .await
         .map_err(|e| anyhow::anyhow!("grant-operator: {}", e.message))?;
@@ -274,7 +285,7 @@ async fn seed(gw: &mut MobileGatewayClient<Channel>, users_db: &sqlx::PgPool) ->
     let tokens = gw.login(login).await?.into_inner();
     let operator = Person { id: tokens.user_id, token: tokens.access_token };
     let merchant_phone = "+8613700000001";
-    let merchant = sign_up(gw, merchant_phone, "Orchard").await?;
+    let merchant = sign_up(gw, users_db, merchant_phone, "Orchard").await?;
     let application = users::ApplyMerchantRequest {
         business_name: "Yantai Orchard".into(),
         license_number: "91370600-BENCH".into(),

@@ -282,7 +282,8 @@ pub async fn run(config: Config) -> Report {
     let mut durations = Vec::new();
     let stack = Stack::start(&config.name, options()).await;
     durations.push(("start", total.elapsed()));
-    let shared = Arc::new(Shared::new(config.clone(), Client::new(&stack.gateway_url)));
+    let users_db = stack.db("users").pool.clone();
+    let shared = Arc::new(Shared::new(config.clone(), Client::new(&stack.gateway_url), users_db));
     let stack = Arc::new(Mutex::new(stack));
 
     let phase = Instant::now();

@@ -34,6 +34,7 @@ use super::{
     client::{Client, Person, anon_rpc, rpc},
 };
 use crate::{flows::PASSWORD, harness::OPERATOR_PHONE};
+use tuan_testkit::sms;
 
 /// Fen as the API writes money: "12.34".
 pub fn yuan(fen: i64) -> String {
@@ -135,13 +136,16 @@ pub struct Shared {
     pub operator: Mutex<Option<Arc<Person>>>,
     /// Broker crashes the harness found and restarted (see `faults::heal_broker`).
     pub healed: Mutex<Vec<String>>,
+    /// The users database, where people read their sign-up codes (the development SMS sender).
+    pub users_db: sqlx::PgPool,
 }
 
 impl Shared {
-    pub fn new(config: Config, client: Client) -> Self {
+    pub fn new(config: Config, client: Client, users_db: sqlx::PgPool) -> Self {
         Self {
             config,
             client,
+            users_db,
             world: Mutex::default(),
             money: Mutex::default(),
             counts: Counts::default(),
@@ -178,20 +182,49 @@ fn phone(n: usize) -> String {
 
 // ---- people ----
 
-/// Signs a person up (or, if a lost answer had already signed them up, logs them in).
+/// Asks for a sign-up code for `phone` and reads it from the SMS, asking again when a kill
+/// lost the SMS (or the answer).
+async fn sign_up_code(s: &Shared, phone: &str) -> Result<String, Status> {
+    let ask = users::RequestPhoneCodeRequest { phone: phone.into(), purpose: users::PhoneCodePurpose::SignUp as i32 };
+    let mut last_refusal = Status::unavailable("no SMS came");
+    for _ in 0..5 {
+        let before = sms::last_id(&s.users_db, phone).await;
+        if let Err(e) = s.client.call("ask for a code", anon_rpc!(request_phone_code, ask.clone())).await {
+            last_refusal = e;
+        }
+        // Whatever the answer said, the SMS is what counts (an answer can be lost after it).
+        if let Some(sms) = sms::try_next(&s.users_db, phone, before, Duration::from_secs(5)).await {
+            return sms.code.ok_or_else(|| Status::already_exists("the SMS says the number is registered"));
+        }
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+    }
+    Err(last_refusal)
+}
+
+/// Signs a person up with the code of their SMS (or, if a lost answer had already signed them
+/// up, logs them in).
 async fn sign_up(s: &Shared, n: usize, name: &str) -> Result<Arc<Person>, Status> {
     let phone = phone(n);
-    let request = users::SignUpRequest {
-        phone: phone.clone(),
-        password: PASSWORD.into(),
-        display_name: name.into(),
-        region: "CN-31".into(),
+    let login = users::LoginRequest { phone: phone.clone(), password: PASSWORD.into() };
+    let signed_up = match sign_up_code(s, &phone).await {
+        Ok(code) => {
+            let request = users::SignUpRequest {
+                phone: phone.clone(),
+                password: PASSWORD.into(),
+                display_name: name.into(),
+                region: "CN-31".into(),
+                code,
+            };
+            s.client.call("sign up", anon_rpc!(sign_up, request.clone())).await
+        }
+        Err(e) => Err(e),
     };
-    let tokens = match s.client.call("sign up", anon_rpc!(sign_up, request.clone())).await {
+    let tokens = match signed_up {
         Ok(t) => t,
-        Err(e) if e.code() == Code::AlreadyExists => {
-            let login = users::LoginRequest { phone: phone.clone(), password: PASSWORD.into() };
-            s.client.call("login", anon_rpc!(login, login.clone())).await?
+        // Already signed up by an attempt whose answer was lost: its code is spent (a retry
+        // is refused as a wrong code), or the SMS said the number is registered.
+        Err(e) if matches!(e.code(), Code::AlreadyExists | Code::Unauthenticated) => {
+            s.client.call("login", anon_rpc!(login, login.clone())).await.map_err(|_| e)?
         }
         Err(e) => return Err(e),
     };

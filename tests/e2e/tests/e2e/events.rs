@@ -36,9 +36,9 @@ async fn an_sre_follows_one_join_saga_across_topics_by_its_trace_id() {
     let _turn = exclusive().await;
     let mut stack = Stack::start("events", Options::default()).await;
     let mut gw = stack.gateway().await;
-    let (_merchant, campaign) = merchant_with_campaign(&mut gw, "+8613920000001").await;
-    let a = sign_up(&mut gw, "+8613920000002", "Ana").await;
-    let b = sign_up(&mut gw, "+8613920000003", "Ben").await;
+    let (_merchant, campaign) = merchant_with_campaign(&stack, &mut gw, "+8613920000001").await;
+    let a = sign_up(&stack, &mut gw, "+8613920000002", "Ana").await;
+    let b = sign_up(&stack, &mut gw, "+8613920000003", "Ben").await;
     top_up(&mut gw, &a, "100.00").await;
     top_up(&mut gw, &b, "100.00").await;
     let open = gb::OpenTeamRequest { campaign_id: campaign.campaign_id.clone(), idempotency_key: "open-1".into() };

@@ -27,10 +27,10 @@ async fn a_stranger_cannot_touch_anothers_wallet_team_or_circle() {
     let _turn = exclusive().await;
     let stack = Stack::start("isolation", Options::default()).await;
     let mut gw = stack.gateway().await;
-    let (_merchant, campaign) = merchant_with_campaign(&mut gw, "+8613900000031").await;
-    let a = sign_up(&mut gw, "+8613900000032", "Alice").await;
-    let b = sign_up(&mut gw, "+8613900000033", "Bob").await;
-    let mallory = sign_up(&mut gw, "+8613900000034", "Mallory").await;
+    let (_merchant, campaign) = merchant_with_campaign(&stack, &mut gw, "+8613900000031").await;
+    let a = sign_up(&stack, &mut gw, "+8613900000032", "Alice").await;
+    let b = sign_up(&stack, &mut gw, "+8613900000033", "Bob").await;
+    let mallory = sign_up(&stack, &mut gw, "+8613900000034", "Mallory").await;
     befriend(&mut gw, &a, &b).await;
     top_up(&mut gw, &a, "100.00").await;
 

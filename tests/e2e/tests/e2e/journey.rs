@@ -31,12 +31,12 @@ async fn merchant_team_deal_through_a_circle_then_an_aa_dinner_with_exact_balanc
     let mut gw = stack.gateway().await;
 
     // A verified merchant with a campaign: teams of two at 50.00 CNY.
-    let (merchant, campaign) = merchant_with_campaign(&mut gw, "+8613900000001").await;
+    let (merchant, campaign) = merchant_with_campaign(&stack, &mut gw, "+8613900000001").await;
 
     // A, B and C; A is friends with both. A and B top up.
-    let a = sign_up(&mut gw, "+8613900000002", "Alice").await;
-    let b = sign_up(&mut gw, "+8613900000003", "Bob").await;
-    let c = sign_up(&mut gw, "+8613900000004", "Carol").await;
+    let a = sign_up(&stack, &mut gw, "+8613900000002", "Alice").await;
+    let b = sign_up(&stack, &mut gw, "+8613900000003", "Bob").await;
+    let c = sign_up(&stack, &mut gw, "+8613900000004", "Carol").await;
     befriend(&mut gw, &a, &b).await;
     befriend(&mut gw, &a, &c).await;
     top_up(&mut gw, &a, "200.00").await;

@@ -31,9 +31,9 @@ async fn a_team_join_is_one_trace_and_every_service_reports_its_metrics() {
     let stack = Stack::start("observability", options).await;
     let mut gw = stack.gateway().await;
 
-    let (_merchant, campaign) = merchant_with_campaign(&mut gw, "+8613910000001").await;
-    let a = sign_up(&mut gw, "+8613910000002", "Alice").await;
-    let b = sign_up(&mut gw, "+8613910000003", "Bob").await;
+    let (_merchant, campaign) = merchant_with_campaign(&stack, &mut gw, "+8613910000001").await;
+    let a = sign_up(&stack, &mut gw, "+8613910000002", "Alice").await;
+    let b = sign_up(&stack, &mut gw, "+8613910000003", "Bob").await;
     befriend(&mut gw, &a, &b).await;
     top_up(&mut gw, &a, "100.00").await;
     top_up(&mut gw, &b, "100.00").await;

@@ -31,7 +31,7 @@ async fn home_answers_within_its_deadline_without_payments_and_recovers() {
     let options = Options { part_budget_ms: 800, ..Options::default() };
     let mut stack = Stack::start("payments_down", options).await;
     let mut gw = stack.gateway().await;
-    let a = sign_up(&mut gw, "+8613900000011", "Alice").await;
+    let a = sign_up(&stack, &mut gw, "+8613900000011", "Alice").await;
     top_up(&mut gw, &a, "10.00").await;
     wait_complete_home(&mut gw, &a).await;
 
@@ -85,8 +85,8 @@ async fn a_burst_above_the_user_limit_is_refused_with_retry_info_then_served_aga
     let _turn = exclusive().await;
     let stack = Stack::start("rate_limit", Options { user_rate: (5, 10), ..Options::default() }).await;
     let mut gw = stack.gateway().await;
-    let a = sign_up(&mut gw, "+8613900000021", "Alice").await;
-    let b = sign_up(&mut gw, "+8613900000022", "Bob").await;
+    let a = sign_up(&stack, &mut gw, "+8613900000021", "Alice").await;
+    let b = sign_up(&stack, &mut gw, "+8613900000022", "Bob").await;
 
     let burst = (0..40).map(|_| {
         let mut gw = gw.clone();

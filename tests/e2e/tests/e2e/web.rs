@@ -175,13 +175,22 @@ async fn a_browser_signs_up_logs_in_and_reads_home_over_grpc_web() {
     .await;
     assert_eq!(unlisted.header("access-control-allow-origin"), None, "{unlisted:?}");
 
-    // Sign-up answers with the tokens in a message frame and status 0 in the trailer frame.
+    // The page asks for a code; the person reads it in the SMS.
     let phone = "+8613900000061";
+    let ask = users::RequestPhoneCodeRequest { phone: phone.into(), purpose: users::PhoneCodePurpose::SignUp as i32 };
+    let users_db = &stack.db("users").pool;
+    let before = tuan_testkit::sms::last_id(users_db, phone).await;
+    let reply = grpc_web(&addr, "RequestPhoneCode", None, &ask).await;
+    assert_eq!(reply.grpc_status().as_deref(), Some("0"), "{reply:?}");
+    let code = tuan_testkit::sms::next(users_db, phone, before).await.code.expect("a sign-up code");
+
+    // Sign-up answers with the tokens in a message frame and status 0 in the trailer frame.
     let sign_up = users::SignUpRequest {
         phone: phone.into(),
         password: PASSWORD.into(),
         display_name: "Console".into(),
         region: "CN-31".into(),
+        code,
     };
     let reply = grpc_web(&addr, "SignUp", None, &sign_up).await;
     assert_eq!(reply.header("content-type"), Some(GRPC_WEB), "{reply:?}");
