@@ -48,7 +48,9 @@ PROMETHEUS_OPERATOR_KINDS = {"PrometheusRule", "ServiceMonitor", "PodMonitor"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 # Secrets the SRE creates by hand (docs/deploy.md); every other secretKeyRef must name a Secret a
 # CloudNativePG Cluster in the same render generates.
-EXTERNAL_SECRETS = {"tuan-jwt", "tuan-users-discovery"}
+EXTERNAL_SECRETS = {"tuan-jwt", "tuan-users-discovery", "tuan-users-phone-codes", "tuan-users-sms"}
+# Outside providers each service calls over HTTPS (port 443, ipBlock peers only).
+OUTSIDE_PROVIDERS = {"users": "the SMS gateway (TUAN_USERS__SMS__URL)"}
 SERVICES = {"users": 50051, "circles": 50052, "groupbuy": 50053, "payments": 50054, "gateway": 50050}
 # Every service serves /metrics here (TUAN_METRICS_ADDR); Prometheus scrapes each pod (PodMonitor).
 METRICS_PORT = 9464
@@ -306,6 +308,10 @@ def check_service_policy(name: str, port: int, policy: dict, objs: list[dict], r
     allowed_egress = {53, 4317}
     if name != "gateway":
         allowed_egress |= {5432, 9092}
+    # Outside providers a service calls over HTTPS, to addresses outside the cluster only.
+    outside = OUTSIDE_PROVIDERS.get(name)
+    if outside:
+        allowed_egress.add(443)
     else:
         allowed_egress |= {p for s, p in SERVICES.items() if s != "gateway"}
     for rule in policy["spec"].get("egress", []):
@@ -314,6 +320,8 @@ def check_service_policy(name: str, port: int, policy: dict, objs: list[dict], r
         for p in rule.get("ports", []) or [{"port": None}]:
             if p.get("port") not in allowed_egress:
                 r.fail(where, f"egress to port {p.get('port')} is not needed by {name}")
+        if 443 in {p.get("port") for p in rule.get("ports", [])} and any("ipBlock" not in peer for peer in rule["to"]):
+            r.fail(where, f"egress to port 443 is for {outside or 'an outside provider'}, outside the cluster: ipBlock only")
         for peer in rule.get("to", []):
             pg = peer.get("podSelector", {}).get("matchLabels", {}).get("cnpg.io/cluster")
             if pg and pg != f"tuan-{name}-pg":
