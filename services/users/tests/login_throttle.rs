@@ -6,16 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestApp, authed, phone};
+use common::{TestApp, authed, phone, retry_after};
 use tonic::Code;
 use tuan_proto::users::v1 as pb;
 
 const PASSWORD: &str = "correct-horse-42";
-
-fn retry_after(status: &tonic::Status) -> Duration {
-    let ms = status.metadata().get("retry-after-ms").expect("retry-after-ms").to_str().unwrap();
-    Duration::from_millis(ms.parse().unwrap())
-}
 
 #[tokio::test]
 async fn thirty_wrong_passwords_are_throttled_and_the_right_one_works_after_the_lock() {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, authed, phone};
+use common::{TestApp, authed, phone, retry_after};
 use sha2::{Digest, Sha256};
 use tonic::Code;
 use tuan_proto::users::v1 as pb;
@@ -26,11 +26,6 @@ fn sign_up(phone: &str, code: &str) -> pb::SignUpRequest {
 
 fn ask(phone: &str, purpose: pb::PhoneCodePurpose) -> pb::RequestPhoneCodeRequest {
     pb::RequestPhoneCodeRequest { phone: phone.into(), purpose: purpose as i32 }
-}
-
-fn retry_after(status: &tonic::Status) -> Duration {
-    let ms = status.metadata().get("retry-after-ms").expect("retry-after-ms").to_str().unwrap();
-    Duration::from_millis(ms.parse().unwrap())
 }
 
 /// How many SMS the development sender wrote, once `expected` are there (sending is

@@ -176,6 +176,12 @@ pub fn target(user_id: &str) -> pb::FriendTarget {
 }
 
 /// Unique-enough test phone numbers.
+/// How long a RESOURCE_EXHAUSTED answer says to wait (`retry-after-ms`).
+pub fn retry_after(status: &tonic::Status) -> std::time::Duration {
+    let ms = status.metadata().get("retry-after-ms").expect("retry-after-ms").to_str().unwrap();
+    std::time::Duration::from_millis(ms.parse().unwrap())
+}
+
 pub fn phone() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
