@@ -1,5 +1,6 @@
 //! Settings of the payments service (see `tuan_runtime::config` for layering).
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tuan_runtime::config::CommonConfig;
 
@@ -30,6 +31,9 @@ pub struct PaymentsSettings {
     #[serde(default)]
     pub provider_kind: ProviderKind,
     pub provider: SimulatedProviderSettings,
+    /// The WeChat Pay API v3 adapter's settings (`TUAN_PAYMENTS__WECHAT__*`), used when
+    /// `provider_kind = "wechat"`.
+    pub wechat: WeChatPaySettings,
     /// What one user may move per calendar day (UTC), per currency, in major units.
     pub daily_limits: DailyLimits,
 }
@@ -42,6 +46,45 @@ pub enum ProviderKind {
     /// (`TUAN_ENVIRONMENT=development`); anywhere else payments refuses to start with it.
     #[default]
     Simulated,
+    /// WeChat Pay API v3 (`crate::wechat`): APP prepay orders, notifications, queries.
+    Wechat,
+}
+
+/// The merchant's WeChat Pay account, as its merchant platform shows it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct WeChatPaySettings {
+    /// `https://api.mch.weixin.qq.com`.
+    pub base_url: String,
+    pub mchid: String,
+    /// The app id (of the mobile app) the orders are paid in.
+    pub app_id: String,
+    /// The serial number of the merchant's API certificate, and its private key (PKCS#8 PEM).
+    pub merchant_serial: String,
+    #[serde(serialize_with = "expose")]
+    pub merchant_private_key: SecretString,
+    /// The 32-character APIv3 key that encrypts notifications.
+    #[serde(serialize_with = "expose")]
+    pub api_v3_key: SecretString,
+    /// The platform's public key (PEM; a WeChat Pay public key, or a platform certificate's
+    /// `openssl x509 -pubkey`) and its id (`PUB_KEY_ID_...`, or the certificate's serial): what
+    /// notifications are signed with.
+    pub platform_public_key: String,
+    pub platform_public_key_id: String,
+    /// Where WeChat Pay posts notifications (this service's notify endpoint as the internet
+    /// reaches it), and where payments listens for them.
+    pub notify_url: String,
+    pub notify_addr: String,
+    /// How far a notification's timestamp may be from now (replays are refused).
+    pub timestamp_tolerance_secs: u64,
+    /// A top-up order unpaid this long is closed.
+    pub order_ttl_secs: u64,
+    pub description: String,
+    pub timeout_ms: u64,
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    s.serialize_str(secret.expose_secret())
 }
 
 /// Per-user daily limits (e-wallets cap a verified user at a few tens of thousands of yuan a
@@ -60,9 +103,56 @@ impl PaymentsSettings {
             anyhow::bail!(
                 "TUAN_PAYMENTS__PROVIDER_KIND=simulated confirms every top-up without taking any money: it is \
                  accepted only with TUAN_ENVIRONMENT=development (make run and the tests set it); configure a \
-                 real payment provider"
+                 real payment provider (TUAN_PAYMENTS__PROVIDER_KIND=wechat)"
             );
         }
+        if self.provider_kind == ProviderKind::Wechat {
+            self.check_wechat(environment)?;
+        }
+        Ok(())
+    }
+
+    /// Every WeChat Pay setting present, the keys parse, and plain HTTP only in development.
+    fn check_wechat(&self, environment: tuan_runtime::config::Environment) -> anyhow::Result<()> {
+        use secrecy::ExposeSecret;
+        let w = &self.wechat;
+        let missing: Vec<&str> = [
+            ("MCHID", w.mchid.is_empty()),
+            ("APP_ID", w.app_id.is_empty()),
+            ("MERCHANT_SERIAL", w.merchant_serial.is_empty()),
+            ("MERCHANT_PRIVATE_KEY", w.merchant_private_key.expose_secret().is_empty()),
+            ("API_V3_KEY", w.api_v3_key.expose_secret().is_empty()),
+            ("PLATFORM_PUBLIC_KEY", w.platform_public_key.is_empty()),
+            ("PLATFORM_PUBLIC_KEY_ID", w.platform_public_key_id.is_empty()),
+            ("NOTIFY_URL", w.notify_url.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(name, empty)| empty.then_some(name))
+        .collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "TUAN_PAYMENTS__PROVIDER_KIND=wechat needs TUAN_PAYMENTS__WECHAT__{}",
+                missing.join(", TUAN_PAYMENTS__WECHAT__")
+            );
+        }
+        for (name, url) in [("BASE_URL", &w.base_url), ("NOTIFY_URL", &w.notify_url)] {
+            let plain = url.starts_with("http://");
+            if !(plain || url.starts_with("https://")) || (plain && !environment.is_development()) {
+                anyhow::bail!("TUAN_PAYMENTS__WECHAT__{name} must be an https:// URL (http:// only in development)");
+            }
+        }
+        crate::wechat::MerchantKey::from_pem(w.merchant_private_key.expose_secret(), &w.mchid, &w.merchant_serial)
+            .map_err(|e| anyhow::anyhow!("TUAN_PAYMENTS__WECHAT__MERCHANT_PRIVATE_KEY: {e}"))?;
+        crate::wechat::NotificationCheck::new(
+            &w.platform_public_key,
+            &w.platform_public_key_id,
+            w.api_v3_key.expose_secret(),
+            std::time::Duration::from_secs(w.timestamp_tolerance_secs),
+        )
+        .map_err(|e| anyhow::anyhow!("TUAN_PAYMENTS__WECHAT__PLATFORM_PUBLIC_KEY or __API_V3_KEY: {e}"))?;
+        w.notify_addr
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| anyhow::anyhow!("TUAN_PAYMENTS__WECHAT__NOTIFY_ADDR must be host:port"))?;
         Ok(())
     }
 }
@@ -93,6 +183,22 @@ impl Default for PaymentsConfig {
                     max_latency_ms: 500,
                     failure_rate: 0.0,
                     resubmit_after_secs: 30,
+                },
+                wechat: WeChatPaySettings {
+                    base_url: "https://api.mch.weixin.qq.com".into(),
+                    mchid: String::new(),
+                    app_id: String::new(),
+                    merchant_serial: String::new(),
+                    merchant_private_key: String::new().into(),
+                    api_v3_key: String::new().into(),
+                    platform_public_key: String::new(),
+                    platform_public_key_id: String::new(),
+                    notify_url: String::new(),
+                    notify_addr: "0.0.0.0:8480".into(),
+                    timestamp_tolerance_secs: 300,
+                    order_ttl_secs: 2 * 3600,
+                    description: "tuan wallet top-up".into(),
+                    timeout_ms: 10_000,
                 },
                 daily_limits: DailyLimits {
                     top_up: "50000".into(),

@@ -14,5 +14,6 @@ pub mod domain;
 pub mod provider;
 pub mod startup;
 pub mod store;
+pub mod wechat;
 
 pub use startup::Application;

@@ -1,4 +1,5 @@
-//! The payment-provider port and its default adapter, a simulated provider.
+//! The payment-provider port and its development adapter, a simulated provider (the real one:
+//! [`crate::wechat`]).
 //!
 //! A request is submitted (idempotent by request id) and its outcome arrives later as a
 //! [`Confirmation`] on a channel, the way a real provider calls back asynchronously.
@@ -58,6 +59,31 @@ pub struct Confirmation {
     pub id: Uuid,
     pub kind: RequestKind,
     pub outcome: Outcome,
+    /// What the provider says moved, when it says (checked against the request before the
+    /// wallet is credited).
+    pub amount: Option<Money>,
+}
+
+/// What submitting a request led to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Submitted {
+    /// The provider works on it; the outcome arrives as a [`Confirmation`].
+    Accepted,
+    /// The payer must approve it in the provider's app first, with these parameters; the
+    /// outcome arrives once they have (or the order is closed unpaid).
+    AwaitingPayer(AppPayment),
+}
+
+/// What a mobile app hands the provider's SDK to pay an order (WeChat Pay's APP payment).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppPayment {
+    pub app_id: String,
+    pub partner_id: String,
+    pub prepay_id: String,
+    pub package: String,
+    pub nonce_str: String,
+    pub timestamp: String,
+    pub sign: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +93,10 @@ pub struct ProviderUnavailable(pub String);
 /// What payments needs from a payment provider.
 pub trait PaymentProvider: Send + Sync + 'static {
     /// Accepts a request for processing. Submitting the same id again must not charge or pay
-    /// twice; the outcome is delivered on the confirmation channel given at construction.
-    fn submit(&self, request: ProviderRequest) -> BoxFuture<'_, Result<(), ProviderUnavailable>>;
+    /// twice (a request left unconfirmed is submitted again: the adapter asks the provider
+    /// where it stands); the outcome is delivered on the confirmation channel given at
+    /// construction.
+    fn submit(&self, request: ProviderRequest) -> BoxFuture<'_, Result<Submitted, ProviderUnavailable>>;
 }
 
 /// A provider that confirms after a random latency and fails at a configured rate.
@@ -101,7 +129,7 @@ impl SimulatedProvider {
 }
 
 impl PaymentProvider for SimulatedProvider {
-    fn submit(&self, request: ProviderRequest) -> BoxFuture<'_, Result<(), ProviderUnavailable>> {
+    fn submit(&self, request: ProviderRequest) -> BoxFuture<'_, Result<Submitted, ProviderUnavailable>> {
         async move {
             let outcome = self.decide(request.id);
             let (lo, hi) =
@@ -110,9 +138,9 @@ impl PaymentProvider for SimulatedProvider {
             let confirmations = self.confirmations.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(latency).await;
-                let _ = confirmations.send(Confirmation { id: request.id, kind: request.kind, outcome });
+                let _ = confirmations.send(Confirmation { id: request.id, kind: request.kind, outcome, amount: None });
             });
-            Ok(())
+            Ok(Submitted::Accepted)
         }
         .boxed()
     }

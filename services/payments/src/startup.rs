@@ -12,12 +12,15 @@ use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 use crate::{
     api::{PaymentsApi, PaymentsServiceServer},
     app::{PaymentsApp, Settings},
-    config::{PaymentsConfig, SERVICE},
+    config::{PaymentsConfig, PaymentsSettings, ProviderKind, SERVICE, WeChatPaySettings},
     consumers::{CirclesHandler, GroupBuyHandler},
     domain::{FeeRate, limits::DailyLimits},
-    provider::SimulatedProvider,
+    provider::{Confirmation, PaymentProvider, SimulatedProvider},
     store::{self, PaymentsProjection},
+    wechat::{MerchantKey, NotificationCheck, WeChatPay, WeChatPayConfig, notify},
 };
+use secrecy::ExposeSecret;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Sagas the admin API reports when they have not moved for a while (see `tuan_host::admin`):
 /// holds placed and past their expiry (the expiry scan should have released them), and top-ups
@@ -55,6 +58,58 @@ pub struct Application {
     /// Every consumer's handle, held while the service runs: a consumer whose handle is dropped
     /// finds its pause channel closed and polls it in a tight loop (a core's worth of CPU).
     _consumers: Vec<ConsumerHandle>,
+    /// Where WeChat Pay notifications are received, with that provider.
+    notify_port: Option<u16>,
+}
+
+/// The provider the settings name, and where its confirmations arrive.
+fn provider(p: &PaymentsSettings) -> anyhow::Result<(Arc<dyn PaymentProvider>, UnboundedReceiver<Confirmation>)> {
+    Ok(match p.provider_kind {
+        ProviderKind::Simulated => {
+            let (provider, confirmations) = SimulatedProvider::new(p.provider.clone());
+            (provider, confirmations)
+        }
+        ProviderKind::Wechat => {
+            let w = &p.wechat;
+            let merchant = MerchantKey::from_pem(w.merchant_private_key.expose_secret(), &w.mchid, &w.merchant_serial)?;
+            let (provider, confirmations) = WeChatPay::new(WeChatPayConfig {
+                base_url: w.base_url.clone(),
+                app_id: w.app_id.clone(),
+                merchant,
+                notify_url: w.notify_url.clone(),
+                description: w.description.clone(),
+                order_ttl: Duration::from_secs(w.order_ttl_secs),
+                timeout: Duration::from_millis(w.timeout_ms),
+            })?;
+            (provider, confirmations)
+        }
+    })
+}
+
+/// Serves WeChat Pay's notifications (`wechat::notify`), applying each through `app`.
+async fn serve_notifications(host: &mut Host, w: &WeChatPaySettings, app: &PaymentsApp) -> anyhow::Result<u16> {
+    let check = NotificationCheck::new(
+        &w.platform_public_key,
+        &w.platform_public_key_id,
+        w.api_v3_key.expose_secret(),
+        Duration::from_secs(w.timestamp_tolerance_secs),
+    )?;
+    let applying = app.clone();
+    let apply: notify::Apply = Arc::new(move |confirmation| {
+        let app = applying.clone();
+        Box::pin(async move { app.confirm(&confirmation).await.map_err(|e| e.message) })
+    });
+    let listener = tokio::net::TcpListener::bind(&w.notify_addr).await?;
+    let port = listener.local_addr()?.port();
+    let router = notify::router(check, &w.mchid, &w.app_id, apply);
+    let mut shutdown = host.shutdown();
+    host.spawn(async move {
+        if let Err(e) = notify::serve(listener, router, async move { shutdown.wait().await }).await {
+            tracing::error!(error = %e, "the WeChat Pay notify endpoint stopped");
+        }
+    });
+    tracing::info!(port, "WeChat Pay notifications on {}", notify::PATH);
+    Ok(port)
 }
 
 impl Application {
@@ -75,8 +130,12 @@ impl Application {
                 &p.daily_limits.transfer,
             )?,
         };
-        let (provider, confirmations) = SimulatedProvider::new(p.provider.clone());
+        let (provider, confirmations) = provider(p)?;
         let app = PaymentsApp::new(host.pool.clone(), projections, provider, settings);
+        let notify_port = match p.provider_kind {
+            ProviderKind::Wechat => Some(serve_notifications(&mut host, &p.wechat, &app).await?),
+            ProviderKind::Simulated => None,
+        };
 
         let prefix = &config.common.kafka.topic_prefix;
         let (users, users_handle) = IdempotentConsumer::new(
@@ -144,11 +203,16 @@ impl Application {
         host.track_consumer(&format!("{prefix}payments.circles"), &[host.topic_of("circles")]);
         host.track_consumer(&format!("{prefix}payments.groupbuy"), &[host.topic_of("groupbuy")]);
         host.stuck_sagas(&STUCK_SAGAS);
-        Ok(Self { host, app, keys, _consumers: handles })
+        Ok(Self { host, app, keys, _consumers: handles, notify_port })
     }
 
     pub fn port(&self) -> u16 {
         self.host.port()
+    }
+
+    /// The port of the WeChat Pay notify endpoint, with that provider.
+    pub fn notify_port(&self) -> Option<u16> {
+        self.notify_port
     }
 
     pub fn app(&self) -> &PaymentsApp {

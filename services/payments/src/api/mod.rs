@@ -126,7 +126,17 @@ impl PaymentsService for PaymentsApi {
     async fn get_top_up(&self, request: Request<pb::GetProviderRequestRequest>) -> Reply<pb::ProviderRequest> {
         let caller = caller(&request)?;
         let id = parse_uuid("request_id", &request.get_ref().request_id)?;
-        Ok(Response::new(request_view(&self.app.provider_request(&caller, id, RequestKind::TopUp).await?)))
+        let mut view = request_view(&self.app.provider_request(&caller, id, RequestKind::TopUp).await?);
+        view.app_payment = self.app.app_payment(id).await?.map(|p| pb::AppPayment {
+            app_id: p.app_id,
+            partner_id: p.partner_id,
+            prepay_id: p.prepay_id,
+            package: p.package,
+            nonce_str: p.nonce_str,
+            timestamp: p.timestamp,
+            sign: p.sign,
+        });
+        Ok(Response::new(view))
     }
 
     async fn withdraw(&self, request: Request<pb::WithdrawRequest>) -> Reply<pb::ProviderRequest> {

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use tuan_eventstore::{Aggregate as _, EventMeta, EventPayload as _};
 use tuan_messaging::social::{self, Relation};
 use tuan_proto::payments::v1 as pb;
-use tuan_runtime::{ApiError, auth::Caller, shutdown::Shutdown};
+use tuan_runtime::{ApiError, ErrorKind, auth::Caller, shutdown::Shutdown};
 use uuid::Uuid;
 
 use super::{PaymentsApp, command_error, idempotent, in_tx};
@@ -19,10 +19,10 @@ use crate::{
         limits::{self, LimitedMove},
         provider::{ProviderCommand, TopUpEvent, WithdrawalEvent},
     },
-    provider::{Confirmation, ProviderRequest, RequestKind},
+    provider::{AppPayment, Confirmation, ProviderRequest, RequestKind, Submitted},
     store::{
         idempotency::IdempotencyKey,
-        limits as store_limits,
+        limits as store_limits, payer_actions,
         queries::{self, HoldRow, PostingRow, ProviderRequestRow},
     },
 };
@@ -46,6 +46,7 @@ pub fn request_view(row: &ProviderRequestRow) -> pb::ProviderRequest {
         status: status as i32,
         failure_reason: row.failure_reason.clone(),
         requested_at_micros: row.requested_at.timestamp_micros(),
+        app_payment: None,
     }
 }
 
@@ -59,6 +60,7 @@ fn pending_view(id: Uuid, kind: RequestKind, user: Uuid, amount: Money) -> pb::P
         status: pb::ProviderRequestStatus::Pending as i32,
         failure_reason: String::new(),
         requested_at_micros: Utc::now().timestamp_micros(),
+        app_payment: None,
     }
 }
 
@@ -135,6 +137,12 @@ impl PaymentsApp {
         Ok(pending_view(id, RequestKind::Withdrawal, user, amount))
     }
 
+    /// What the payer must do to complete top-up `id` in the provider's app, once the provider
+    /// has an order for it (None with a provider that needs no approval).
+    pub async fn app_payment(&self, id: Uuid) -> Result<Option<AppPayment>, ApiError> {
+        Ok(payer_actions::load(&self.pool, id).await?)
+    }
+
     /// A top-up or withdrawal of the caller's.
     pub async fn provider_request(
         &self,
@@ -167,6 +175,19 @@ impl PaymentsApp {
     async fn confirm_in(&self, conn: &mut PgConnection, meta: &EventMeta, c: &Confirmation) -> Result<(), ApiError> {
         let command = ProviderCommand::Confirm(c.outcome.clone());
         let id = c.id.to_string();
+        // A provider that says how much moved must agree with what was asked: a paid order of
+        // another amount is not credited (it waits for an operator; the provider keeps
+        // notifying, and the mismatch is logged each time).
+        if let Some(paid) = c.amount {
+            let asked = queries::provider_request(&mut *conn, c.id).await?;
+            if let Some(asked) = asked.filter(|r| r.amount != paid.amount() || r.currency != paid.currency().code()) {
+                tracing::error!(request = %c.id, asked = %asked.amount, %paid, "provider amount differs from the request");
+                return Err(ApiError::new(
+                    ErrorKind::FailedPrecondition,
+                    "the provider's amount differs from the request's",
+                ));
+            }
+        }
         match c.kind {
             RequestKind::TopUp => {
                 let (state, recorded) = self
@@ -223,9 +244,18 @@ impl PaymentsApp {
                             continue;
                         };
                         let request = ProviderRequest { id: row.request_id, kind, user: row.user_id, amount };
-                        if let Err(e) = self.provider.submit(request).await {
+                        match self.provider.submit(request).await {
+                            Ok(Submitted::Accepted) => {}
+                            // The app reads it with GetTopUp and pays in the provider's app.
+                            Ok(Submitted::AwaitingPayer(payment)) => {
+                                if let Err(e) = payer_actions::save(&self.pool, row.request_id, &payment).await {
+                                    tracing::warn!(error = %e, request = %row.request_id, "keeping the payment parameters failed");
+                                }
+                            }
                             // Stays pending; resubmitted when the lease runs out.
-                            tracing::warn!(error = %e, request = %row.request_id, "submitting to the provider failed");
+                            Err(e) => {
+                                tracing::warn!(error = %e, request = %row.request_id, "submitting to the provider failed")
+                            }
                         }
                     }
                 }

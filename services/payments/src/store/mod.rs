@@ -7,6 +7,7 @@ pub mod external;
 pub use tuan_eventstore::idempotency;
 pub mod limits;
 pub mod membership;
+pub mod payer_actions;
 pub mod projection;
 pub mod queries;
 
@@ -17,5 +18,6 @@ pub use projection::PaymentsProjection;
 pub async fn install_public(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     external::install(pool).await?;
     membership::install(pool).await?;
-    limits::install(pool).await
+    limits::install(pool).await?;
+    payer_actions::install(pool).await
 }

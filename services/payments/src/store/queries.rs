@@ -129,12 +129,15 @@ pub struct ProviderRequestRow {
 
 const REQUEST_COLUMNS: &str = "request_id, kind, user_id, amount, currency, status, failure_reason, requested_at";
 
-pub async fn provider_request(pool: &PgPool, id: Uuid) -> Result<Option<ProviderRequestRow>, sqlx::Error> {
+pub async fn provider_request<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<Option<ProviderRequestRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {REQUEST_COLUMNS} FROM provider_requests WHERE request_id = $1"
     )))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 

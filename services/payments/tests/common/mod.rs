@@ -33,6 +33,8 @@ pub struct TestApp {
     pub config: PaymentsConfig,
     pub client: PaymentsServiceClient<Channel>,
     pub kafka: KafkaClients,
+    /// Where WeChat Pay notifications go, with that provider.
+    pub notify_port: Option<u16>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -72,14 +74,14 @@ impl TestApp {
         let mut config = config_for(&db, &brokers);
         adjust(&mut config);
         let app = Application::build(config.clone()).await.expect("build payments service");
-        let port = app.port();
+        let (port, notify_port) = (app.port(), app.notify_port());
         let (tx, rx) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
         let client = PaymentsServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect");
         let kafka = KafkaClients::new(&brokers).unwrap();
-        Self { db, port, config, client, kafka, stop: Some(tx), server: Some(server) }
+        Self { db, port, config, client, kafka, notify_port, stop: Some(tx), server: Some(server) }
     }
 
     pub async fn stop(&mut self) {
