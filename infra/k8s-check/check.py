@@ -48,9 +48,15 @@ PROMETHEUS_OPERATOR_KINDS = {"PrometheusRule", "ServiceMonitor", "PodMonitor"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 # Secrets the SRE creates by hand (docs/deploy.md); every other secretKeyRef must name a Secret a
 # CloudNativePG Cluster in the same render generates.
-EXTERNAL_SECRETS = {"tuan-jwt", "tuan-users-discovery", "tuan-users-phone-codes", "tuan-users-sms"}
+EXTERNAL_SECRETS = {"tuan-jwt", "tuan-users-discovery", "tuan-users-phone-codes", "tuan-users-sms", "tuan-payments-wechat"}
 # Outside providers each service calls over HTTPS (port 443, ipBlock peers only).
-OUTSIDE_PROVIDERS = {"users": "the SMS gateway (TUAN_USERS__SMS__URL)"}
+OUTSIDE_PROVIDERS = {
+    "users": "the SMS gateway (TUAN_USERS__SMS__URL)",
+    "payments": "WeChat Pay (TUAN_PAYMENTS__WECHAT__BASE_URL)",
+}
+# Ports where an outside provider calls a service back (through the ingress controller only).
+CALLBACK_PORTS = {"payments": 8480}
+INGRESS_CONTROLLER_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
 SERVICES = {"users": 50051, "circles": 50052, "groupbuy": 50053, "payments": 50054, "gateway": 50050}
 # Every service serves /metrics here (TUAN_METRICS_ADDR); Prometheus scrapes each pod (PodMonitor).
 METRICS_PORT = 9464
@@ -297,6 +303,10 @@ def check_service_policy(name: str, port: int, policy: dict, objs: list[dict], r
             if not peers or any(p != PROMETHEUS_PEER for p in peers):
                 r.fail(where, f"ingress to {METRICS_PORT} must come from Prometheus' pods in namespace monitoring only")
             scraped = True
+            continue
+        if name in CALLBACK_PORTS and rule_ports == {CALLBACK_PORTS[name]}:
+            if not peers or any(p != INGRESS_CONTROLLER_PEER for p in peers):
+                r.fail(where, f"ingress to the callback port {CALLBACK_PORTS[name]} must come from the ingress controller only")
             continue
         if rule_ports != {port}:
             r.fail(where, f"ingress on ports {sorted(rule_ports)}; only {port} (and {METRICS_PORT} from Prometheus) is allowed")
@@ -604,15 +614,18 @@ def check_overlay(objs: list[dict], overlay: str | None, r: Report, schemas: boo
 # real thing (a URL, a long random string), never the development defaults they refuse.
 PLACEHOLDER_SECRET = "k8s-check-placeholder-0123456789abcdef0123456789"
 
+# Secrets that must parse as what they are: keys (PEM) and WeChat Pay's 32-character APIv3 key.
+# The shapes are the test keys of services/payments/tests/wechatpay (made for tests only).
+_TEST_KEYS = ROOT / "services/payments/tests/wechatpay"
+SHAPED_SECRETS = {
+    "PRIVATE_KEY": lambda: (_TEST_KEYS / "merchant-key.pem").read_text(),
+    "PUBLIC_KEY": lambda: (_TEST_KEYS / "platform-pub.pem").read_text(),
+    "API_V3_KEY": lambda: "k8s-check-placeholder-32-chars-k",
+}
+
 # Refusals that are the truth about the manifests today, each with the text the binary must
 # print (any other refusal, e.g. an unknown key, still fails the check).
-KNOWN_REFUSALS = {
-    "payments": (
-        "TUAN_PAYMENTS__PROVIDER_KIND=simulated",
-        "no real payment provider adapter exists yet, and the simulated one (money from nowhere) is "
-        "development-only; payments starts in a cluster once a real provider is configured",
-    ),
-}
+KNOWN_REFUSALS: dict[str, tuple[str, str]] = {}
 
 
 def container_env(obj: dict, objs: list[dict]) -> dict[str, str]:
@@ -629,7 +642,8 @@ def container_env(obj: dict, objs: list[dict]) -> dict[str, str]:
                 svc = obj["metadata"]["labels"].get("app.kubernetes.io/name", "")
                 env[e["name"]] = f"postgres://app:{PLACEHOLDER_SECRET}@{cluster}-rw:5432/tuan_{svc}?sslmode=require"
             elif ref:
-                env[e["name"]] = PLACEHOLDER_SECRET
+                shaped = next((make for suffix, make in SHAPED_SECRETS.items() if e["name"].endswith(suffix)), None)
+                env[e["name"]] = shaped() if shaped else PLACEHOLDER_SECRET
             else:  # fieldRef and the like: the pod's own name, namespace, ...
                 env[e["name"]] = "k8s-check-pod"
     return env
@@ -724,6 +738,12 @@ MUTATIONS = {
     "no PodMonitor": lambda o: o.remove(find(o, "PodMonitor", "tuan-services")),
     "metrics open to every namespace": lambda o: find(o, "NetworkPolicy", "circles")["spec"]["ingress"][1]["from"][0].pop("podSelector"),
     "metrics not allowed in": lambda o: find(o, "NetworkPolicy", "gateway")["spec"]["ingress"].pop(),
+    "payment callbacks open to every pod": lambda o: find(o, "NetworkPolicy", "payments")["spec"]["ingress"][1].update(
+        {"from": [{"podSelector": {}}]}),
+    "HTTPS egress to a pod": lambda o: find(o, "NetworkPolicy", "payments")["spec"]["egress"][-1].update(
+        {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "users"}}}]}),
+    "HTTPS egress from a service with no outside provider": lambda o: find(o, "NetworkPolicy", "circles")["spec"]["egress"].append(
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 443, "protocol": "TCP"}]}),
 }
 
 
@@ -739,6 +759,10 @@ BINARY_MUTATIONS = {
     "gateway upstream key misspelt": lambda o: settings_of(o, "gateway").update({"TUAN_GATEWAY__UPSTREAMS__USERS": "http://users:50051"}),
     "a value that does not parse": lambda o: settings_of(o, "circles").update({"TUAN_KAFKA__PARTITIONS": "six"}),
     "environment misspelt": lambda o: settings_of(o, "groupbuy").update({"TUAN_ENVIRONMENT": "dev"}),
+    "the simulated payment provider": lambda o: settings_of(o, "payments").update({"TUAN_PAYMENTS__PROVIDER_KIND": "simulated"}),
+    "WeChat Pay notifications over plain HTTP": lambda o: settings_of(o, "payments").update(
+        {"TUAN_PAYMENTS__WECHAT__NOTIFY_URL": "http://pay.tuan.example/wechatpay/notify"}),
+    "the development SMS sender": lambda o: settings_of(o, "users").update({"TUAN_USERS__SMS__SENDER": "development"}),
 }
 
 
