@@ -9,6 +9,7 @@
 //! hold (it has no WeChat login yet): a withdrawal through this adapter fails, and the
 //! wallet gets the money back.
 
+pub mod local;
 pub mod notify;
 pub mod sign;
 
