@@ -55,20 +55,24 @@ pub enum ProviderKind {
 pub struct WeChatPaySettings {
     /// `https://api.mch.weixin.qq.com`.
     pub base_url: String,
+    #[serde(deserialize_with = "tuan_runtime::config::text")]
     pub mchid: String,
     /// The app id (of the mobile app) the orders are paid in.
+    #[serde(deserialize_with = "tuan_runtime::config::text")]
     pub app_id: String,
     /// The serial number of the merchant's API certificate, and its private key (PKCS#8 PEM).
+    #[serde(deserialize_with = "tuan_runtime::config::text")]
     pub merchant_serial: String,
     #[serde(serialize_with = "expose")]
     pub merchant_private_key: SecretString,
     /// The 32-character APIv3 key that encrypts notifications.
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "expose", deserialize_with = "tuan_runtime::config::secret_text")]
     pub api_v3_key: SecretString,
     /// The platform's public key (PEM; a WeChat Pay public key, or a platform certificate's
     /// `openssl x509 -pubkey`) and its id (`PUB_KEY_ID_...`, or the certificate's serial): what
     /// notifications are signed with.
     pub platform_public_key: String,
+    #[serde(deserialize_with = "tuan_runtime::config::text")]
     pub platform_public_key_id: String,
     /// Where WeChat Pay posts notifications (this service's notify endpoint as the internet
     /// reaches it), and where payments listens for them.

@@ -89,10 +89,13 @@ pub struct SmsSettings {
     /// The gateway's base URL (`https://api.twilio.com`, or a compatible gateway's).
     pub url: String,
     /// The account (Twilio's account SID) and its token: HTTP basic auth. `TUAN_USERS__SMS__TOKEN`.
+    #[serde(deserialize_with = "tuan_runtime::config::text")]
     pub account: String,
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "expose", deserialize_with = "tuan_runtime::config::secret_text")]
     pub token: SecretString,
-    /// The sender number or name the SMS come from.
+    /// The sender number or name the SMS come from. A leading `+` needs quotes in the
+    /// environment (`TUAN_USERS__SMS__FROM='"+15005550006"'`): unquoted, it reads as a number.
+    #[serde(deserialize_with = "tuan_runtime::config::text")]
     pub from: String,
     pub timeout_ms: u64,
     /// Tries per SMS when the gateway fails for a reason worth another try; the wait before the

@@ -262,6 +262,33 @@ pub fn unknown_variables(
     unknown
 }
 
+/// A text setting as it was written, for `#[serde(deserialize_with = "...")]`: Figment reads
+/// `TUAN_X=1900000109` as a number and `+15005550006` too, and would refuse them for a
+/// `String` field (a merchant id, a phone number, a hex serial made of digits only).
+pub fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(match Written::deserialize(deserializer)? {
+        Written::Text(s) => s,
+        Written::Unsigned(n) => n.to_string(),
+        Written::Signed(n) => n.to_string(),
+        Written::Float(n) => n.to_string(),
+        Written::Bool(b) => b.to_string(),
+    })
+}
+
+/// [`text`] for a secret.
+pub fn secret_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SecretString, D::Error> {
+    text(deserializer).map(SecretString::from)
+}
+
 /// Loads `T` for `service`, starting from `defaults`. A `TUAN_*` variable that names no setting
 /// is refused, naming it (see [`unknown_variables`]).
 pub fn load<T: Serialize + DeserializeOwned>(service: &str, defaults: T) -> anyhow::Result<T> {
@@ -298,6 +325,21 @@ mod tests {
         assert!(configured.check().is_ok());
         configured.auth.jwt_secret = "short".to_string().into();
         assert!(configured.check().unwrap_err().to_string().contains("32 characters"));
+    }
+
+    #[test]
+    fn text_settings_keep_what_looks_like_a_number() {
+        #[derive(Deserialize)]
+        struct Account {
+            #[serde(deserialize_with = "text")]
+            id: String,
+        }
+        // What Figment makes of an environment variable's value: digits are a number.
+        for (value, kept) in [("1900000109", "1900000109"), ("wx1", "wx1"), ("\"+15005550006\"", "+15005550006")] {
+            let written: figment::value::Value = value.parse().unwrap();
+            let figment = Figment::new().merge(Serialized::default("id", written));
+            assert_eq!(figment.extract::<Account>().unwrap().id, kept);
+        }
     }
 
     #[test]

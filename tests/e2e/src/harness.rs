@@ -154,6 +154,9 @@ pub struct Options {
     pub env: Vec<(&'static str, String, String)>,
     /// Leave out the stack's operator (for a test that makes its own, as the demo seed does).
     pub no_operator: bool,
+    /// Money comes in through WeChat Pay: payments uses its adapter against a local server
+    /// that speaks the protocol ([`Stack::wechat_pay`]), instead of the simulated provider.
+    pub wechat_pay: bool,
 }
 
 impl Default for Options {
@@ -165,6 +168,7 @@ impl Default for Options {
             own_broker: false,
             env: Vec::new(),
             no_operator: false,
+            wechat_pay: false,
         }
     }
 }
@@ -194,6 +198,8 @@ pub struct Stack {
     dbs: BTreeMap<&'static str, TestDb>,
     pub gateway_url: String,
     metrics_ports: BTreeMap<&'static str, u16>,
+    /// The local WeChat Pay, with [`Options::wechat_pay`]: payers pay there.
+    pub wechat_pay: Option<payments::wechat::local::LocalWeChatPay>,
 }
 
 impl Stack {
@@ -282,10 +288,25 @@ impl Stack {
                 ],
             ),
         ];
+        let wechat_pay = match options.wechat_pay {
+            true => {
+                let account = payments::wechat::local::LocalAccount::for_tests();
+                let server =
+                    payments::wechat::local::LocalWeChatPay::start(account.clone()).await.expect("local WeChat Pay");
+                // A fixed port across restarts of payments, as the notify URL WeChat Pay keeps.
+                let notify = free_port();
+                let url = format!("http://127.0.0.1:{notify}/wechatpay/notify");
+                Some((server.clone(), account.payments_env(&server.url, &url, &format!("127.0.0.1:{notify}"))))
+            }
+            false => None,
+        };
         let mut processes = Vec::new();
         for (name, extra) in specific {
             let mut env = common(name);
             env.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+            if let (Some((_, wechat)), "payments") = (&wechat_pay, name) {
+                env.extend(wechat.iter().cloned());
+            }
             env.extend(options.env.iter().filter(|(s, _, _)| *s == name).map(|(_, k, v)| (k.clone(), v.clone())));
             let mut process =
                 Process { name, port: ports[name], env, log: log_dir.join(format!("{name}.log")), child: None };
@@ -293,7 +314,8 @@ impl Stack {
             processes.push(process);
         }
         let gateway_url = format!("http://127.0.0.1:{}", ports["gateway"]);
-        let mut stack = Self { processes, own_broker, dbs, gateway_url, metrics_ports };
+        let wechat_pay = wechat_pay.map(|(server, _)| server);
+        let mut stack = Self { processes, own_broker, dbs, gateway_url, metrics_ports, wechat_pay };
         for process in &mut stack.processes {
             process.wait_serving(Duration::from_secs(60)).await;
         }

@@ -134,6 +134,11 @@ impl LocalWeChatPay {
         Ok(Self { shared, url })
     }
 
+    /// Every order, by out_trade_no.
+    pub fn orders(&self) -> Vec<(String, Order)> {
+        self.shared.orders.lock().unwrap().iter().map(|(no, o)| (no.clone(), o.clone())).collect()
+    }
+
     pub fn order(&self, no: &str) -> Option<Order> {
         self.shared.orders.lock().unwrap().get(no).cloned()
     }

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod faults;
 pub mod invariants;
+pub mod payer;
 pub mod quiesce;
 pub mod rebuild;
 pub mod workload;
@@ -232,7 +233,11 @@ fn options() -> Options {
             env("payments", "TUAN_PAYMENTS__PROVIDER__FAILURE_RATE", "0.05"),
             env("payments", "TUAN_PAYMENTS__PROVIDER__RESUBMIT_AFTER_SECS", "3"),
             env("groupbuy", "TUAN_GROUPBUY__HOLD_GRACE_SECS", "10"),
+            // Top-ups through WeChat Pay (the local protocol server): an order left unpaid is
+            // closed after 5 s, found by the resubmission every 3 s.
+            env("payments", "TUAN_PAYMENTS__WECHAT__ORDER_TTL_SECS", "5"),
         ],
+        wechat_pay: true,
         ..Options::default()
     }
 }
@@ -284,6 +289,8 @@ pub async fn run(config: Config) -> Report {
     durations.push(("start", total.elapsed()));
     let users_db = stack.db("users").pool.clone();
     let shared = Arc::new(Shared::new(config.clone(), Client::new(&stack.gateway_url), users_db));
+    // Payers pay their top-up orders at the local WeChat Pay for the whole run.
+    let _payers = stack.wechat_pay.clone().map(|server| payer::Payers::start(server, config.seed));
     let stack = Arc::new(Mutex::new(stack));
 
     let phase = Instant::now();
