@@ -19,6 +19,7 @@ use common::{TestApp, User, authed};
 use payments::{
     config::ProviderKind,
     wechat::{
+        MerchantKey,
         local::{LocalAccount, LocalWeChatPay, Notification},
         sign::lines,
     },
@@ -220,4 +221,53 @@ async fn wechat_pay_settings_must_be_whole_outside_development() {
     config.check().expect("a whole WeChat Pay configuration starts payments outside development");
     config.payments.wechat.api_v3_key = "short".to_string().into();
     assert!(config.check().unwrap_err().to_string().contains("32 characters"));
+}
+
+/// Notification headers naming `serial`'s key, with a nonce of "n".
+fn signed_as<'a>(timestamp: &'a str, signature: &'a str, serial: &'a str) -> payments::wechat::NotifyHeaders<'a> {
+    payments::wechat::NotifyHeaders {
+        timestamp: Some(timestamp),
+        nonce: Some("n"),
+        signature: Some(signature),
+        serial: Some(serial),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever an attacker posts (any body, any signature, a real signature over another body,
+    /// any timestamp far from now), the notification never opens; only the platform's own
+    /// signature over exactly these bytes, recent, does.
+    #[test]
+    fn no_forged_or_altered_notification_opens(
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        signature in "[A-Za-z0-9+/=]{0,400}",
+        skew in 301i64..100_000,
+        flip in 0usize..400,
+    ) {
+        use payments::wechat::NotificationCheck;
+        let account = LocalAccount::for_tests();
+        let check = NotificationCheck::new(
+            &account.platform_public_pem, &account.platform_key_id, &account.api_v3_key, Duration::from_secs(300),
+        ).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let (ts, key_id) = (now.to_string(), account.platform_key_id.clone());
+
+        let ts_ref = ts.as_str();
+        proptest::prop_assert!(check.open(&signed_as(ts_ref, &signature, &key_id), &body, now).is_err());
+        // A real platform signature, but over other bytes (one flipped) or long ago.
+        let platform = MerchantKey::from_pem(&account.platform_private_pem, "", "").unwrap();
+        let text = String::from_utf8_lossy(&body).to_string();
+        let real = platform.sign(&lines(&[ts_ref, "n", &text]));
+        let mut altered = text.clone().into_bytes();
+        if !altered.is_empty() {
+            let i = flip % altered.len();
+            altered[i] ^= 1;
+            proptest::prop_assert!(check.open(&signed_as(ts_ref, &real, &key_id), &altered, now).is_err());
+        }
+        let old = (now - skew).to_string();
+        let stale = platform.sign(&lines(&[&old, "n", &text]));
+        proptest::prop_assert!(check.open(&signed_as(&old, &stale, &key_id), text.as_bytes(), now).is_err());
+    }
 }
