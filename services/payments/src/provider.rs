@@ -51,6 +51,8 @@ pub struct ProviderRequest {
     pub kind: RequestKind,
     pub user: Uuid,
     pub amount: Money,
+    /// For a withdrawal: the user's WeChat openid to pay out to, if they gave one.
+    pub payout_openid: Option<String>,
 }
 
 /// The provider's answer to one request, delivered asynchronously.

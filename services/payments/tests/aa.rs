@@ -185,7 +185,12 @@ async fn a_withdrawal_leaves_at_once_and_completes_through_clearing() {
     let mut app = TestApp::spawn().await;
     let user = app.user();
     app.fund(&user, "10.00").await;
-    let withdraw = pb::WithdrawRequest { amount: "4.00".into(), currency: "CNY".into(), idempotency_key: key() };
+    let withdraw = pb::WithdrawRequest {
+        amount: "4.00".into(),
+        currency: "CNY".into(),
+        idempotency_key: key(),
+        ..Default::default()
+    };
     let pending = app.client.withdraw(authed(&user.token, withdraw)).await.unwrap().into_inner();
     assert_eq!(app.available(&user, "CNY").await, dec("6.00"), "the money leaves at once");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);

@@ -51,7 +51,12 @@ async fn bad_amounts_and_currencies_are_invalid_arguments() {
     refused!(app, Code::InvalidArgument, app.client.top_up(authed(&a.token, top_up)));
     let top_up = pb::TopUpRequest { amount: "5".into(), currency: "RMB".into(), idempotency_key: key() };
     refused!(app, Code::InvalidArgument, app.client.top_up(authed(&a.token, top_up)));
-    let withdraw = pb::WithdrawRequest { amount: "10.01".into(), currency: "CNY".into(), idempotency_key: key() };
+    let withdraw = pb::WithdrawRequest {
+        amount: "10.01".into(),
+        currency: "CNY".into(),
+        idempotency_key: key(),
+        ..Default::default()
+    };
     let status = refused!(app, Code::FailedPrecondition, app.client.withdraw(authed(&a.token, withdraw)));
     assert_eq!(status.message(), "insufficient funds");
     refused!(app, Code::FailedPrecondition, app.client.transfer(authed(&a.token, transfer(&b, "10.01", &key()))));

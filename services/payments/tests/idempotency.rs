@@ -39,7 +39,12 @@ async fn every_money_command_is_idempotent() {
     assert_eq!(app.available(&alice, "CNY").await, dec("100.00"), "topped up once");
 
     // Withdraw
-    let withdraw = pb::WithdrawRequest { amount: "10.00".into(), currency: "CNY".into(), idempotency_key: key() };
+    let withdraw = pb::WithdrawRequest {
+        amount: "10.00".into(),
+        currency: "CNY".into(),
+        idempotency_key: key(),
+        ..Default::default()
+    };
     twice!(app, withdraw, &alice.token, withdraw, pb::WithdrawRequest { amount: "11.00".into(), ..withdraw.clone() });
     assert_eq!(app.available(&alice, "CNY").await, dec("90.00"), "withdrawn once");
 

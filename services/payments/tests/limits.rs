@@ -89,8 +89,12 @@ async fn withdrawals_and_transfers_have_daily_limits_of_their_own() {
     app.befriend(&a, &b).await;
     app.fund(&a, "100.00").await;
 
-    let withdraw =
-        |amount: &str| pb::WithdrawRequest { amount: amount.into(), currency: "CNY".into(), idempotency_key: key() };
+    let withdraw = |amount: &str| pb::WithdrawRequest {
+        amount: amount.into(),
+        currency: "CNY".into(),
+        idempotency_key: key(),
+        ..Default::default()
+    };
     app.client.withdraw(authed(&a.token, withdraw("25.00"))).await.expect("within the limit");
     let refused = app.client.withdraw(authed(&a.token, withdraw("5.01"))).await.unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");

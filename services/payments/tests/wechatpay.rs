@@ -40,6 +40,8 @@ async fn payments(tune: impl FnOnce(&mut payments::config::PaymentsConfig)) -> (
     let account = LocalAccount::for_tests();
     let server = LocalWeChatPay::start(account.clone()).await.unwrap();
     let (url, a) = (server.url.clone(), account.clone());
+    // The notify endpoint's port, known before payments starts: the URL the orders carry.
+    let notify = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let app = TestApp::spawn_with(move |c| {
         let p = &mut c.payments;
         p.provider_kind = ProviderKind::Wechat;
@@ -48,7 +50,8 @@ async fn payments(tune: impl FnOnce(&mut payments::config::PaymentsConfig)) -> (
         w.merchant_private_key = a.merchant_private_pem.into();
         w.api_v3_key = a.api_v3_key.into();
         (w.platform_public_key, w.platform_public_key_id) = (a.platform_public_pem, a.platform_key_id);
-        (w.notify_url, w.notify_addr) = ("http://127.0.0.1/wechatpay/notify".into(), "127.0.0.1:0".into());
+        (w.notify_url, w.notify_addr) =
+            (format!("http://127.0.0.1:{notify}/wechatpay/notify"), format!("127.0.0.1:{notify}"));
         tune(c);
     })
     .await;
@@ -105,7 +108,8 @@ async fn a_paid_order_credits_the_wallet_once_and_forged_notifications_credit_no
     // The order, and what the app pays it with, signed by the merchant.
     let request = with_payment(&mut app, &alice, &id).await;
     let order = server.order(&id).expect("an order whose out_trade_no is the request id");
-    assert_eq!((order.total, order.notify_url.as_str()), (10_000, "http://127.0.0.1/wechatpay/notify"), "in fen");
+    let notify_url = format!("http://127.0.0.1:{}/wechatpay/notify", app.notify_port.unwrap());
+    assert_eq!((order.total, order.notify_url.clone()), (10_000, notify_url), "in fen, notified at payments' endpoint");
     let pay = request.app_payment.unwrap();
     let expected = (account.app_id.as_str(), account.mchid.as_str(), "Sign=WXPay");
     assert_eq!((pay.app_id.as_str(), pay.partner_id.as_str(), pay.package.as_str()), expected);
@@ -270,4 +274,76 @@ proptest::proptest! {
         let stale = platform.sign(&lines(&[&old, "n", &text]));
         proptest::prop_assert!(check.open(&signed_as(&old, &stale, &key_id), text.as_bytes(), now).is_err());
     }
+}
+
+/// The withdrawal's status once it is no longer pending (up to 20 s).
+async fn settled_withdrawal(app: &mut TestApp, user: &User, id: &str) -> pb::ProviderRequest {
+    for _ in 0..400 {
+        let request = pb::GetProviderRequestRequest { request_id: id.into() };
+        let got = app.client.get_withdrawal(authed(&user.token, request)).await.unwrap().into_inner();
+        if got.status() != pb::ProviderRequestStatus::Pending {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the withdrawal {id} never settled")
+}
+
+/// The transfer bill payments made for withdrawal `id` at the local WeChat Pay (up to 10 s).
+async fn transfer_of(server: &LocalWeChatPay, id: &str) -> payments::wechat::local::Transfer {
+    let no = id.replace('-', "");
+    for _ in 0..200 {
+        if let Some((_, t)) = server.transfers().into_iter().find(|(n, _)| *n == no) {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no transfer bill for withdrawal {id}")
+}
+
+#[tokio::test]
+async fn withdrawals_are_paid_out_to_the_users_wechat_balance() {
+    let (mut app, server, _) = payments(|_| {}).await;
+    let alice = app.user();
+    let id = top_up(&mut app, &alice, "100.00").await;
+    with_payment(&mut app, &alice, &id).await;
+    assert!(server.pay(&id, Duration::from_secs(30)));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.available(&alice, "CNY").await != Decimal::new(10_000, 2) {
+        assert!(tokio::time::Instant::now() < deadline, "the paid top-up was never credited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let withdraw = |amount: &str, openid: &str| pb::WithdrawRequest {
+        amount: amount.into(),
+        currency: "CNY".into(),
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
+        wechat_openid: openid.into(),
+    };
+
+    // Paid out: the bill names the user's openid and the amount in fen; the money left at once.
+    let paid = app.client.withdraw(authed(&alice.token, withdraw("30.00", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"))).await;
+    let paid = paid.unwrap().into_inner().request_id;
+    let bill = transfer_of(&server, &paid).await;
+    assert_eq!((bill.amount, bill.openid.as_str()), (3_000, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"));
+    assert_eq!(app.available(&alice, "CNY").await, Decimal::new(7_000, 2));
+    assert!(server.finish_transfer(&paid.replace('-', ""), "SUCCESS", Duration::from_secs(30)));
+    assert_eq!(settled_withdrawal(&mut app, &alice, &paid).await.status(), pb::ProviderRequestStatus::Completed);
+    assert_eq!(app.available(&alice, "CNY").await, Decimal::new(7_000, 2));
+
+    // A payout WeChat Pay fails returns to the wallet, as does one with no account to pay to.
+    let failed = app.client.withdraw(authed(&alice.token, withdraw("20.00", "o-closed-account"))).await;
+    let failed = failed.unwrap().into_inner().request_id;
+    transfer_of(&server, &failed).await;
+    assert!(server.finish_transfer(&failed.replace('-', ""), "FAIL", Duration::from_secs(30)));
+    let settled = settled_withdrawal(&mut app, &alice, &failed).await;
+    assert_eq!(settled.status(), pb::ProviderRequestStatus::Failed, "{settled:?}");
+    let nowhere = app.client.withdraw(authed(&alice.token, withdraw("10.00", ""))).await.unwrap().into_inner();
+    let settled = settled_withdrawal(&mut app, &alice, &nowhere.request_id).await;
+    assert!(settled.failure_reason.contains("wechat_openid"), "{settled:?}");
+    assert_eq!(app.available(&alice, "CNY").await, Decimal::new(7_000, 2), "both came back");
+
+    let bad = app.client.withdraw(authed(&alice.token, withdraw("1.00", "not an openid"))).await;
+    assert_eq!(bad.unwrap_err().code(), tonic::Code::InvalidArgument);
+    assert!(server.refused().is_empty(), "{:?}", server.refused());
+    app.stop().await;
 }

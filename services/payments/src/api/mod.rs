@@ -145,7 +145,13 @@ impl PaymentsService for PaymentsApi {
         let r = request.get_ref();
         let key = key_of("Withdraw", r, &r.idempotency_key, |m| m.idempotency_key.clear())?;
         let amount = money(&r.amount, &r.currency)?;
-        Ok(Response::new(self.app.withdraw(&meta, &caller, amount, &key).await?))
+        let openid = r.wechat_openid.trim();
+        let valid = openid.len() <= 128 && openid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(ApiError::invalid("wechat_openid must be at most 128 letters, digits, '-' or '_'").into());
+        }
+        let openid = (!openid.is_empty()).then_some(openid);
+        Ok(Response::new(self.app.withdraw(&meta, &caller, amount, openid, &key).await?))
     }
 
     async fn get_withdrawal(&self, request: Request<pb::GetProviderRequestRequest>) -> Reply<pb::ProviderRequest> {

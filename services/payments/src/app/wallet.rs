@@ -109,12 +109,18 @@ impl PaymentsApp {
         meta: &EventMeta,
         caller: &Caller,
         amount: Money,
+        payout_openid: Option<&str>,
         key: &IdempotencyKey,
     ) -> Result<pb::ProviderRequest, ApiError> {
         let user = caller.user_id;
         self.settings.daily_limits.admits(LimitedMove::Withdrawal, &amount)?;
-        let response = idempotent!(self, user, key, pb::ProviderRequest, |conn| self
-            .request_withdrawal(conn, meta, user, amount))?;
+        let response = idempotent!(self, user, key, pb::ProviderRequest, |conn| self.request_withdrawal(
+            conn,
+            meta,
+            user,
+            amount,
+            payout_openid
+        ))?;
         self.dispatch.notify_one();
         Ok(response)
     }
@@ -125,8 +131,12 @@ impl PaymentsApp {
         meta: &EventMeta,
         user: Uuid,
         amount: Money,
+        payout_openid: Option<&str>,
     ) -> Result<pb::ProviderRequest, ApiError> {
         let id = Uuid::now_v7();
+        if let Some(openid) = payout_openid {
+            payer_actions::save_payout_account(conn, id, openid).await?;
+        }
         self.withdrawals
             .execute_in(conn, &id.to_string(), meta, |w| w.handle(ProviderCommand::Request { id, user, amount }))
             .await
@@ -243,7 +253,14 @@ impl PaymentsApp {
                         let Ok(amount) = Money::new(row.amount, currency) else {
                             continue;
                         };
-                        let request = ProviderRequest { id: row.request_id, kind, user: row.user_id, amount };
+                        let payout_openid = match kind {
+                            RequestKind::Withdrawal => {
+                                payer_actions::payout_account(&self.pool, row.request_id).await.ok().flatten()
+                            }
+                            RequestKind::TopUp => None,
+                        };
+                        let request =
+                            ProviderRequest { id: row.request_id, kind, user: row.user_id, amount, payout_openid };
                         match self.provider.submit(request).await {
                             Ok(Submitted::Accepted) => {}
                             // The app reads it with GetTopUp and pays in the provider's app.

@@ -1,6 +1,8 @@
-//! What the payer must do to complete a top-up with a provider that needs their approval
-//! (WeChat Pay's signed APP payment parameters), kept until the app reads it. Operational
-//! state in `public`, written by the dispatcher, not derived from events.
+//! What a provider needs beyond the request itself, in `public`, not derived from events:
+//! what the payer must do to complete a top-up with a provider that needs their approval
+//! (WeChat Pay's signed APP payment parameters, written by the dispatcher until the app reads
+//! them), and where a withdrawal is paid out to (written with the withdrawal, in its
+//! transaction).
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -12,6 +14,10 @@ CREATE TABLE IF NOT EXISTS public.provider_app_payments (
     request_id  UUID PRIMARY KEY,
     app_payment JSONB NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS public.provider_payout_accounts (
+    request_id    UUID PRIMARY KEY,
+    wechat_openid TEXT NOT NULL
 );
 "#;
 
@@ -38,4 +44,25 @@ pub async fn load(pool: &PgPool, request_id: Uuid) -> Result<Option<AppPayment>,
             .fetch_optional(pool)
             .await?;
     Ok(row.map(|(payment,)| payment.0))
+}
+
+/// Where withdrawal `request_id` is paid out to, inside the withdrawal's transaction.
+pub async fn save_payout_account(
+    conn: &mut sqlx::PgConnection,
+    request_id: Uuid,
+    wechat_openid: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO public.provider_payout_accounts (request_id, wechat_openid) VALUES ($1, $2)")
+        .bind(request_id)
+        .bind(wechat_openid)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn payout_account(pool: &PgPool, request_id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT wechat_openid FROM public.provider_payout_accounts WHERE request_id = $1")
+        .bind(request_id)
+        .fetch_optional(pool)
+        .await
 }

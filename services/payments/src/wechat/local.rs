@@ -1,5 +1,6 @@
 //! A local server that speaks WeChat Pay API v3 — the parts payments uses: APP prepay orders,
-//! queries and closing by `out_trade_no`, and signed, encrypted payment notifications — with
+//! queries and closing by `out_trade_no`, transfer bills (payouts) and their queries by
+//! `out_bill_no`, and signed, encrypted notifications of both — with
 //! keys of its own. For the tests, the end-to-end harness and the chaos workload; payments
 //! never starts it. It refuses any request not signed by the merchant key it was given, as
 //! WeChat Pay does, and records what it was asked.
@@ -91,6 +92,15 @@ pub struct Order {
     pub notify_url: String,
 }
 
+/// One transfer bill (a payout) as the server keeps it.
+#[derive(Clone, Debug)]
+pub struct Transfer {
+    pub amount: i64,
+    pub openid: String,
+    pub state: String,
+    pub notify_url: String,
+}
+
 /// A notification as the platform sends it: the body and the headers its signature needs.
 #[derive(Clone, Debug)]
 pub struct Notification {
@@ -104,6 +114,7 @@ pub struct Notification {
 struct Shared {
     account: LocalAccount,
     orders: Mutex<HashMap<String, Order>>,
+    transfers: Mutex<HashMap<String, Transfer>>,
     refused: Mutex<Vec<String>>,
     calls: Mutex<Vec<String>>,
 }
@@ -119,12 +130,19 @@ type Answer = (StatusCode, String);
 
 impl LocalWeChatPay {
     pub async fn start(account: LocalAccount) -> std::io::Result<Self> {
-        let shared =
-            Arc::new(Shared { account, orders: Mutex::default(), refused: Mutex::default(), calls: Mutex::default() });
+        let shared = Arc::new(Shared {
+            account,
+            orders: Mutex::default(),
+            transfers: Mutex::default(),
+            refused: Mutex::default(),
+            calls: Mutex::default(),
+        });
         let app = Router::new()
             .route("/v3/pay/transactions/app", post(prepay))
             .route("/v3/pay/transactions/out-trade-no/{no}", get(query))
             .route("/v3/pay/transactions/out-trade-no/{no}/close", post(close))
+            .route("/v3/fund-app/mch-transfer/transfer-bills", post(transfer))
+            .route("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{no}", get(transfer_query))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -214,20 +232,54 @@ impl LocalWeChatPay {
     pub fn pay(&self, no: &str, patience: Duration) -> bool {
         self.set_state(no, "SUCCESS");
         let Some(order) = self.order(no) else { return false };
+        let resource = self.transaction(no, &order);
+        self.notify_until_acknowledged(order.notify_url, resource, patience);
+        true
+    }
+
+    /// Every transfer bill, by out_bill_no.
+    pub fn transfers(&self) -> Vec<(String, Transfer)> {
+        self.shared.transfers.lock().unwrap().iter().map(|(no, t)| (no.clone(), t.clone())).collect()
+    }
+
+    /// The transfer bill as WeChat Pay reports it.
+    pub fn transfer_bill(&self, no: &str, transfer: &Transfer) -> Value {
+        let short = &no[..no.len().min(8)];
+        let fail_reason = if transfer.state == "FAIL" { "PAYEE_ACCOUNT_ABNORMAL" } else { "" };
+        json!({
+            "mch_id": self.shared.account.mchid, "out_bill_no": no, "transfer_bill_no": format!("1330{short}"),
+            "state": transfer.state, "transfer_amount": transfer.amount, "openid": transfer.openid,
+            "fail_reason": fail_reason,
+        })
+    }
+
+    /// Transfer `no` ends in `state` (SUCCESS, FAIL or CANCELLED) and its notification is
+    /// delivered until acknowledged, as [`LocalWeChatPay::pay`]. False if there is no such bill.
+    pub fn finish_transfer(&self, no: &str, state: &str, patience: Duration) -> bool {
+        let transfer = {
+            let mut transfers = self.shared.transfers.lock().unwrap();
+            let Some(transfer) = transfers.get_mut(no) else { return false };
+            transfer.state = state.into();
+            transfer.clone()
+        };
+        let resource = self.transfer_bill(no, &transfer);
+        self.notify_until_acknowledged(transfer.notify_url, resource, patience);
+        true
+    }
+
+    fn notify_until_acknowledged(&self, url: String, resource: Value, patience: Duration) {
         let this = self.clone();
-        let no = no.to_string();
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + patience;
             let platform = this.shared.account.platform_private_pem.clone();
             loop {
-                let n = this.notification(&this.transaction(&no, &order), chrono::Utc::now().timestamp(), &platform);
-                if Self::deliver(&order.notify_url, &n).await == 204 || tokio::time::Instant::now() > deadline {
+                let n = this.notification(&resource, chrono::Utc::now().timestamp(), &platform);
+                if Self::deliver(&url, &n).await == 204 || tokio::time::Instant::now() > deadline {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
-        true
     }
 }
 
@@ -330,5 +382,61 @@ async fn close(
             (StatusCode::NO_CONTENT, String::new())
         }
         None => (StatusCode::NOT_FOUND, json!({"code": "ORDER_NOT_EXIST", "message": "no such order"}).to_string()),
+    }
+}
+
+async fn transfer(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri, body: Bytes) -> Answer {
+    let text = String::from_utf8_lossy(&body).to_string();
+    if let Err(answer) = check(&shared, &headers, Method::POST, &uri, &text) {
+        return answer;
+    }
+    let Ok(bill) = serde_json::from_str::<Value>(&text) else {
+        return (StatusCode::BAD_REQUEST, json!({"code": "PARAM_ERROR", "message": "not JSON"}).to_string());
+    };
+    let (Some(no), Some(amount), Some(openid), Some(notify_url)) = (
+        bill["out_bill_no"].as_str(),
+        bill["transfer_amount"].as_i64(),
+        bill["openid"].as_str(),
+        bill["notify_url"].as_str(),
+    ) else {
+        return (StatusCode::BAD_REQUEST, json!({"code": "PARAM_ERROR", "message": "missing fields"}).to_string());
+    };
+    if bill["appid"].as_str() != Some(&shared.account.app_id) {
+        return (StatusCode::BAD_REQUEST, json!({"code": "PARAM_ERROR", "message": "appid"}).to_string());
+    }
+    let mut transfers = shared.transfers.lock().unwrap();
+    let kept = transfers.entry(no.to_string()).or_insert(Transfer {
+        amount,
+        openid: openid.into(),
+        state: "ACCEPTED".into(),
+        notify_url: notify_url.into(),
+    });
+    if kept.amount != amount || kept.openid != openid {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!({"code": "INVALID_REQUEST", "message": "out_bill_no reused"}).to_string(),
+        );
+    }
+    let short = &no[..no.len().min(8)];
+    let answer = json!({ "out_bill_no": no, "transfer_bill_no": format!("1330{short}"), "state": kept.state });
+    (StatusCode::OK, answer.to_string())
+}
+
+async fn transfer_query(
+    State(shared): State<Arc<Shared>>,
+    Path(no): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Answer {
+    if let Err(answer) = check(&shared, &headers, Method::GET, &uri, "") {
+        return answer;
+    }
+    let transfer = shared.transfers.lock().unwrap().get(&no).cloned();
+    match transfer {
+        Some(transfer) => {
+            let server = LocalWeChatPay { shared: shared.clone(), url: String::new() };
+            (StatusCode::OK, server.transfer_bill(&no, &transfer).to_string())
+        }
+        None => (StatusCode::NOT_FOUND, json!({"code": "NOT_FOUND", "message": "no such bill"}).to_string()),
     }
 }

@@ -5,8 +5,9 @@
 //! again by the dispatcher: the order is queried, credited if paid, closed (and the top-up
 //! failed) if unpaid past its lifetime.
 //!
-//! Payouts to a user's WeChat balance need the user's WeChat `openid`, which tuan does not
-//! hold (it has no WeChat login yet): a withdrawal through this adapter fails, and the
+//! A withdrawal is a transfer bill to the user's WeChat balance (`out_bill_no` the request id),
+//! to the openid the app gave with it (from WeChat login in the app); its outcome comes the
+//! same way (notification, or a query on resubmission). Without an openid it fails, and the
 //! wallet gets the money back.
 
 pub mod local;
@@ -26,7 +27,7 @@ use crate::{
     domain::{Currency, Money, provider::Outcome},
     provider::{Confirmation, PaymentProvider, ProviderRequest, ProviderUnavailable, RequestKind, Submitted},
 };
-pub use sign::{MerchantKey, NotificationCheck, NotifyHeaders, Transaction};
+pub use sign::{MerchantKey, NotificationCheck, NotifyHeaders, Transaction, TransferBill};
 
 /// What the adapter needs to know about the merchant and the platform.
 #[derive(Clone)]
@@ -62,6 +63,55 @@ fn now() -> i64 {
 fn age(id: Uuid) -> Duration {
     let made = id.get_timestamp().map(|t| t.to_unix().0 as i64).unwrap_or_else(now);
     Duration::from_secs(now().saturating_sub(made).max(0) as u64)
+}
+
+/// What a notification reports: a payment order, or a transfer bill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reported {
+    Order(Transaction),
+    Transfer(TransferBill),
+}
+
+impl Reported {
+    pub fn parse(resource: Value) -> Result<Self, String> {
+        if resource.get("out_bill_no").is_some() {
+            serde_json::from_value(resource).map(Reported::Transfer).map_err(|e| e.to_string())
+        } else {
+            serde_json::from_value(resource).map(Reported::Order).map_err(|e| e.to_string())
+        }
+    }
+
+    /// The merchant it is for.
+    pub fn mchid(&self) -> &str {
+        match self {
+            Reported::Order(t) => &t.mchid,
+            Reported::Transfer(b) => &b.mch_id,
+        }
+    }
+
+    /// The request it answers and the confirmation its state makes, if final.
+    pub fn confirmation(&self) -> Result<Option<Confirmation>, String> {
+        let (no, confirmation) = match self {
+            Reported::Order(t) => (&t.out_trade_no, Uuid::parse_str(&t.out_trade_no).map(|id| confirmation_of(id, t))),
+            Reported::Transfer(b) => {
+                (&b.out_bill_no, Uuid::parse_str(&b.out_bill_no).map(|id| transfer_confirmation(id, b)))
+            }
+        };
+        confirmation.map_err(|_| format!("{no} is not one of ours"))
+    }
+}
+
+/// The confirmation a finished transfer bill makes, with what it paid out.
+pub fn transfer_confirmation(id: Uuid, bill: &TransferBill) -> Option<Confirmation> {
+    let outcome = match bill.state.as_str() {
+        "SUCCESS" => Outcome::Succeeded { provider_reference: bill.transfer_bill_no.clone() },
+        "FAIL" | "CANCELLED" => {
+            Outcome::Failed { reason: format!("WeChat Pay: {} {}", bill.state, bill.fail_reason).trim().into() }
+        }
+        _ => return None,
+    };
+    let amount = bill.transfer_amount.and_then(|fen| Money::from_minor_units(fen, Currency::CNY).ok());
+    Some(Confirmation { id, kind: RequestKind::Withdrawal, outcome, amount })
 }
 
 /// The outcome an order's state means, if it is final.
@@ -192,19 +242,64 @@ impl WeChatPay {
     }
 }
 
+impl WeChatPay {
+    /// A transfer bill to the user's WeChat balance, `out_bill_no` the request id (32 hex
+    /// digits); queried first, so a resubmission finds the bill it made.
+    async fn pay_out(&self, request: ProviderRequest) -> Result<Submitted, ProviderUnavailable> {
+        let Some(openid) = request.payout_openid.clone() else {
+            self.fail(&request, "no WeChat account to pay out to (the withdrawal named no wechat_openid)".into());
+            return Ok(Submitted::Accepted);
+        };
+        if request.amount.currency() != Currency::CNY {
+            self.fail(&request, "WeChat Pay pays out CNY only".into());
+            return Ok(Submitted::Accepted);
+        }
+        let no = request.id.simple().to_string();
+        let path = format!("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{no}");
+        let (status, bill) = self.call(Method::GET, &path, None).await?;
+        if status.is_success() {
+            let bill: TransferBill =
+                serde_json::from_value(bill).map_err(|e| ProviderUnavailable(format!("transfer query: {e}")))?;
+            if let Some(confirmation) = transfer_confirmation(request.id, &bill) {
+                self.confirm(confirmation);
+            }
+            return Ok(Submitted::Accepted);
+        } else if status != StatusCode::NOT_FOUND {
+            return Err(ProviderUnavailable(format!("transfer query: {status} {bill}")));
+        }
+        let transfer = json!({
+            "appid": self.config.app_id,
+            "out_bill_no": no,
+            "transfer_scene_id": "1000",
+            "openid": openid,
+            "transfer_amount": request.amount.minor_units(),
+            "transfer_remark": "tuan wallet withdrawal",
+            "notify_url": self.config.notify_url,
+            "transfer_scene_report_infos": [
+                { "info_type": "活动名称", "info_content": "钱包提现" },
+                { "info_type": "奖励说明", "info_content": "余额提现" },
+            ],
+        });
+        let (status, answer) =
+            self.call(Method::POST, "/v3/fund-app/mch-transfer/transfer-bills", Some(transfer)).await?;
+        match status {
+            s if s.is_success() => Ok(Submitted::Accepted),
+            s if s.is_client_error() => {
+                let message = answer.get("message").and_then(Value::as_str).unwrap_or("refused");
+                self.fail(&request, format!("WeChat Pay refused the payout: {message}"));
+                Ok(Submitted::Accepted)
+            }
+            s => Err(ProviderUnavailable(format!("transfer: {s} {answer}"))),
+        }
+    }
+}
+
 impl PaymentProvider for WeChatPay {
     fn submit(&self, request: ProviderRequest) -> BoxFuture<'_, Result<Submitted, ProviderUnavailable>> {
         async move {
             match request.kind {
                 RequestKind::TopUp => self.top_up(request).await,
-                RequestKind::Withdrawal => {
-                    self.fail(
-                        &request,
-                        "payouts to a WeChat balance need the user's WeChat openid, which tuan does not hold yet"
-                            .into(),
-                    );
-                    Ok(Submitted::Accepted)
-                }
+                RequestKind::Withdrawal => self.pay_out(request).await,
             }
         }
         .boxed()

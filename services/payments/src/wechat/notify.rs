@@ -16,9 +16,8 @@ use axum::{
     routing::post,
 };
 use futures::future::BoxFuture;
-use uuid::Uuid;
 
-use super::{NotificationCheck, NotifyHeaders, confirmation_of};
+use super::{NotificationCheck, NotifyHeaders, Reported};
 use crate::provider::Confirmation;
 
 pub const PATH: &str = "/wechatpay/notify";
@@ -59,22 +58,29 @@ async fn notified(State(endpoint): State<Endpoint>, headers: HeaderMap, body: By
         signature: header("Wechatpay-Signature"),
         serial: header("Wechatpay-Serial"),
     };
-    let transaction = match endpoint.check.open(&signed, &body, chrono::Utc::now().timestamp()) {
-        Ok(transaction) => transaction,
+    let reported = match endpoint.check.open(&signed, &body, chrono::Utc::now().timestamp()) {
+        Ok(resource) => Reported::parse(resource),
         Err(error) => {
             tracing::warn!(%error, "WeChat Pay notification refused");
             return fail(StatusCode::UNAUTHORIZED, "refused", &error.to_string());
         }
     };
-    if transaction.mchid != endpoint.mchid || transaction.appid != endpoint.app_id {
-        tracing::warn!(mchid = transaction.mchid, "WeChat Pay notification for another merchant or app refused");
-        return fail(StatusCode::UNAUTHORIZED, "refused", "not this merchant's order");
-    }
-    let Ok(id) = Uuid::parse_str(&transaction.out_trade_no) else {
-        return fail(StatusCode::BAD_REQUEST, "refused", "out_trade_no is not one of ours");
+    let reported = match reported {
+        Ok(reported) => reported,
+        Err(error) => return fail(StatusCode::BAD_REQUEST, "refused", &error),
     };
+    let other_app = matches!(&reported, Reported::Order(t) if t.appid != endpoint.app_id);
+    if reported.mchid() != endpoint.mchid || other_app {
+        tracing::warn!(mchid = reported.mchid(), "WeChat Pay notification for another merchant or app refused");
+        return fail(StatusCode::UNAUTHORIZED, "refused", "not this merchant's");
+    }
     // Only final states move money; anything else needs no answer but "received".
-    let Some(confirmation) = confirmation_of(id, &transaction) else { return done("ignored") };
+    let confirmation = match reported.confirmation() {
+        Ok(Some(confirmation)) => confirmation,
+        Ok(None) => return done("ignored"),
+        Err(error) => return fail(StatusCode::BAD_REQUEST, "refused", &error),
+    };
+    let id = confirmation.id;
     match (endpoint.apply)(confirmation).await {
         Ok(()) => done("applied"),
         Err(error) => {

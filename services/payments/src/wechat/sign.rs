@@ -121,6 +121,21 @@ struct Envelope {
     resource: Resource,
 }
 
+/// A transfer bill (a payout to a user's WeChat balance) as WeChat Pay reports it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct TransferBill {
+    pub mch_id: String,
+    pub out_bill_no: String,
+    #[serde(default)]
+    pub transfer_bill_no: String,
+    /// ACCEPTED, PROCESSING, WAIT_USER_CONFIRM, TRANSFERING, SUCCESS, FAIL, CANCELING, CANCELLED.
+    pub state: String,
+    #[serde(default)]
+    pub transfer_amount: Option<i64>,
+    #[serde(default)]
+    pub fail_reason: String,
+}
+
 /// A payment order as WeChat Pay reports it (notification resource or query answer).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct Transaction {
@@ -161,8 +176,9 @@ impl NotificationCheck {
         Ok(Self { platform: VerifyingKey::new(key), platform_key_id: platform_key_id.into(), api_v3_key, tolerance })
     }
 
-    /// Verifies `body` against its headers at `now` (unix seconds) and decrypts its resource.
-    pub fn open(&self, headers: &NotifyHeaders<'_>, body: &[u8], now: i64) -> Result<Transaction, NotifyError> {
+    /// Verifies `body` against its headers at `now` (unix seconds) and decrypts its resource
+    /// (an order, or a transfer bill: see `super::Reported`).
+    pub fn open(&self, headers: &NotifyHeaders<'_>, body: &[u8], now: i64) -> Result<serde_json::Value, NotifyError> {
         let timestamp = headers.timestamp.ok_or(NotifyError::MissingHeader("Wechatpay-Timestamp"))?;
         let nonce = headers.nonce.ok_or(NotifyError::MissingHeader("Wechatpay-Nonce"))?;
         let signature = headers.signature.ok_or(NotifyError::MissingHeader("Wechatpay-Signature"))?;

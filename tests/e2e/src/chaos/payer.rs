@@ -1,7 +1,8 @@
 //! The payers of the chaos workload's top-ups, with WeChat Pay: each order payments makes at
 //! the local WeChat Pay is paid in the "WeChat app" soon after (most of them; one in twenty
 //! never is, and payments closes it unpaid once past its lifetime, failing the top-up), and
-//! WeChat Pay notifies payments, delivering again while payments is down or restarting.
+//! WeChat Pay notifies payments, delivering again while payments is down or restarting. Each
+//! payout (transfer bill) reaches the user's WeChat balance, one in twenty fails.
 
 use std::{collections::HashSet, time::Duration};
 
@@ -34,6 +35,12 @@ async fn pay_orders(server: LocalWeChatPay, seed: u64) {
         for (no, order) in server.orders() {
             if order.state == "NOTPAY" && decided.insert(no.clone()) && rng.gen_bool(0.95) {
                 server.pay(&no, DELIVERY_PATIENCE);
+            }
+        }
+        for (no, transfer) in server.transfers() {
+            if transfer.state == "ACCEPTED" && decided.insert(no.clone()) {
+                let state = if rng.gen_bool(0.95) { "SUCCESS" } else { "FAIL" };
+                server.finish_transfer(&no, state, DELIVERY_PATIENCE);
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

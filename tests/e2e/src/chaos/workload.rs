@@ -330,7 +330,10 @@ async fn withdraw(s: &Shared, rng: &mut StdRng, who: usize) {
     let person = s.world().people[who].clone();
     let fen = rng.gen_range(100..3_000);
     let key = format!("withdraw-{}", rng.r#gen::<u64>());
-    let request = pay::WithdrawRequest { amount: yuan(fen), currency: "CNY".into(), idempotency_key: key };
+    // To the person's WeChat balance (their openid under the app, from WeChat login).
+    let openid = format!("o-{}", person.id.replace('-', ""));
+    let request =
+        pay::WithdrawRequest { amount: yuan(fen), currency: "CNY".into(), idempotency_key: key, wechat_openid: openid };
     match s.client.call_as(&person, "withdraw", rpc!(withdraw, request.clone())).await {
         Ok(r) => {
             s.counts.bump("withdrawals");
