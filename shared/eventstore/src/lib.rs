@@ -8,6 +8,7 @@
 //!   update inline projections, all in one transaction, retried on conflict.
 //! - [`Projection`]s are rebuilt from the store into a fresh schema and swapped in.
 //! - [`idempotency`]: keys that make a retried command take effect once.
+//! - [`testing`]: given / when / then for aggregates' unit tests.
 
 mod aggregate;
 mod error;
@@ -16,6 +17,7 @@ mod projection;
 mod repository;
 mod schema;
 mod store;
+pub mod testing;
 
 pub use aggregate::{Aggregate, DecodeError, EventPayload};
 pub use error::StoreError;

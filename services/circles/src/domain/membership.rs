@@ -334,11 +334,7 @@ mod tests {
         action: MemberAction,
     ) -> Result<Membership, CircleError> {
         let facts = CircleFacts { circle: circle.clone(), members };
-        let mut next = state.clone();
-        for e in state.handle(MembershipCommand { facts, actor, subject, action })? {
-            next.apply(&e);
-        }
-        Ok(next)
+        tuan_eventstore::testing::when(state, MembershipCommand { facts, actor, subject, action })
     }
 
     fn actor(role: Option<Role>) -> Actor {

@@ -405,11 +405,7 @@ mod tests {
         }
     }
 
-    fn run(c: &mut Campaign, cmd: CampaignCommand) -> Result<Vec<CampaignEvent>, GroupBuyError> {
-        let events = c.handle(cmd)?;
-        events.iter().for_each(|e| c.apply(e));
-        Ok(events)
-    }
+    use tuan_eventstore::testing::run;
 
     #[test]
     fn a_valid_team_campaign_gets_defaults() {

@@ -248,11 +248,7 @@ impl Aggregate for Join {
 mod tests {
     use super::*;
 
-    fn run(j: &mut Join, cmd: JoinCommand) -> Vec<JoinEvent> {
-        let events = j.handle(cmd).unwrap();
-        events.iter().for_each(|e| j.apply(e));
-        events
-    }
+    use tuan_eventstore::testing::run_ok as run;
 
     fn requested() -> Join {
         let mut j = Join::default();

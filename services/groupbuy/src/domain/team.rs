@@ -333,11 +333,7 @@ mod tests {
         leader_join: Uuid,
     }
 
-    fn run(t: &mut Team, cmd: TeamCommand) -> Result<Vec<TeamEvent>, GroupBuyError> {
-        let events = t.handle(cmd)?;
-        events.iter().for_each(|e| t.apply(e));
-        Ok(events)
-    }
+    use tuan_eventstore::testing::run;
 
     fn opened(size: u32) -> Given {
         let (leader, leader_join) = (Uuid::now_v7(), Uuid::now_v7());

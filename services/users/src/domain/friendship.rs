@@ -198,26 +198,13 @@ impl Aggregate for Friendship {
 
 #[cfg(test)]
 mod tests {
+    use tuan_eventstore::testing;
+
     use super::*;
 
-    struct Given(Friendship);
-
-    fn given(history: &[FriendshipCommand]) -> Given {
-        let mut state = Friendship::default();
-        for cmd in history {
-            for e in state.handle(cmd.clone()).expect("history must be valid") {
-                state.apply(&e);
-            }
-        }
-        Given(state)
-    }
-
-    impl Given {
-        fn when(&self, cmd: FriendshipCommand) -> Result<Friendship, UserError> {
-            let mut state = self.0.clone();
-            state.handle(cmd)?.iter().for_each(|e| state.apply(e));
-            Ok(state)
-        }
+    /// The friendship after `history` (every command accepted).
+    fn given(history: &[FriendshipCommand]) -> testing::Given<Friendship> {
+        testing::given(history.iter().cloned())
     }
 
     fn users() -> (Uuid, Uuid) {

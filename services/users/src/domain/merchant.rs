@@ -153,12 +153,7 @@ mod tests {
         }
     }
 
-    fn run(state: &mut MerchantApplication, cmd: MerchantCommand) -> Result<(), UserError> {
-        for e in state.handle(cmd)? {
-            state.apply(&e);
-        }
-        Ok(())
-    }
+    use tuan_eventstore::testing::run;
 
     #[test]
     fn apply_verify_and_no_second_application() {
