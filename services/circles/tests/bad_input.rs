@@ -5,6 +5,7 @@ mod common;
 use common::{TestApp, authed, circle, member};
 use tonic::Code;
 use tuan_proto::circles::v1::{self as pb, CircleKind};
+use tuan_testkit::refused;
 
 #[tokio::test]
 async fn circle_misuse_is_refused_precisely_and_changes_nothing() {

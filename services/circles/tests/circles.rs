@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::{TestApp, User, authed, circle, member};
 use tonic::Code;
 use tuan_proto::circles::v1::{self as pb, CircleKind, MembershipState, Role};
+use tuan_testkit::refused;
 
 #[tokio::test]
 async fn a_cluster_grows_three_levels_deep_without_approval_but_a_group_requires_it() {

@@ -11,6 +11,7 @@ use tuan_proto::{
     circles::v1::{self as pb, CircleKind},
     common::v1::PageRequest,
 };
+use tuan_testkit::refused;
 use uuid::Uuid;
 
 fn page(limit: u32, cursor: &str) -> Option<PageRequest> {

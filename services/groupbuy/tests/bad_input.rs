@@ -8,18 +8,8 @@ use chrono::Utc;
 use common::{TestApp, launch_request, team_mode, tipping_mode};
 use tonic::Code;
 use tuan_proto::groupbuy::v1::{self as pb, TeamStatus};
+use tuan_testkit::refused;
 use uuid::Uuid;
-
-/// Runs `call`, expects `code`, and checks the event store did not change.
-macro_rules! refused {
-    ($app:expr, $code:expr, $call:expr) => {{
-        let before = $app.event_count().await;
-        let status = $call.await.expect_err("should be refused");
-        assert_eq!(status.code(), $code, "{}", status.message());
-        assert_eq!($app.event_count().await, before, "a refused call must change nothing");
-        status
-    }};
-}
 
 #[tokio::test]
 async fn bad_campaigns_and_non_merchants_are_refused() {

@@ -9,14 +9,13 @@ use uuid::Uuid;
 
 /// Runs `call`, expects `code`, and checks that neither events nor balances changed.
 macro_rules! refused {
-    ($app:expr, $code:expr, $call:expr) => {{
-        let before = ($app.event_count().await, $app.ledger_sum().await, balances(&$app).await);
-        let status = $call.await.expect_err("should be refused");
-        assert_eq!(status.code(), $code, "{}", status.message());
-        let after = ($app.event_count().await, $app.ledger_sum().await, balances(&$app).await);
-        assert_eq!(after, before, "a refused call must change nothing");
-        status
-    }};
+    ($app:expr, $code:expr, $call:expr) => {
+        tuan_testkit::refused!(
+            snapshot: async { ($app.event_count().await, $app.ledger_sum().await, balances(&$app).await) },
+            $code,
+            $call
+        )
+    };
 }
 
 async fn balances(app: &TestApp) -> Vec<(String, String, rust_decimal::Decimal)> {

@@ -83,13 +83,9 @@ async fn written(app: &TestApp) -> (i64, i64) {
 }
 
 macro_rules! refused {
-    ($app:expr, $code:expr, $call:expr) => {{
-        let before = written(&$app).await;
-        let status = $call.await.expect_err("should be refused");
-        assert_eq!(status.code(), $code, "{}", status.message());
-        assert_eq!(written(&$app).await, before, "a refused call writes nothing: {}", status.message());
-        status
-    }};
+    ($app:expr, $code:expr, $call:expr) => {
+        tuan_testkit::refused!(snapshot: written(&$app), $code, $call)
+    };
 }
 
 #[tokio::test]

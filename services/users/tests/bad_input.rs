@@ -7,18 +7,8 @@ use common::{TestApp, authed, phone, target};
 use tonic::Code;
 use tuan_proto::users::v1 as pb;
 use tuan_runtime::auth::{Caller, TokenKeys};
+use tuan_testkit::refused;
 use uuid::Uuid;
-
-/// Runs `call`, expects `code`, and checks the event store did not change.
-macro_rules! refused {
-    ($app:expr, $code:expr, $call:expr) => {{
-        let before = $app.event_count().await;
-        let status = $call.await.expect_err("should be refused");
-        assert_eq!(status.code(), $code, "{}", status.message());
-        assert_eq!($app.event_count().await, before, "a refused call must change nothing");
-        status
-    }};
-}
 
 /// A sign-up with a code nobody sent.
 fn sign_up(phone: &str, password: &str) -> pb::SignUpRequest {

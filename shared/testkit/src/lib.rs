@@ -54,3 +54,21 @@ pub async fn try_scrape_metrics(port: u16) -> std::io::Result<String> {
     stream.read_to_string(&mut text).await?;
     Ok(text)
 }
+
+/// Runs `call` (a gRPC call's future), expects it refused with `code`, and checks that the
+/// refusal changed nothing: `$app.event_count()` (or the `snapshot:` given, an expression
+/// evaluated before and after, e.g. an `async` block over several reads) is the same after.
+/// Answers the status.
+#[macro_export]
+macro_rules! refused {
+    (snapshot: $snapshot:expr, $code:expr, $call:expr) => {{
+        let before = $snapshot.await;
+        let status = $call.await.expect_err("should be refused");
+        assert_eq!(status.code(), $code, "{}", status.message());
+        assert_eq!($snapshot.await, before, "a refused call must change nothing: {}", status.message());
+        status
+    }};
+    ($app:expr, $code:expr, $call:expr) => {
+        $crate::refused!(snapshot: $app.event_count(), $code, $call)
+    };
+}

@@ -267,15 +267,3 @@ pub fn circle(circle_id: &str) -> pb::CircleTarget {
 pub fn member(circle_id: &str, user: &User) -> pb::MemberTarget {
     pb::MemberTarget { circle_id: circle_id.into(), user_id: user.id.to_string() }
 }
-
-/// Runs `call`, expects `code`, and checks the event store did not change.
-#[macro_export]
-macro_rules! refused {
-    ($app:expr, $code:expr, $call:expr) => {{
-        let before = $app.event_count().await;
-        let status = $call.await.expect_err("should be refused");
-        assert_eq!(status.code(), $code, "{}", status.message());
-        assert_eq!($app.event_count().await, before, "a refused call must change nothing");
-        status
-    }};
-}
