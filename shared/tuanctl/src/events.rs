@@ -106,7 +106,7 @@ pub fn describe(envelope: &EventEnvelope, location: &Location<'_>) -> Value {
         "stream_id": envelope.stream_id,
         "version": envelope.version,
         "event_id": envelope.event_id,
-        "occurred_at": crate::when(envelope.occurred_at_micros),
+        "occurred_at": crate::output::when(envelope.occurred_at_micros),
         "source": envelope.source,
         "trace_id": trace_id(envelope),
         "correlation_id": envelope.correlation_id,
