@@ -1,5 +1,10 @@
 //! Use cases of the circles service: each loads what it needs, asks the domain, and stores the
 //! resulting events. Errors leave here as [`ApiError`]s.
+//!
+//! - `circles`: creating circles, settings, membership operations, ownership, listings
+//! - `posts`: posts and deal cards in circles, moments and the timeline
+//! - `accounts`: public accounts, followers, broadcasts and the inbox
+//! - `gate`: an in-process queue per circle in front of its row lock (bursts of joins)
 
 mod accounts;
 mod circles;

@@ -1,5 +1,10 @@
 //! The gateway's use cases: backend clients with their breakers, and the screens built from
 //! several backends' query calls at once.
+//!
+//! - `backends`: the four backends' clients, deadlines and circuit breakers
+//! - `screens`: Home, CampaignDetail and Wallet, each from several backends at once
+//! - `shared_read`: a short-lived copy of a public read whose answer is the same for everyone
+//! - `watches`: the per-user cap and lifetime of open `Watch*` streams
 
 pub mod backends;
 pub mod screens;

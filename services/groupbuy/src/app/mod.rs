@@ -1,6 +1,13 @@
 //! Use cases of the group-buy service: each loads what it needs, asks the domain, and stores
 //! the resulting events (with the deadlines and notifications they imply) in one transaction.
 //! Errors leave here as [`ApiError`]s.
+//!
+//! - `campaigns`: launching, pausing, resuming and ending campaigns; listings and figures
+//! - `joins`: opening, joining and leaving teams, tipping joins, and the buyer's views of them
+//! - `saga`: the join saga's reactions to payments' events, and the social graph from users'
+//! - `deadlines`: teams and campaigns whose time ran out
+//! - `progress`: the live streams of a team's or campaign's progress
+//! - `gauges`: the saga gauges sampled for metrics
 
 mod campaigns;
 mod deadlines;

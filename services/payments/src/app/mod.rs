@@ -2,6 +2,12 @@
 //! needs, asks the domain, appends the resulting events (journal entries among them) and lets the
 //! inline projections apply them. Errors leave here as [`ApiError`]s.
 //!
+//! - `wallet`: top-ups, withdrawals and their provider requests, transfers, wallets, statements
+//! - `holds`: holds placed, captured, released and expired for group buying
+//! - `bills`: AA bills, collections, group balances and settle-up
+//! - `charity`: charity campaigns and donations
+//! - `gauges`: the saga gauges sampled for metrics
+//!
 //! Money commands are idempotent by (caller, key): the key row, the events and the stored
 //! response commit together. Their use cases therefore build the wire response (protobuf) in the
 //! same transaction, and a replay returns exactly those bytes.

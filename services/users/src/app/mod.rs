@@ -1,5 +1,13 @@
 //! Use cases of the users service: each loads what it needs, asks the domain, and stores the
 //! resulting events. Errors leave here as [`ApiError`]s.
+//!
+//! - `accounts`: sign-up, login, refresh, logout (everywhere), password change and reset, profiles
+//! - `phone_codes`: the SMS codes that prove a phone number
+//! - `friends`: friend requests, friendships, blocks
+//! - `discovery`: address-book discovery and its rotating salts
+//! - `merchants`: merchant applications and the operator's decision
+//! - `roles`: granting and revoking roles, the first operator
+//! - `hashing`: the bounded password hashing the others share
 
 mod accounts;
 mod discovery;
