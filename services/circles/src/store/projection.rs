@@ -3,16 +3,16 @@
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, future::BoxFuture};
 use sqlx::PgConnection;
-use tuan_eventstore::{Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
+use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
 use uuid::Uuid;
 
 use crate::domain::{
-    account::{AccountEvent, FollowEvent},
-    circle::CircleEvent,
+    account::{AccountEvent, Follow, FollowEvent, PublicAccount},
+    circle::{Circle, CircleEvent},
     events as pb,
-    membership::MembershipEvent,
-    plan::PlanEvent,
-    post::{MomentEvent, PostEvent},
+    membership::{Membership, MembershipEvent},
+    plan::{Plan, PlanEvent},
+    post::{Moment, MomentEvent, Post, PostEvent},
     text::DealCard,
 };
 
@@ -122,13 +122,13 @@ impl Projection for CirclesProjection {
         async move {
             let at = event.occurred_at;
             match event.stream_type.as_str() {
-                "circle" => apply_circle(conn, decode_event(event)?, at).await,
-                "membership" => apply_membership(conn, decode_event(event)?, at).await,
-                "post" => apply_post(conn, decode_event(event)?, at).await,
-                "moment" => apply_moment(conn, decode_event(event)?, at).await,
-                "plan" => apply_plan(conn, decode_event(event)?, at).await,
-                "public_account" => apply_account(conn, decode_event(event)?, at).await,
-                "follow" => apply_follow(conn, decode_event(event)?, at).await,
+                Circle::STREAM_TYPE => apply_circle(conn, decode_event(event)?, at).await,
+                Membership::STREAM_TYPE => apply_membership(conn, decode_event(event)?, at).await,
+                Post::STREAM_TYPE => apply_post(conn, decode_event(event)?, at).await,
+                Moment::STREAM_TYPE => apply_moment(conn, decode_event(event)?, at).await,
+                Plan::STREAM_TYPE => apply_plan(conn, decode_event(event)?, at).await,
+                PublicAccount::STREAM_TYPE => apply_account(conn, decode_event(event)?, at).await,
+                Follow::STREAM_TYPE => apply_follow(conn, decode_event(event)?, at).await,
                 _ => Ok(()),
             }
         }

@@ -11,10 +11,14 @@
 use futures::{FutureExt, future::BoxFuture};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
-use tuan_eventstore::{Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
+use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
 use uuid::Uuid;
 
-use crate::domain::{campaign::CampaignEvent, join::JoinEvent, team::TeamEvent};
+use crate::domain::{
+    campaign::{Campaign, CampaignEvent},
+    join::{Join, JoinEvent},
+    team::{Team, TeamEvent},
+};
 
 pub const STOCK_CHECK: &str = "campaign_stock_not_negative";
 pub const LIMIT_CHECK: &str = "campaign_buyers_within_limit";
@@ -141,9 +145,9 @@ impl Projection for GroupBuyProjection {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         async move {
             match event.stream_type.as_str() {
-                "campaign" => apply_campaign(conn, decode_event(event)?, event).await,
-                "team" => apply_team(conn, decode_event(event)?, event).await,
-                "join" => apply_join(conn, decode_event(event)?, event).await,
+                Campaign::STREAM_TYPE => apply_campaign(conn, decode_event(event)?, event).await,
+                Team::STREAM_TYPE => apply_team(conn, decode_event(event)?, event).await,
+                Join::STREAM_TYPE => apply_join(conn, decode_event(event)?, event).await,
                 _ => Ok(()),
             }
         }

@@ -11,17 +11,17 @@ use futures::{FutureExt, future::BoxFuture};
 use prost::Message as _;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
-use tuan_eventstore::{Aggregate as _, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
+use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
 use uuid::Uuid;
 
 use crate::domain::{
     Currency, NetBalances, NetEffect,
     bill::{AaBill, BillEvent, Collection, CollectionEvent, group_key},
-    charity::CharityEvent,
+    charity::{CharityCampaign, CharityEvent},
     events as pb,
     hold::{Hold, HoldEvent, HoldStatus},
-    journal::JournalEvent,
-    provider::{TopUpEvent, WithdrawalEvent},
+    journal::{Journal, JournalEvent},
+    provider::{TopUp, TopUpEvent, Withdrawal, WithdrawalEvent},
     simplify,
 };
 use crate::store::queries::HoldRow;
@@ -184,19 +184,19 @@ impl Projection for PaymentsProjection {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         async move {
             match event.stream_type.as_str() {
-                "journal" => {
+                Journal::STREAM_TYPE => {
                     let JournalEvent::Posted(e) = decode_event(event)?;
                     apply_journal(conn, &e, event).await
                 }
-                "hold" => apply_hold(conn, event).await,
-                "top_up" => match decode_event::<TopUpEvent>(event)? {
+                Hold::STREAM_TYPE => apply_hold(conn, event).await,
+                TopUp::STREAM_TYPE => match decode_event::<TopUpEvent>(event)? {
                     TopUpEvent::Requested(e) => {
                         insert_request(conn, &e.top_up_id, "top_up", &e.user_id, &e.amount, &e.currency, event.occurred_at).await
                     }
                     TopUpEvent::Completed(e) => settle_request(conn, &e.top_up_id, "completed", "").await,
                     TopUpEvent::Failed(e) => settle_request(conn, &e.top_up_id, "failed", &e.reason).await,
                 },
-                "withdrawal" => match decode_event::<WithdrawalEvent>(event)? {
+                Withdrawal::STREAM_TYPE => match decode_event::<WithdrawalEvent>(event)? {
                     WithdrawalEvent::Requested(e) => {
                         insert_request(conn, &e.withdrawal_id, "withdrawal", &e.user_id, &e.amount, &e.currency, event.occurred_at)
                             .await
@@ -204,11 +204,11 @@ impl Projection for PaymentsProjection {
                     WithdrawalEvent::Completed(e) => settle_request(conn, &e.withdrawal_id, "completed", "").await,
                     WithdrawalEvent::Failed(e) => settle_request(conn, &e.withdrawal_id, "failed", &e.reason).await,
                 },
-                "aa_bill" => {
+                AaBill::STREAM_TYPE => {
                     let BillEvent::Recorded(e) = decode_event(event)?;
                     apply_bill(conn, e, event.occurred_at).await
                 }
-                "charity_campaign" => {
+                CharityCampaign::STREAM_TYPE => {
                     let CharityEvent::Created(e) = decode_event(event)?;
                     sqlx::query(
                         "INSERT INTO charity_campaigns (campaign_id, organiser_id, title, description, currency, goal, created_at) \
@@ -225,7 +225,7 @@ impl Projection for PaymentsProjection {
                     .await?;
                     Ok(())
                 }
-                "collection" => apply_collection(conn, decode_event(event)?, event.occurred_at).await,
+                Collection::STREAM_TYPE => apply_collection(conn, decode_event(event)?, event.occurred_at).await,
                 _ => Ok(()),
             }
         }

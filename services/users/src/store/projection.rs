@@ -3,10 +3,15 @@
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, future::BoxFuture};
 use sqlx::PgConnection;
-use tuan_eventstore::{Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
+use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
 use uuid::Uuid;
 
-use crate::domain::{friendship::FriendshipEvent, merchant::MerchantEvent, session::SessionEvent, user::UserEvent};
+use crate::domain::{
+    friendship::{Friendship, FriendshipEvent},
+    merchant::{MerchantApplication, MerchantEvent},
+    session::{Session, SessionEvent},
+    user::{User, UserEvent},
+};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS users (
@@ -112,10 +117,10 @@ impl Projection for UsersProjection {
         async move {
             let at = event.occurred_at;
             match event.stream_type.as_str() {
-                "user" => apply_user(conn, decode_event(event)?, at, event.global_position).await,
-                "friendship" => apply_friendship(conn, decode_event(event)?, at).await,
-                "merchant" => apply_merchant(conn, decode_event(event)?, at).await,
-                "session" => apply_session(conn, decode_event(event)?, at).await,
+                User::STREAM_TYPE => apply_user(conn, decode_event(event)?, at, event.global_position).await,
+                Friendship::STREAM_TYPE => apply_friendship(conn, decode_event(event)?, at).await,
+                MerchantApplication::STREAM_TYPE => apply_merchant(conn, decode_event(event)?, at).await,
+                Session::STREAM_TYPE => apply_session(conn, decode_event(event)?, at).await,
                 _ => Ok(()),
             }
         }
