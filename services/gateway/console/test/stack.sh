@@ -52,6 +52,14 @@ else
     # A small broadcast quota, so the test uses it up in a few sends.
     export TUAN_CIRCLES__BROADCAST_QUOTA_PER_MONTH=3
     declare -A port=([users]=50051 [circles]=50052 [groupbuy]=50053 [payments]=50054 [gateway]=50050)
+    # These ports (and the metrics ports, +1000) lie in Linux's ephemeral range: an outgoing
+    # connection of any process (a service's own, to Postgres or the broker) may be given one
+    # as its local port, and a listener then cannot bind it. Reserved where we may (root).
+    reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+    if [[ -w $reserved ]] && ! grep -q "50050-50054" "$reserved"; then
+        current="$(cat "$reserved")"
+        echo "${current:+$current,}50050-50054,51050-51054" >"$reserved" 2>/dev/null || true
+    fi
     for svc in users circles groupbuy payments gateway; do
         if port_open "${port[$svc]}"; then log "port ${port[$svc]} ($svc) is taken"; exit 1; fi
         db="tuan_console_$svc"
@@ -60,9 +68,23 @@ else
             psql -h 127.0.0.1 -U postgres -qAt -v ON_ERROR_STOP=1 -c "create database $db" >/dev/null 2>&1
         fi
         export TUAN_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db"
-        "$BIN/$svc" >"$OUT/logs/$svc.log" 2>&1 </dev/null &
-        started+=($!)
-        for ((i = 0; i < 200; i++)); do port_open "${port[$svc]}" && break; sleep 0.3; done
+        # The make-run ports (and their metrics ports, +1000) lie in Linux's ephemeral range, so
+        # another process's outgoing connection can hold one for a moment (seen: the gateway
+        # refused with "Address already in use"); such a start is tried again.
+        for ((attempt = 1; attempt <= 5; attempt++)); do
+            "$BIN/$svc" >"$OUT/logs/$svc.log" 2>&1 </dev/null &
+            pid=$!
+            started+=("$pid")
+            for ((i = 0; i < 200; i++)); do
+                port_open "${port[$svc]}" && break
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.3
+            done
+            port_open "${port[$svc]}" && break
+            grep -q "Address already in use" "$OUT/logs/$svc.log" || break
+            log "$svc: a port was busy (attempt $attempt); trying again"
+            sleep 1
+        done
         port_open "${port[$svc]}" || { log "$svc did not start; see $OUT/logs/$svc.log"; last_words "$OUT/logs/$svc.log"; exit 1; }
         log "$svc up on ${port[$svc]}"
     done
