@@ -243,8 +243,8 @@ impl PaymentsApp {
         let lease = self.settings.resubmit_after.as_secs().max(1) as i64;
         loop {
             match queries::claim_due_requests(&self.pool, lease, DISPATCH_BATCH).await {
-                Ok(rows) => {
-                    for row in rows {
+                Ok(due) => {
+                    for queries::DueRequest { request: row, payout_openid } in due {
                         let (Some(kind), Ok(currency)) =
                             (RequestKind::parse(&row.kind), Currency::parse(&row.currency))
                         else {
@@ -252,12 +252,6 @@ impl PaymentsApp {
                         };
                         let Ok(amount) = Money::new(row.amount, currency) else {
                             continue;
-                        };
-                        let payout_openid = match kind {
-                            RequestKind::Withdrawal => {
-                                payer_actions::payout_account(&self.pool, row.request_id).await.ok().flatten()
-                            }
-                            RequestKind::TopUp => None,
                         };
                         let request =
                             ProviderRequest { id: row.request_id, kind, user: row.user_id, amount, payout_openid };

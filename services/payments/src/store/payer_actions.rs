@@ -59,10 +59,3 @@ pub async fn save_payout_account(
         .await?;
     Ok(())
 }
-
-pub async fn payout_account(pool: &PgPool, request_id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT wechat_openid FROM public.provider_payout_accounts WHERE request_id = $1")
-        .bind(request_id)
-        .fetch_optional(pool)
-        .await
-}

@@ -141,18 +141,25 @@ pub async fn provider_request<'e>(
     .await
 }
 
+/// A request due for (re)submission, with where a withdrawal pays out to (if it said).
+#[derive(Clone, Debug, FromRow)]
+pub struct DueRequest {
+    #[sqlx(flatten)]
+    pub request: ProviderRequestRow,
+    pub payout_openid: Option<String>,
+}
+
 /// Pending requests due for (re)submission; each is pushed back by `lease_secs` so other
 /// replicas leave it alone meanwhile.
-pub async fn claim_due_requests(
-    pool: &PgPool,
-    lease_secs: i64,
-    limit: i64,
-) -> Result<Vec<ProviderRequestRow>, sqlx::Error> {
+pub async fn claim_due_requests(pool: &PgPool, lease_secs: i64, limit: i64) -> Result<Vec<DueRequest>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE provider_requests SET next_attempt_at = now() + make_interval(secs => $1), attempts = attempts + 1 \
-         WHERE request_id IN (SELECT request_id FROM provider_requests WHERE status = 'pending' AND next_attempt_at <= now() \
-                              ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         RETURNING {REQUEST_COLUMNS}"
+        "WITH claimed AS (UPDATE provider_requests \
+           SET next_attempt_at = now() + make_interval(secs => $1), attempts = attempts + 1 \
+           WHERE request_id IN (SELECT request_id FROM provider_requests WHERE status = 'pending' \
+                                AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+           RETURNING {REQUEST_COLUMNS}) \
+         SELECT claimed.*, a.wechat_openid AS payout_openid FROM claimed \
+         LEFT JOIN public.provider_payout_accounts a USING (request_id)"
     )))
     .bind(lease_secs as f64)
     .bind(limit)
