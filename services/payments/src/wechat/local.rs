@@ -84,6 +84,29 @@ impl LocalAccount {
     }
 }
 
+impl LocalAccount {
+    /// Order `no` as WeChat Pay reports it for this account.
+    fn transaction(&self, no: &str, order: &Order) -> Value {
+        let short = &no[..no.len().min(8)];
+        json!({
+            "mchid": self.mchid, "appid": self.app_id, "out_trade_no": no,
+            "transaction_id": format!("4200{short}"), "trade_state": order.state, "trade_state_desc": "",
+            "amount": { "total": order.total, "currency": "CNY" },
+        })
+    }
+
+    /// Transfer bill `no` as WeChat Pay reports it for this account.
+    fn transfer_bill(&self, no: &str, transfer: &Transfer) -> Value {
+        let short = &no[..no.len().min(8)];
+        let fail_reason = if transfer.state == "FAIL" { "PAYEE_ACCOUNT_ABNORMAL" } else { "" };
+        json!({
+            "mch_id": self.mchid, "out_bill_no": no, "transfer_bill_no": format!("1330{short}"),
+            "state": transfer.state, "transfer_amount": transfer.amount, "openid": transfer.openid,
+            "fail_reason": fail_reason,
+        })
+    }
+}
+
 /// One order as the server keeps it.
 #[derive(Clone, Debug)]
 pub struct Order {
@@ -127,6 +150,11 @@ pub struct LocalWeChatPay {
 }
 
 type Answer = (StatusCode, String);
+
+/// WeChat Pay's answer to a request it refuses: `{"code", "message"}`.
+fn refusal(status: StatusCode, code: &str, message: &str) -> Answer {
+    (status, json!({ "code": code, "message": message }).to_string())
+}
 
 impl LocalWeChatPay {
     pub async fn start(account: LocalAccount) -> std::io::Result<Self> {
@@ -179,12 +207,7 @@ impl LocalWeChatPay {
 
     /// The order as WeChat Pay reports it (a notification's resource, a query's answer).
     pub fn transaction(&self, no: &str, order: &Order) -> Value {
-        let short = &no[..no.len().min(8)];
-        json!({
-            "mchid": self.shared.account.mchid, "appid": self.shared.account.app_id, "out_trade_no": no,
-            "transaction_id": format!("4200{short}"), "trade_state": order.state, "trade_state_desc": "",
-            "amount": { "total": order.total, "currency": "CNY" },
-        })
+        self.shared.account.transaction(no, order)
     }
 
     /// A notification of `transaction`, encrypted with the APIv3 key and signed at `timestamp`
@@ -244,13 +267,7 @@ impl LocalWeChatPay {
 
     /// The transfer bill as WeChat Pay reports it.
     pub fn transfer_bill(&self, no: &str, transfer: &Transfer) -> Value {
-        let short = &no[..no.len().min(8)];
-        let fail_reason = if transfer.state == "FAIL" { "PAYEE_ACCOUNT_ABNORMAL" } else { "" };
-        json!({
-            "mch_id": self.shared.account.mchid, "out_bill_no": no, "transfer_bill_no": format!("1330{short}"),
-            "state": transfer.state, "transfer_amount": transfer.amount, "openid": transfer.openid,
-            "fail_reason": fail_reason,
-        })
+        self.shared.account.transfer_bill(no, transfer)
     }
 
     /// Transfer `no` ends in `state` (SUCCESS, FAIL or CANCELLED) and its notification is
@@ -315,7 +332,7 @@ fn check(shared: &Shared, headers: &HeaderMap, method: Method, uri: &Uri, body: 
     shared.calls.lock().unwrap().push(format!("{method} {}", uri.path()));
     signed_by_merchant(&shared.account, headers, &method, uri, body).map_err(|why| {
         shared.refused.lock().unwrap().push(why.clone());
-        (StatusCode::UNAUTHORIZED, json!({"code": "SIGN_ERROR", "message": why}).to_string())
+        refusal(StatusCode::UNAUTHORIZED, "SIGN_ERROR", &why)
     })
 }
 
@@ -325,25 +342,22 @@ async fn prepay(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri,
         return answer;
     }
     let Ok(order) = serde_json::from_str::<Value>(&text) else {
-        return (StatusCode::BAD_REQUEST, json!({"code": "PARAM_ERROR", "message": "not JSON"}).to_string());
+        return refusal(StatusCode::BAD_REQUEST, "PARAM_ERROR", "not JSON");
     };
     let (Some(no), Some(total), Some(notify_url)) =
         (order["out_trade_no"].as_str(), order["amount"]["total"].as_i64(), order["notify_url"].as_str())
     else {
-        return (StatusCode::BAD_REQUEST, json!({"code": "PARAM_ERROR", "message": "missing fields"}).to_string());
+        return refusal(StatusCode::BAD_REQUEST, "PARAM_ERROR", "missing fields");
     };
     if order["appid"].as_str() != Some(&shared.account.app_id) || order["mchid"].as_str() != Some(&shared.account.mchid)
     {
-        return (StatusCode::BAD_REQUEST, json!({"code": "PARAM_ERROR", "message": "appid/mchid"}).to_string());
+        return refusal(StatusCode::BAD_REQUEST, "PARAM_ERROR", "appid/mchid");
     }
     let mut orders = shared.orders.lock().unwrap();
     let kept =
         orders.entry(no.to_string()).or_insert(Order { total, state: "NOTPAY".into(), notify_url: notify_url.into() });
     if kept.total != total {
-        return (
-            StatusCode::BAD_REQUEST,
-            json!({"code": "INVALID_REQUEST", "message": "out_trade_no reused"}).to_string(),
-        );
+        return refusal(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "out_trade_no reused");
     }
     (StatusCode::OK, json!({ "prepay_id": format!("wx{}", &no[..no.len().min(8)]) }).to_string())
 }
@@ -354,11 +368,8 @@ async fn query(State(shared): State<Arc<Shared>>, Path(no): Path<String>, header
     }
     let order = shared.orders.lock().unwrap().get(&no).cloned();
     match order {
-        Some(order) => {
-            let server = LocalWeChatPay { shared: shared.clone(), url: String::new() };
-            (StatusCode::OK, server.transaction(&no, &order).to_string())
-        }
-        None => (StatusCode::NOT_FOUND, json!({"code": "ORDER_NOT_EXIST", "message": "no such order"}).to_string()),
+        Some(order) => (StatusCode::OK, shared.account.transaction(&no, &order).to_string()),
+        None => refusal(StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "no such order"),
     }
 }
 
@@ -374,14 +385,12 @@ async fn close(
     }
     let mut orders = shared.orders.lock().unwrap();
     match orders.get_mut(&no) {
-        Some(order) if order.state == "SUCCESS" => {
-            (StatusCode::BAD_REQUEST, json!({"code": "ORDERPAID", "message": "paid already"}).to_string())
-        }
+        Some(order) if order.state == "SUCCESS" => refusal(StatusCode::BAD_REQUEST, "ORDERPAID", "paid already"),
         Some(order) => {
             order.state = "CLOSED".into();
             (StatusCode::NO_CONTENT, String::new())
         }
-        None => (StatusCode::NOT_FOUND, json!({"code": "ORDER_NOT_EXIST", "message": "no such order"}).to_string()),
+        None => refusal(StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "no such order"),
     }
 }
 
@@ -391,7 +400,7 @@ async fn transfer(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Ur
         return answer;
     }
     let Ok(bill) = serde_json::from_str::<Value>(&text) else {
-        return (StatusCode::BAD_REQUEST, json!({"code": "PARAM_ERROR", "message": "not JSON"}).to_string());
+        return refusal(StatusCode::BAD_REQUEST, "PARAM_ERROR", "not JSON");
     };
     let (Some(no), Some(amount), Some(openid), Some(notify_url)) = (
         bill["out_bill_no"].as_str(),
@@ -399,10 +408,10 @@ async fn transfer(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Ur
         bill["openid"].as_str(),
         bill["notify_url"].as_str(),
     ) else {
-        return (StatusCode::BAD_REQUEST, json!({"code": "PARAM_ERROR", "message": "missing fields"}).to_string());
+        return refusal(StatusCode::BAD_REQUEST, "PARAM_ERROR", "missing fields");
     };
     if bill["appid"].as_str() != Some(&shared.account.app_id) {
-        return (StatusCode::BAD_REQUEST, json!({"code": "PARAM_ERROR", "message": "appid"}).to_string());
+        return refusal(StatusCode::BAD_REQUEST, "PARAM_ERROR", "appid");
     }
     let mut transfers = shared.transfers.lock().unwrap();
     let kept = transfers.entry(no.to_string()).or_insert(Transfer {
@@ -412,10 +421,7 @@ async fn transfer(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Ur
         notify_url: notify_url.into(),
     });
     if kept.amount != amount || kept.openid != openid {
-        return (
-            StatusCode::BAD_REQUEST,
-            json!({"code": "INVALID_REQUEST", "message": "out_bill_no reused"}).to_string(),
-        );
+        return refusal(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "out_bill_no reused");
     }
     let short = &no[..no.len().min(8)];
     let answer = json!({ "out_bill_no": no, "transfer_bill_no": format!("1330{short}"), "state": kept.state });
@@ -433,10 +439,7 @@ async fn transfer_query(
     }
     let transfer = shared.transfers.lock().unwrap().get(&no).cloned();
     match transfer {
-        Some(transfer) => {
-            let server = LocalWeChatPay { shared: shared.clone(), url: String::new() };
-            (StatusCode::OK, server.transfer_bill(&no, &transfer).to_string())
-        }
-        None => (StatusCode::NOT_FOUND, json!({"code": "NOT_FOUND", "message": "no such bill"}).to_string()),
+        Some(transfer) => (StatusCode::OK, shared.account.transfer_bill(&no, &transfer).to_string()),
+        None => refusal(StatusCode::NOT_FOUND, "NOT_FOUND", "no such bill"),
     }
 }
