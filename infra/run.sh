@@ -76,13 +76,7 @@ log "cargo build --release ${bin_args[*]}"
 cargo build --release "${bin_args[@]}"
 
 # --- 3. start ----------------------------------------------------------------------
-# The service ports (and their metrics ports, +1000) lie in Linux's ephemeral range, where an
-# outgoing connection may be given one as its local port; reserve them where we may (root).
-reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
-if [[ -w $reserved ]] && ! grep -q "50050-50054" "$reserved"; then
-    current="$(cat "$reserved")"
-    echo "${current:+$current,}50050-50054,51050-51054" >"$reserved" 2>/dev/null || true
-fi
+infra/reserve-ports.sh
 mkdir -p "$LOG_DIR" "$PID_DIR"
 for svc in "${present[@]}"; do
     port="$(grpc_port "$svc")"

@@ -52,14 +52,7 @@ else
     # A small broadcast quota, so the test uses it up in a few sends.
     export TUAN_CIRCLES__BROADCAST_QUOTA_PER_MONTH=3
     declare -A port=([users]=50051 [circles]=50052 [groupbuy]=50053 [payments]=50054 [gateway]=50050)
-    # These ports (and the metrics ports, +1000) lie in Linux's ephemeral range: an outgoing
-    # connection of any process (a service's own, to Postgres or the broker) may be given one
-    # as its local port, and a listener then cannot bind it. Reserved where we may (root).
-    reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
-    if [[ -w $reserved ]] && ! grep -q "50050-50054" "$reserved"; then
-        current="$(cat "$reserved")"
-        echo "${current:+$current,}50050-50054,51050-51054" >"$reserved" 2>/dev/null || true
-    fi
+    infra/reserve-ports.sh
     for svc in users circles groupbuy payments gateway; do
         if port_open "${port[$svc]}"; then log "port ${port[$svc]} ($svc) is taken"; exit 1; fi
         db="tuan_console_$svc"
