@@ -94,8 +94,25 @@ impl<A: Aggregate> Repository<A> {
         }
     }
 
-    /// Like [`execute`](Self::execute), inside the caller's transaction and without retry, so
-    /// several writes can commit together (e.g. with a consumer's processed-event record).
+    /// Runs `command` against aggregate `id` inside the caller's transaction (so several writes
+    /// commit together, e.g. with a consumer's processed-event record) and appends what it
+    /// decides, without retry. Returns the new state and the events decided, typed (empty when
+    /// the command changed nothing).
+    pub async fn run_in(
+        &self,
+        conn: &mut PgConnection,
+        id: impl std::fmt::Display,
+        meta: &EventMeta,
+        command: A::Command,
+    ) -> Result<(A, Vec<A::Event>), CommandError<A::Error>> {
+        let (state, version) = self.load(conn, &id.to_string()).await?;
+        let events = state.handle(command).map_err(CommandError::Domain)?;
+        let (state, _) = self.append_decided(conn, &id.to_string(), meta, state, version, &events).await?;
+        Ok((state, events))
+    }
+
+    /// Like [`execute`](Self::execute), inside the caller's transaction and without retry, for
+    /// a decision that is not one command (a closure over the loaded state).
     pub async fn execute_in<F>(
         &self,
         conn: &mut PgConnection,
@@ -106,8 +123,21 @@ impl<A: Aggregate> Repository<A> {
     where
         F: Fn(&A) -> Result<Vec<A::Event>, A::Error>,
     {
-        let (mut state, version) = self.load(conn, id).await?;
+        let (state, version) = self.load(conn, id).await?;
         let events = decide(&state).map_err(CommandError::Domain)?;
+        self.append_decided(conn, id, meta, state, version, &events).await
+    }
+
+    /// Appends `events` decided on `state` at `version`, applies them and the inline projections.
+    async fn append_decided(
+        &self,
+        conn: &mut PgConnection,
+        id: &str,
+        meta: &EventMeta,
+        mut state: A,
+        version: Version,
+        events: &[A::Event],
+    ) -> Result<(A, Vec<RecordedEvent>), CommandError<A::Error>> {
         if events.is_empty() {
             return Ok((state, Vec::new()));
         }
@@ -116,7 +146,7 @@ impl<A: Aggregate> Repository<A> {
             .map(|e| NewEvent { event_type: e.event_type(), schema_version: e.schema_version(), payload: e.encode() })
             .collect();
         let recorded = self.store.append(conn, &Self::stream(id), version, &new, meta).await?;
-        for event in &events {
+        for event in events {
             state.apply(event);
         }
         self.projections.apply_all(conn, &recorded).await?;

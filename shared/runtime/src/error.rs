@@ -36,6 +36,20 @@ pub trait Classify: std::error::Error {
     }
 }
 
+/// A refused amount or currency is always the caller's bad input.
+impl Classify for tuan_kernel::MoneyError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidArgument
+    }
+}
+
+/// So is text out of its bounds.
+impl Classify for tuan_kernel::TextError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidArgument
+    }
+}
+
 /// An error on its way to the client: a kind and a message safe to show.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{kind:?}: {message}")]

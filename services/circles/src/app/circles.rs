@@ -5,7 +5,7 @@
 
 use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::OwnedMutexGuard;
-use tuan_eventstore::{Aggregate as _, EventMeta};
+use tuan_eventstore::EventMeta;
 use tuan_runtime::{ApiError, auth::Caller};
 use uuid::Uuid;
 
@@ -60,8 +60,11 @@ impl CirclesApp {
         let mut tx = self.pool.begin().await?;
         let (circle, _) = self
             .circles
-            .execute_in(&mut tx, &circle_id.to_string(), meta, |c| {
-                c.handle(CircleCommand::Create {
+            .run_in(
+                &mut tx,
+                circle_id,
+                meta,
+                CircleCommand::Create {
                     circle_id,
                     owner,
                     name: name.clone(),
@@ -69,15 +72,18 @@ impl CirclesApp {
                     topic: topic.clone(),
                     cap,
                     approval_required,
-                })
-            })
+                },
+            )
             .await?;
         let facts = CircleFacts { circle, members: 0 };
         let actor = Actor { user_id: owner, role: None };
         self.memberships
-            .execute_in(&mut tx, &membership_id(circle_id, owner), meta, |m| {
-                m.handle(MembershipCommand { facts: facts.clone(), actor, subject: owner, action: MemberAction::Found })
-            })
+            .run_in(
+                &mut tx,
+                membership_id(circle_id, owner),
+                meta,
+                MembershipCommand { facts: facts.clone(), actor, subject: owner, action: MemberAction::Found },
+            )
             .await?;
         tx.commit().await?;
         self.circle(caller, circle_id).await
@@ -147,7 +153,7 @@ impl CirclesApp {
                 CircleCommand::SetMemberCap { actor, cap, limits, members: facts.members }
             }
         };
-        self.circles.execute_in(&mut tx, &circle_id.to_string(), meta, |c| c.handle(command.clone())).await?;
+        self.circles.run_in(&mut tx, circle_id, meta, command).await?;
         tx.commit().await?;
         Ok(queries::circle(&self.pool, circle_id, caller.user_id).await?.ok_or(CircleError::CircleNotFound)?)
     }
@@ -165,17 +171,18 @@ impl CirclesApp {
         let to_role = self.role_of(&mut tx, circle_id, to).await?;
         let (circle, _) = self
             .circles
-            .execute_in(&mut tx, &circle_id.to_string(), meta, |c| {
-                c.handle(CircleCommand::TransferOwnership { actor, to, to_role })
-            })
+            .run_in(&mut tx, circle_id, meta, CircleCommand::TransferOwnership { actor, to, to_role })
             .await?;
         let facts = CircleFacts { circle, ..facts };
         for (subject, action) in [(to, MemberAction::TakeOwnership), (caller.user_id, MemberAction::HandOverOwnership)]
         {
             self.memberships
-                .execute_in(&mut tx, &membership_id(circle_id, subject), meta, |m| {
-                    m.handle(MembershipCommand { facts: facts.clone(), actor, subject, action: action.clone() })
-                })
+                .run_in(
+                    &mut tx,
+                    membership_id(circle_id, subject),
+                    meta,
+                    MembershipCommand { facts: facts.clone(), actor, subject, action: action.clone() },
+                )
                 .await?;
         }
         tx.commit().await?;
@@ -216,9 +223,7 @@ impl CirclesApp {
             MemberOp::Mute(muted) => MemberAction::Mute(muted),
         };
         let command = MembershipCommand { facts, actor, subject, action };
-        self.memberships
-            .execute_in(&mut tx, &membership_id(circle_id, subject), meta, |m| m.handle(command.clone()))
-            .await?;
+        self.memberships.run_in(&mut tx, membership_id(circle_id, subject), meta, command).await?;
         tx.commit().await?;
         drop(turn);
         Ok(queries::membership(&self.pool, circle_id, subject).await?)

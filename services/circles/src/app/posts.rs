@@ -34,6 +34,7 @@ impl CirclesApp {
             author_is_member,
             content: content.clone(),
         };
+        // The recorded event, not only the decided one: the reply shows the time it was stored at.
         let (_, events) =
             self.posts.execute_in(&mut tx, &command.post_id.to_string(), meta, |p| p.handle(command.clone())).await?;
         tx.commit().await?;

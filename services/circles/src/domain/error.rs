@@ -83,6 +83,13 @@ impl Classify for CircleError {
     }
 }
 
+/// Out-of-bounds text is bad input, said in the kernel's words.
+impl From<tuan_kernel::TextError> for CircleError {
+    fn from(e: tuan_kernel::TextError) -> Self {
+        invalid(e.to_string())
+    }
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> CircleError {
     CircleError::InvalidInput(message.into())
 }

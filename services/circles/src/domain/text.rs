@@ -2,73 +2,26 @@
 
 use uuid::Uuid;
 
+use tuan_kernel::text::Bounds;
+
 use super::{CircleError, error::invalid, events as pb};
 
-fn bounded(field: &str, input: &str, min: usize, max: usize) -> Result<String, CircleError> {
-    let text = input.trim();
-    let n = text.chars().count();
-    if n < min {
-        return Err(invalid(format!("{field} must not be empty")));
-    }
-    if n > max {
-        return Err(invalid(format!("{field} must have at most {max} characters, got {n}")));
-    }
-    if text.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(invalid(format!("{field} must not contain control characters")));
-    }
-    Ok(text.to_string())
-}
-
-macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, Default, PartialEq, Eq)]
-        pub struct $name(String);
-
-        impl $name {
-            pub const MAX_CHARS: usize = $max;
-
-            pub fn parse(input: &str) -> Result<Self, CircleError> {
-                bounded($field, input, $min, $max).map(Self)
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-    };
-}
-
-text_type!(
-    /// 1 to 64 characters.
-    CircleName, "circle name", 1, 64);
-text_type!(
+tuan_kernel::text_type!(
+    /// 1 to 64 characters, one line.
+    pub CircleName, "circle name", Bounds::line(1, 64));
+tuan_kernel::text_type!(
     /// Up to 200 characters; may be empty.
-    Topic, "topic", 0, 200);
-text_type!(
-    /// 1 to 64 characters.
-    AccountName, "account name", 1, 64);
-text_type!(
+    pub Topic, "topic", Bounds::lines(0, 200));
+tuan_kernel::text_type!(
+    /// 1 to 64 characters, one line.
+    pub AccountName, "account name", Bounds::line(1, 64));
+tuan_kernel::text_type!(
     /// Up to 500 characters.
-    Description, "description", 0, 500);
-
-/// The text of a post, moment or broadcast: up to 2,000 characters, and not empty unless a
-/// card is attached (checked by [`Content::parse`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PostText(String);
-
-impl PostText {
-    pub const MAX_CHARS: usize = 2000;
-
-    pub fn parse(input: &str) -> Result<Self, CircleError> {
-        // Keep the author's leading/trailing spaces out, but count what is stored.
-        bounded("text", input, 0, Self::MAX_CHARS).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+    pub Description, "description", Bounds::lines(0, 500));
+tuan_kernel::text_type!(
+    /// The text of a post, moment or broadcast: up to 2,000 characters, and not empty unless a
+    /// card is attached (checked by [`Content::parse`]).
+    pub PostText, "text", Bounds::lines(0, 2000));
 
 /// A shared deal or bill, kept as a reference. Live data (price, members, amounts) is shown
 /// from projections of the group-buy and payments events, not stored here.

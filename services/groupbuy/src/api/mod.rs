@@ -18,7 +18,7 @@ use tuan_runtime::{
 
 use crate::{
     app::GroupBuyApp,
-    domain::campaign::{CampaignSpec, LaunchInput},
+    domain::campaign::{CampaignSpec, LaunchInput, TeamInput},
 };
 
 pub use tuan_proto::groupbuy::v1::group_buy_service_server::GroupBuyServiceServer;
@@ -44,7 +44,9 @@ const MAX_BATCH: usize = 100;
 fn launch_input(r: pb::LaunchCampaignRequest) -> LaunchInput {
     let (team, tipping) = match r.mode {
         Some(pb::launch_campaign_request::Mode::Team(t)) => {
-            (Some((t.team_size, t.team_window_secs, t.leader_discount)), None)
+            let team =
+                TeamInput { size: t.team_size, window_secs: t.team_window_secs, leader_discount: t.leader_discount };
+            (Some(team), None)
         }
         Some(pb::launch_campaign_request::Mode::Tipping(t)) => (None, Some(t.min_buyers)),
         None => (None, None),

@@ -42,9 +42,12 @@ impl GroupBuyApp {
         let campaign_id = Uuid::now_v7();
         let mut tx = self.pool.begin().await?;
         self.campaigns
-            .execute_in(&mut tx, &campaign_id.to_string(), meta, |c| {
-                c.handle(CampaignCommand::Launch { campaign_id, merchant_id: merchant, spec: Box::new(spec.clone()) })
-            })
+            .run_in(
+                &mut tx,
+                campaign_id,
+                meta,
+                CampaignCommand::Launch { campaign_id, merchant_id: merchant, spec: Box::new(spec.clone()) },
+            )
             .await?;
         external::set_deadline(&mut tx, DeadlineKind::CampaignEnd, campaign_id, at(spec.ends_at_micros)).await?;
         tx.commit().await?;
@@ -91,8 +94,7 @@ impl GroupBuyApp {
         id: Uuid,
         by: Option<Uuid>,
     ) -> Result<(), CommandError<GroupBuyError>> {
-        let (state, events) =
-            self.campaigns.execute_in(conn, &id.to_string(), meta, |c| c.handle(CampaignCommand::End { by })).await?;
+        let (state, events) = self.campaigns.run_in(conn, id, meta, CampaignCommand::End { by }).await?;
         if events.is_empty() {
             return Ok(());
         }
@@ -102,11 +104,7 @@ impl GroupBuyApp {
                 .map_err(tuan_eventstore::StoreError::from)?;
             for join in joins {
                 let reason = "the campaign ended without reaching its minimum".to_string();
-                self.joins
-                    .execute_in(conn, &join.to_string(), meta, |j| {
-                        j.handle(JoinCommand::Release { reason: reason.clone() })
-                    })
-                    .await?;
+                self.joins.run_in(conn, join, meta, JoinCommand::Release { reason: reason.clone() }).await?;
             }
         }
         let teams = queries::live_teams(conn, id).await.map_err(tuan_eventstore::StoreError::from)?;

@@ -18,6 +18,7 @@ use tuan_eventstore::{
     Aggregate as _, EventMeta,
     idempotency::{self, Claim, IdempotencyKey},
 };
+use tuan_kernel::recorded;
 use tuan_messaging::social;
 use tuan_runtime::{ApiError, auth::Caller};
 use uuid::Uuid;
@@ -159,7 +160,7 @@ impl GroupBuyApp {
             self.join_request(join_id, campaign_id, Some(team_id), user, &target, leader_price, bucket, expires_at);
         let limit = target.per_user_limit as u32;
         self.joins
-            .execute_in(&mut tx, &join_id.to_string(), meta, |j| j.handle(JoinCommand::Request(request.clone())))
+            .run_in(&mut tx, join_id, meta, JoinCommand::Request(request.clone()))
             .await
             .map_err(|e| command_error(e, limit))?;
         let open = TeamCommand::Open {
@@ -170,10 +171,7 @@ impl GroupBuyApp {
             size: target.team_size as u32,
             expires_at_micros: expires_at.timestamp_micros(),
         };
-        self.teams
-            .execute_in(&mut tx, &team_id.to_string(), meta, |t| t.handle(open.clone()))
-            .await
-            .map_err(|e| command_error(e, limit))?;
+        self.teams.run_in(&mut tx, team_id, meta, open).await.map_err(|e| command_error(e, limit))?;
         external::set_deadline(&mut tx, DeadlineKind::Team, team_id, expires_at).await?;
         idempotency::store(&mut tx, user, key, join_id.as_bytes()).await?;
         tx.commit().await?;
@@ -231,10 +229,10 @@ impl GroupBuyApp {
             );
             let limit = target.per_user_limit as u32;
             self.joins
-                .execute_in(&mut tx, &join_id.to_string(), meta, |j| j.handle(JoinCommand::Request(request.clone())))
+                .run_in(&mut tx, join_id, meta, JoinCommand::Request(request.clone()))
                 .await
                 .map_err(|e| command_error(e, limit))?;
-            match self.teams.execute_in(&mut tx, &team_id.to_string(), meta, |t| t.handle(command.clone())).await {
+            match self.teams.run_in(&mut tx, team_id, meta, command).await {
                 Ok(_) => {}
                 Err(e) if is_conflict(&e) && attempt < ATTEMPTS => {
                     tx.rollback().await.ok();
@@ -274,7 +272,7 @@ impl GroupBuyApp {
             self.join_request(join_id, campaign_id, None, user, &target, target.group_price, bucket, target.ends_at);
         let limit = target.per_user_limit as u32;
         self.joins
-            .execute_in(&mut tx, &join_id.to_string(), meta, |j| j.handle(JoinCommand::Request(request.clone())))
+            .run_in(&mut tx, join_id, meta, JoinCommand::Request(request.clone()))
             .await
             .map_err(|e| command_error(e, limit))?;
         idempotency::store(&mut tx, user, key, join_id.as_bytes()).await?;
@@ -300,15 +298,8 @@ impl GroupBuyApp {
             };
             // The join (and its stock bucket) first, the team last: the same lock order as joins.
             let release = JoinCommand::Release { reason: "left the team".into() };
-            self.joins
-                .execute_in(&mut tx, &member.join_id.to_string(), meta, |j| j.handle(release.clone()))
-                .await
-                .map_err(ApiError::from)?;
-            match self
-                .teams
-                .execute_in(&mut tx, &team_id.to_string(), meta, |t| t.handle(TeamCommand::Leave { user_id: user }))
-                .await
-            {
+            self.joins.run_in(&mut tx, member.join_id, meta, release).await.map_err(ApiError::from)?;
+            match self.teams.run_in(&mut tx, team_id, meta, TeamCommand::Leave { user_id: user }).await {
                 Ok((state, _)) => {
                     if !state.status.is_live() {
                         external::clear_deadline(&mut tx, DeadlineKind::Team, team_id).await?;
@@ -344,8 +335,7 @@ impl GroupBuyApp {
             team_id,
             user_id,
             merchant_id: target.merchant_id,
-            amount: amount.to_string(),
-            currency: target.currency.clone(),
+            price: recorded::amount("price", amount, recorded::currency("currency", &target.currency)),
             bucket,
             hold_expires_at_micros: (decided_by + grace).timestamp_micros(),
         }

@@ -134,16 +134,8 @@ impl GroupBuyApp {
         if Uuid::parse_str(hold_id).is_err() {
             return Ok(None);
         }
-        match self.joins.execute_in(conn, hold_id, meta, |j| j.handle(command.clone())).await {
-            Ok((join, recorded)) => {
-                let events = recorded
-                    .iter()
-                    .filter_map(|r| {
-                        tuan_eventstore::EventPayload::decode(&r.event_type, r.schema_version, &r.payload).ok()
-                    })
-                    .collect();
-                Ok(Some((join, events)))
-            }
+        match self.joins.run_in(conn, hold_id, meta, command).await {
+            Ok(done) => Ok(Some(done)),
             Err(CommandError::Domain(GroupBuyError::JoinNotFound)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -200,16 +192,10 @@ impl GroupBuyApp {
                     self.expire_team_in(conn, meta, team_id, true).await?;
                     return self.release(conn, meta, join_id, "the campaign ended").await;
                 }
-                match self
-                    .teams
-                    .execute_in(conn, &team_id.to_string(), meta, |t| t.handle(TeamCommand::Confirm { join_id }))
-                    .await
-                {
+                match self.teams.run_in(conn, team_id, meta, TeamCommand::Confirm { join_id }).await {
                     Ok((team, _)) if team.status == TeamStatus::Completed => {
                         for member in team.active_members() {
-                            self.joins
-                                .execute_in(conn, &member.join_id.to_string(), meta, |j| j.handle(JoinCommand::Capture))
-                                .await?;
+                            self.joins.run_in(conn, member.join_id, meta, JoinCommand::Capture).await?;
                         }
                         external::clear_deadline(conn, DeadlineKind::Team, team_id).await.map_err(StoreError::from)?;
                         Ok(())
@@ -243,24 +229,18 @@ impl GroupBuyApp {
         let (status, confirmed, min_buyers) = (campaign.status, campaign.confirmed_buyers, campaign.min_buyers);
         match campaign.tipping.as_str() {
             "tipped" => {
-                self.joins.execute_in(conn, &join_id.to_string(), meta, |j| j.handle(JoinCommand::Capture)).await?;
+                self.joins.run_in(conn, join_id, meta, JoinCommand::Capture).await?;
             }
             "failed" => self.release(conn, meta, join_id, "the campaign ended without reaching its minimum").await?,
             _ if status == "ended" => self.release(conn, meta, join_id, "the campaign ended").await?,
             _ if confirmed >= min_buyers => {
                 let confirmed_buyers = confirmed as u32;
-                let (_, tipped) = self
-                    .campaigns
-                    .execute_in(conn, &campaign_id.to_string(), meta, |c| {
-                        c.handle(CampaignCommand::Tip { confirmed_buyers })
-                    })
-                    .await?;
+                let (_, tipped) =
+                    self.campaigns.run_in(conn, campaign_id, meta, CampaignCommand::Tip { confirmed_buyers }).await?;
                 if !tipped.is_empty() {
                     let joins = queries::joins_in(conn, campaign_id, &["confirmed"]).await.map_err(StoreError::from)?;
                     for join in joins {
-                        self.joins
-                            .execute_in(conn, &join.to_string(), meta, |j| j.handle(JoinCommand::Capture))
-                            .await?;
+                        self.joins.run_in(conn, join, meta, JoinCommand::Capture).await?;
                     }
                 }
             }
@@ -271,7 +251,7 @@ impl GroupBuyApp {
 
     async fn release(&self, conn: &mut PgConnection, meta: &EventMeta, join_id: Uuid, reason: &str) -> Saga {
         let command = JoinCommand::Release { reason: reason.to_string() };
-        self.joins.execute_in(conn, &join_id.to_string(), meta, |j| j.handle(command.clone())).await?;
+        self.joins.run_in(conn, join_id, meta, command).await?;
         Ok(())
     }
 
@@ -308,8 +288,7 @@ impl GroupBuyApp {
         let (Some(team_id), Some(join_id)) = (join.team_id, join.join_id) else { return Ok(()) };
         if matches!(join.status, JoinStatus::Failed | JoinStatus::Released) {
             let command = TeamCommand::Drop { join_id, reason: reason.to_string() };
-            let (team, _) =
-                self.teams.execute_in(conn, &team_id.to_string(), meta, |t| t.handle(command.clone())).await?;
+            let (team, _) = self.teams.run_in(conn, team_id, meta, command).await?;
             if !team.status.is_live() {
                 external::clear_deadline(conn, DeadlineKind::Team, team_id).await.map_err(StoreError::from)?;
             }
@@ -335,7 +314,7 @@ impl GroupBuyApp {
         for member in team.active_members() {
             self.release(conn, meta, member.join_id, "the team expired").await?;
         }
-        self.teams.execute_in(conn, &team_id.to_string(), meta, |t| t.handle(expire.clone())).await?;
+        self.teams.run_in(conn, team_id, meta, expire).await?;
         external::clear_deadline(conn, DeadlineKind::Team, team_id).await.map_err(StoreError::from)?;
         Ok(())
     }

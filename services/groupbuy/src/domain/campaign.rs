@@ -4,13 +4,14 @@
 //! Per-join facts (stock, buyers) are not appended here: the campaign stream stays short and
 //! joins never contend on it.
 
+use rust_decimal::Decimal;
 use tuan_eventstore::{Aggregate, event_enum};
+use tuan_kernel::{Currency, Money, text::Bounds};
 use uuid::Uuid;
 
 use super::{
     error::{GroupBuyError, invalid},
     events as pb,
-    money::{Currency, Price},
 };
 
 event_enum! {
@@ -35,6 +36,27 @@ pub const MAX_STOCK: u32 = 10_000_000;
 /// Stock is split into up to this many rows so concurrent buyers rarely wait on one another.
 pub const MAX_STOCK_BUCKETS: u32 = 16;
 const MICROS: i64 = 1_000_000;
+/// Far above any real price (the console checks the same); keeps sums far from overflow.
+pub const MAX_PRICE: i64 = 100_000_000;
+
+tuan_kernel::text_type!(
+    /// A campaign's title: 1 to 100 characters, one line.
+    pub Title, "title", Bounds::line(1, 100));
+tuan_kernel::text_type!(
+    /// What the merchant says of the deal: up to 2,000 characters, line breaks allowed.
+    pub Description, "description", Bounds::lines(0, 2000));
+
+/// A price field of the launch request: a plain decimal in the campaign's currency, positive
+/// unless `allow_zero`, at most [`MAX_PRICE`]; the error names the field.
+fn price(field: &str, text: &str, currency: Currency, allow_zero: bool) -> Result<Money, GroupBuyError> {
+    let text = text.trim();
+    let parsed = if allow_zero { Money::parse(text, currency) } else { Money::parse_positive(text, currency) };
+    let money = parsed.map_err(|e| invalid(format!("{field}: {e}")))?;
+    if money.amount() > Decimal::from(MAX_PRICE) {
+        return Err(invalid(format!("{field} is too large")));
+    }
+    Ok(money)
+}
 
 /// The width of one bar of a campaign's join history: a sixtieth of its length, in whole
 /// seconds, at least one, so a chart of any campaign has at most about 60 points.
@@ -48,7 +70,7 @@ pub fn history_bucket_micros(starts_at_micros: i64, ends_at_micros: i64) -> i64 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Pinduoduo style: teams of `size` within `window_secs`; the leader pays `discount` less.
-    Team { size: u32, window_secs: u64, leader_discount: Price },
+    Team { size: u32, window_secs: u64, leader_discount: Money },
     /// Groupon style: the deal is on once `min_buyers` committed before the end.
     Tipping { min_buyers: u32 },
 }
@@ -75,17 +97,25 @@ pub struct LaunchInput {
     pub starts_at_micros: i64,
     pub ends_at_micros: i64,
     /// None when the request named no mode.
-    pub team: Option<(u32, u64, String)>,
+    pub team: Option<TeamInput>,
     pub tipping: Option<u32>,
+}
+
+/// The team part of a launch request, unchecked; zeros and an empty discount mean the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct TeamInput {
+    pub size: u32,
+    pub window_secs: u64,
+    pub leader_discount: String,
 }
 
 /// A checked campaign definition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CampaignSpec {
-    pub title: String,
-    pub description: String,
-    pub list_price: Price,
-    pub group_price: Price,
+    pub title: Title,
+    pub description: Description,
+    pub list_price: Money,
+    pub group_price: Money,
     pub stock: u32,
     pub per_user_limit: u32,
     pub starts_at_micros: i64,
@@ -95,19 +125,11 @@ pub struct CampaignSpec {
 
 impl CampaignSpec {
     pub fn parse(input: &LaunchInput, now_micros: i64) -> Result<Self, GroupBuyError> {
-        // No control characters (line breaks aside in the description): Postgres text cannot
-        // hold NUL, and one in a title failed as an internal error.
-        let title = input.title.trim();
-        if title.is_empty() || title.chars().count() > 100 || title.chars().any(char::is_control) {
-            return Err(invalid("title must have 1 to 100 characters, none of them control characters"));
-        }
-        let description = input.description.trim();
-        if description.chars().count() > 2000 || description.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(invalid("description must have at most 2000 characters, none of them control characters"));
-        }
-        let currency = Currency::parse(&input.currency)?;
-        let list_price = Price::parse("list_price", &input.list_price, currency, false)?;
-        let group_price = Price::parse("group_price", &input.group_price, currency, false)?;
+        let title = Title::parse(&input.title)?;
+        let description = Description::parse(&input.description)?;
+        let currency = Currency::parse(input.currency.trim())?;
+        let list_price = price("list_price", &input.list_price, currency, false)?;
+        let group_price = price("group_price", &input.group_price, currency, false)?;
         if group_price.amount() > list_price.amount() {
             return Err(invalid("group_price must not be above list_price"));
         }
@@ -131,7 +153,7 @@ impl CampaignSpec {
         let mode = match (&input.team, input.tipping) {
             (Some(_), Some(_)) => return Err(invalid("a campaign is either team or tipping, not both")),
             (None, None) => return Err(invalid("mode is required: team or tipping")),
-            (Some((size, window, discount)), None) => {
+            (Some(TeamInput { size, window_secs: window, leader_discount: discount }), None) => {
                 let size = if *size == 0 { DEFAULT_TEAM_SIZE } else { *size };
                 if !(MIN_TEAM_SIZE..=MAX_TEAM_SIZE).contains(&size) {
                     return Err(invalid(format!("team_size must be {MIN_TEAM_SIZE} to {MAX_TEAM_SIZE}")));
@@ -143,9 +165,9 @@ impl CampaignSpec {
                     )));
                 }
                 let leader_discount = if discount.trim().is_empty() {
-                    Price::new("leader_discount", 0.into(), currency, true)?
+                    Money::zero(currency)
                 } else {
-                    Price::parse("leader_discount", discount, currency, true)?
+                    price("leader_discount", discount, currency, true)?
                 };
                 if leader_discount.amount() >= group_price.amount() {
                     return Err(invalid("leader_discount must be below group_price"));
@@ -160,8 +182,8 @@ impl CampaignSpec {
             }
         };
         Ok(Self {
-            title: title.to_string(),
-            description: description.to_string(),
+            title,
+            description,
             list_price,
             group_price,
             stock: input.stock,
@@ -173,9 +195,11 @@ impl CampaignSpec {
     }
 
     /// What the leader pays (the group price less the leader discount).
-    pub fn leader_price(&self) -> Price {
+    pub fn leader_price(&self) -> Money {
         match self.mode {
-            Mode::Team { leader_discount, .. } => self.group_price.minus(leader_discount).unwrap_or(self.group_price),
+            Mode::Team { leader_discount, .. } => {
+                self.group_price.checked_sub(leader_discount).unwrap_or(self.group_price)
+            }
             Mode::Tipping { .. } => self.group_price,
         }
     }
@@ -270,17 +294,17 @@ impl Aggregate for Campaign {
                 }
                 let (team_size, team_window_secs, leader_discount, min_buyers) = match spec.mode {
                     Mode::Team { size, window_secs, leader_discount } => {
-                        (size, window_secs, leader_discount.to_string(), 0)
+                        (size, window_secs, leader_discount.amount().to_string(), 0)
                     }
                     Mode::Tipping { min_buyers } => (0, 0, String::new(), min_buyers),
                 };
                 Ok(vec![CampaignEvent::Launched(pb::CampaignLaunched {
                     campaign_id: campaign_id.to_string(),
                     merchant_id: merchant_id.to_string(),
-                    title: spec.title.clone(),
-                    description: spec.description.clone(),
-                    list_price: spec.list_price.to_string(),
-                    group_price: spec.group_price.to_string(),
+                    title: spec.title.to_string(),
+                    description: spec.description.to_string(),
+                    list_price: spec.list_price.amount().to_string(),
+                    group_price: spec.group_price.amount().to_string(),
                     currency: spec.group_price.currency().code().to_string(),
                     stock: spec.stock,
                     per_user_limit: spec.per_user_limit,
@@ -400,7 +424,7 @@ mod tests {
             currency: "CNY".into(),
             stock: 100,
             ends_at_micros: NOW + 3600 * MICROS,
-            team: Some((3, 0, "5".into())),
+            team: Some(TeamInput { size: 3, window_secs: 0, leader_discount: "5".into() }),
             ..Default::default()
         }
     }
@@ -412,7 +436,7 @@ mod tests {
         let spec = CampaignSpec::parse(&team_input(), NOW).unwrap();
         assert_eq!(spec.starts_at_micros, NOW);
         assert_eq!(spec.per_user_limit, 1);
-        assert_eq!(spec.leader_price().to_string(), "54.90");
+        assert_eq!(spec.leader_price().amount().to_string(), "54.90");
         assert!(matches!(spec.mode, Mode::Team { size: 3, window_secs: DEFAULT_TEAM_WINDOW_SECS, .. }));
     }
 
@@ -420,15 +444,24 @@ mod tests {
     fn bad_specs_are_refused() {
         let bad = [
             LaunchInput { group_price: "120".into(), ..team_input() },
-            LaunchInput { team: Some((1, 0, String::new())), ..team_input() },
-            LaunchInput { team: Some((51, 0, String::new())), ..team_input() },
+            LaunchInput {
+                team: Some(TeamInput { size: 1, window_secs: 0, leader_discount: String::new() }),
+                ..team_input()
+            },
+            LaunchInput {
+                team: Some(TeamInput { size: 51, window_secs: 0, leader_discount: String::new() }),
+                ..team_input()
+            },
             LaunchInput { starts_at_micros: NOW + 7200 * MICROS, ..team_input() },
             LaunchInput { ends_at_micros: NOW - 1, ..team_input() },
             LaunchInput { stock: 0, ..team_input() },
             LaunchInput { per_user_limit: 101, ..team_input() },
             LaunchInput { team: None, ..team_input() },
             LaunchInput { team: None, tipping: Some(101), ..team_input() },
-            LaunchInput { team: Some((2, 0, "59.90".into())), ..team_input() },
+            LaunchInput {
+                team: Some(TeamInput { size: 2, window_secs: 0, leader_discount: "59.90".into() }),
+                ..team_input()
+            },
             LaunchInput { title: " ".into(), ..team_input() },
         ];
         for input in bad {

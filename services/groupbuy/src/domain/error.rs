@@ -69,6 +69,19 @@ impl Classify for GroupBuyError {
     }
 }
 
+/// Out-of-bounds text and refused currencies are bad input, said in the kernel's words.
+impl From<tuan_kernel::TextError> for GroupBuyError {
+    fn from(e: tuan_kernel::TextError) -> Self {
+        invalid(e.to_string())
+    }
+}
+
+impl From<tuan_kernel::MoneyError> for GroupBuyError {
+    fn from(e: tuan_kernel::MoneyError) -> Self {
+        invalid(e.to_string())
+    }
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> GroupBuyError {
     GroupBuyError::InvalidInput(message.into())
 }

@@ -6,6 +6,7 @@
 //! `JoinStockReturned`, when the join fails or its hold is released.
 
 use tuan_eventstore::{Aggregate, event_enum};
+use tuan_kernel::{Money, recorded};
 use uuid::Uuid;
 
 use super::{error::GroupBuyError, events as pb};
@@ -61,8 +62,8 @@ pub struct JoinRequest {
     pub team_id: Option<Uuid>,
     pub user_id: Uuid,
     pub merchant_id: Uuid,
-    pub amount: String,
-    pub currency: String,
+    /// What the buyer pays: the group price, less the leader's discount for a leader.
+    pub price: Money,
     pub bucket: u32,
     /// When payments may release the hold by itself if we never decided.
     pub hold_expires_at_micros: i64,
@@ -97,9 +98,8 @@ pub struct Join {
     pub campaign_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
-    pub merchant_id: String,
-    pub amount: String,
-    pub currency: String,
+    pub merchant_id: Option<Uuid>,
+    pub price: Option<Money>,
     pub bucket: u32,
     pub status: JoinStatus,
     /// The unit of stock is still taken by this join.
@@ -141,6 +141,7 @@ impl Aggregate for Join {
         let events = match (command, self.status) {
             (JoinCommand::Request(r), None) => {
                 let team_id = r.team_id.map(|t| t.to_string()).unwrap_or_default();
+                let (amount, currency) = (r.price.amount().to_string(), r.price.currency().code().to_string());
                 vec![
                     JoinEvent::Requested(pb::JoinRequested {
                         join_id: r.join_id.to_string(),
@@ -148,16 +149,16 @@ impl Aggregate for Join {
                         team_id: team_id.clone(),
                         user_id: r.user_id.to_string(),
                         merchant_id: r.merchant_id.to_string(),
-                        amount: r.amount.clone(),
-                        currency: r.currency.clone(),
+                        amount: amount.clone(),
+                        currency: currency.clone(),
                         bucket: r.bucket,
                     }),
                     JoinEvent::HoldRequested(pb::HoldRequested {
                         hold_id: r.join_id.to_string(),
                         user_id: r.user_id.to_string(),
                         merchant_id: r.merchant_id.to_string(),
-                        amount: r.amount,
-                        currency: r.currency,
+                        amount,
+                        currency,
                         campaign_id: r.campaign_id.to_string(),
                         team_id,
                         expires_at_micros: r.hold_expires_at_micros,
@@ -178,7 +179,7 @@ impl Aggregate for Join {
             (JoinCommand::Capture, Confirmed) => vec![JoinEvent::CaptureRequested(pb::HoldCaptureRequested {
                 hold_id: join_id,
                 amount: String::new(),
-                merchant_id: self.merchant_id.clone(),
+                merchant_id: self.merchant_id.map(|m| m.to_string()).unwrap_or_default(),
             })],
             (JoinCommand::Release { reason }, Pending | Confirmed) => {
                 let mut events =
@@ -191,8 +192,8 @@ impl Aggregate for Join {
                 campaign_id,
                 team_id,
                 user_id,
-                amount: self.amount.clone(),
-                currency: self.currency.clone(),
+                amount: self.price.map(|p| p.amount().to_string()).unwrap_or_default(),
+                currency: self.price.map(|p| p.currency().code().to_string()).unwrap_or_default(),
             })],
             (JoinCommand::HoldReleased { reason }, Releasing) => vec![self.released(&reason)],
             // Payments let the hold lapse before we decided: the unit goes back.
@@ -210,13 +211,13 @@ impl Aggregate for Join {
     fn apply(&mut self, event: &JoinEvent) {
         match event {
             JoinEvent::Requested(e) => {
-                self.join_id = Uuid::parse_str(&e.join_id).ok();
-                self.campaign_id = Uuid::parse_str(&e.campaign_id).ok();
-                self.team_id = Uuid::parse_str(&e.team_id).ok();
-                self.user_id = Uuid::parse_str(&e.user_id).ok();
-                self.merchant_id = e.merchant_id.clone();
-                self.amount = e.amount.clone();
-                self.currency = e.currency.clone();
+                self.join_id = Some(recorded::uuid("join_id", &e.join_id));
+                self.campaign_id = Some(recorded::uuid("campaign_id", &e.campaign_id));
+                self.team_id = recorded::optional_uuid("team_id", &e.team_id);
+                self.user_id = Some(recorded::uuid("user_id", &e.user_id));
+                self.merchant_id = Some(recorded::uuid("merchant_id", &e.merchant_id));
+                let currency = recorded::currency("currency", &e.currency);
+                self.price = Some(recorded::money("amount", &e.amount, currency));
                 self.bucket = e.bucket;
                 self.status = JoinStatus::Pending;
                 self.holds_stock = true;
@@ -260,8 +261,7 @@ mod tests {
                 team_id: None,
                 user_id: Uuid::now_v7(),
                 merchant_id: Uuid::now_v7(),
-                amount: "9.90".into(),
-                currency: "CNY".into(),
+                price: Money::parse_positive("9.90", tuan_kernel::Currency::CNY).unwrap(),
                 bucket: 3,
                 hold_expires_at_micros: 0,
             }),

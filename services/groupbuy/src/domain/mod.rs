@@ -3,7 +3,6 @@
 pub mod campaign;
 mod error;
 pub mod join;
-pub mod money;
 pub mod team;
 
 pub use error::GroupBuyError;

@@ -16,8 +16,11 @@ use uuid::Uuid;
 use crate::{
     app::{Group, PaymentsApp, bills::NewBill, holds::hold_row_view, wallet::request_view},
     domain::{
-        Currency, Money, Participants, PaymentError, SplitMethod, bill::Title, charity::CreateCampaign,
-        hold::HoldRequest, journal::Memo,
+        Currency, Money, MoneyError, Participants, PaymentError, SplitMethod,
+        bill::Title,
+        charity::{CreateCampaign, Description},
+        hold::HoldRequest,
+        journal::Memo,
     },
     provider::RequestKind,
 };
@@ -46,15 +49,13 @@ fn money(amount: &str, code: &str) -> Result<Money, ApiError> {
     Money::parse_positive(amount.trim(), currency(code)?).map_err(ApiError::from)
 }
 
-/// A free-form reference an operator attaches to a hold (a campaign or team id): stored as
-/// text, so bounded and without control characters (a NUL failed as an internal error).
+tuan_kernel::text_type!(
+    /// A free-form reference an operator attaches to a hold (a campaign or team id): stored as
+    /// text, so bounded and one line.
+    Reference, "reference", tuan_kernel::text::Bounds::line(0, 64));
+
 fn reference(field: &str, value: &str) -> Result<String, ApiError> {
-    if value.chars().count() > 64 || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
-            "{field} must have at most 64 characters, none of them control characters"
-        )));
-    }
-    Ok(value.to_string())
+    Ok(Reference::parse_as(field, value)?.into_string())
 }
 
 fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, ApiError> {
@@ -278,7 +279,7 @@ impl PaymentsService for PaymentsApi {
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
         let new = NewBill {
-            title: Title::parse(&r.title, "title").map_err(ApiError::from)?,
+            title: Title::parse(&r.title).map_err(ApiError::from)?,
             total,
             payers,
             participants,
@@ -385,8 +386,8 @@ impl PaymentsService for PaymentsApi {
         let create = CreateCampaign {
             campaign_id: Uuid::now_v7(),
             organiser: caller.user_id,
-            title: Title::parse(&r.title, "title").map_err(ApiError::from)?,
-            description: CreateCampaign::check_description(&r.description).map_err(ApiError::from)?,
+            title: Title::parse(&r.title).map_err(ApiError::from)?,
+            description: Description::parse(&r.description).map_err(ApiError::from)?,
             currency,
             goal,
         };
@@ -400,7 +401,7 @@ impl PaymentsService for PaymentsApi {
         let key = key_of("Donate", r, &r.idempotency_key, |m| m.idempotency_key.clear())?;
         let campaign = parse_uuid("campaign_id", &r.campaign_id)?;
         if r.amount.trim().is_empty() {
-            return Err(ApiError::from(PaymentError::MalformedAmount(String::new())).into());
+            return Err(ApiError::from(PaymentError::Money(MoneyError::MalformedAmount(String::new()))).into());
         }
         Ok(Response::new(self.app.donate(&meta, &caller, campaign, r.amount.trim(), &key).await?))
     }

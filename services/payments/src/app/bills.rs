@@ -211,6 +211,7 @@ impl PaymentsApp {
             ))
             .into());
         }
+        // The recorded event, not only the decided one: the reply shows the time it was stored at.
         let (_, recorded) = self
             .bills
             .execute_in(conn, &record.bill_id.to_string(), meta, |b| b.handle(record.clone()))
@@ -301,8 +302,7 @@ impl PaymentsApp {
             require_circle_access(conn, circle, me).await?;
         }
         let command = CollectionCommand::Pay { participant: me, entry_id };
-        let (state, _) =
-            self.collections.execute_in(conn, &id, meta, |c| c.handle(command.clone())).await.map_err(command_error)?;
+        let (state, _) = self.collections.run_in(conn, &id, meta, command).await.map_err(command_error)?;
         let entry = JournalEntry::transfer(me, state.organiser, due).map_err(ApiError::from)?;
         let mut post = PostEntry::new(EntryKind::CollectionPayment, entry)
             .initiator(me)

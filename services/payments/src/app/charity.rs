@@ -1,7 +1,7 @@
 //! Charity campaigns and donations.
 
 use sqlx::PgConnection;
-use tuan_eventstore::{Aggregate as _, EventMeta};
+use tuan_eventstore::EventMeta;
 use tuan_messaging::social;
 use tuan_proto::payments::v1 as pb;
 use tuan_runtime::{
@@ -67,10 +67,7 @@ impl PaymentsApp {
         create: CreateCampaign,
     ) -> Result<pb::CharityCampaign, ApiError> {
         let id = create.campaign_id;
-        self.campaigns
-            .execute_in(conn, &id.to_string(), meta, |c| c.handle(create.clone()))
-            .await
-            .map_err(command_error)?;
+        self.campaigns.run_in(conn, id, meta, create).await.map_err(command_error)?;
         let row = queries::campaign(conn, id)
             .await?
             .ok_or_else(|| ApiError::internal("campaign row missing after create"))?;

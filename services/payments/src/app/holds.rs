@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::{Connection as _, PgConnection};
-use tuan_eventstore::{Aggregate as _, EventMeta, EventPayload as _, RecordedEvent};
+use tuan_eventstore::EventMeta;
 use tuan_proto::payments::v1 as pb;
 use tuan_runtime::{ApiError, auth::Caller, shutdown::Shutdown};
 use uuid::Uuid;
@@ -123,11 +123,7 @@ impl PaymentsApp {
             Err(e) if is_insufficient(&e) => {
                 attempt.rollback().await.map_err(ApiError::from)?;
                 let command = HoldCommand::Reject { request: request.clone(), reason: INSUFFICIENT_FUNDS.to_string() };
-                let (state, _) = self
-                    .holds
-                    .execute_in(conn, &id, meta, |h| h.handle(command.clone()))
-                    .await
-                    .map_err(command_error)?;
+                let (state, _) = self.holds.run_in(conn, &id, meta, command).await.map_err(command_error)?;
                 Ok(state)
             }
             Err(e) => Err(e),
@@ -144,22 +140,14 @@ impl PaymentsApp {
     ) -> Result<Hold, ApiError> {
         queries::lock_hold(conn, request.hold_id).await?;
         let command = HoldCommand::Reject { request: request.clone(), reason };
-        let (state, _) = self
-            .holds
-            .execute_in(conn, &request.hold_id.to_string(), meta, |h| h.handle(command.clone()))
-            .await
-            .map_err(command_error)?;
+        let (state, _) = self.holds.run_in(conn, request.hold_id, meta, command).await.map_err(command_error)?;
         Ok(state)
     }
 
     async fn place(&self, conn: &mut PgConnection, meta: &EventMeta, request: &HoldRequest) -> Result<Hold, ApiError> {
         let command = HoldCommand::Place(request.clone());
-        let (state, recorded) = self
-            .holds
-            .execute_in(conn, &request.hold_id.to_string(), meta, |h| h.handle(command.clone()))
-            .await
-            .map_err(command_error)?;
-        self.post_hold_entries(conn, meta, &recorded, Some(request.user)).await?;
+        let (state, recorded) = self.holds.run_in(conn, request.hold_id, meta, command).await.map_err(command_error)?;
+        self.post_hold_entries(conn, meta, request.hold_id, &recorded, Some(request.user)).await?;
         Ok(state)
     }
 
@@ -196,27 +184,23 @@ impl PaymentsApp {
         command: HoldCommand,
     ) -> Result<Hold, ApiError> {
         queries::lock_hold(conn, hold_id).await?;
-        let (state, recorded) = self
-            .holds
-            .execute_in(conn, &hold_id.to_string(), meta, |h| h.handle(command.clone()))
-            .await
-            .map_err(command_error)?;
-        self.post_hold_entries(conn, meta, &recorded, None).await?;
+        let (state, recorded) = self.holds.run_in(conn, hold_id, meta, command).await.map_err(command_error)?;
+        self.post_hold_entries(conn, meta, hold_id, &recorded, None).await?;
         Ok(state)
     }
 
-    /// Posts the journal entry each recorded hold event stands for.
+    /// Posts the journal entry each hold event of `hold_id` stands for.
     async fn post_hold_entries(
         &self,
         conn: &mut PgConnection,
         meta: &EventMeta,
-        recorded: &[RecordedEvent],
+        hold_id: Uuid,
+        events: &[HoldEvent],
         initiator: Option<Uuid>,
     ) -> Result<(), ApiError> {
-        for r in recorded {
-            let event = HoldEvent::decode(&r.event_type, r.schema_version, &r.payload).map_err(ApiError::internal)?;
-            if let Some((kind, entry)) = hold::journal_entry(&event).map_err(ApiError::from)? {
-                let mut post = PostEntry::new(kind, entry).reference(&r.stream_id);
+        for event in events {
+            if let Some((kind, entry)) = hold::journal_entry(event).map_err(ApiError::from)? {
+                let mut post = PostEntry::new(kind, entry).reference(hold_id);
                 if let Some(user) = initiator {
                     post = post.initiator(user);
                 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
-use tuan_eventstore::{Aggregate as _, EventMeta, EventPayload as _};
+use tuan_eventstore::EventMeta;
 use tuan_messaging::social::{self, Relation};
 use tuan_proto::payments::v1 as pb;
 use tuan_runtime::{ApiError, ErrorKind, auth::Caller, shutdown::Shutdown};
@@ -96,7 +96,7 @@ impl PaymentsApp {
     ) -> Result<pb::ProviderRequest, ApiError> {
         let id = Uuid::now_v7();
         self.top_ups
-            .execute_in(conn, &id.to_string(), meta, |t| t.handle(ProviderCommand::Request { id, user, amount }))
+            .run_in(conn, id, meta, ProviderCommand::Request { id, user, amount })
             .await
             .map_err(command_error)?;
         self.charge_daily(conn, user, LimitedMove::TopUp, &amount).await?;
@@ -138,7 +138,7 @@ impl PaymentsApp {
             payer_actions::save_payout_account(conn, id, openid).await?;
         }
         self.withdrawals
-            .execute_in(conn, &id.to_string(), meta, |w| w.handle(ProviderCommand::Request { id, user, amount }))
+            .run_in(conn, id, meta, ProviderCommand::Request { id, user, amount })
             .await
             .map_err(command_error)?;
         let entry = JournalEntry::withdrawal(user, amount).map_err(ApiError::from)?;
@@ -200,15 +200,9 @@ impl PaymentsApp {
         }
         match c.kind {
             RequestKind::TopUp => {
-                let (state, recorded) = self
-                    .top_ups
-                    .execute_in(conn, &id, meta, |t| t.handle(command.clone()))
-                    .await
-                    .map_err(command_error)?;
-                for r in &recorded {
-                    if let Ok(TopUpEvent::Completed(_)) =
-                        TopUpEvent::decode(&r.event_type, r.schema_version, &r.payload)
-                    {
+                let (state, recorded) = self.top_ups.run_in(conn, &id, meta, command).await.map_err(command_error)?;
+                for event in &recorded {
+                    if let TopUpEvent::Completed(_) = event {
                         let amount = state.0.amount.ok_or_else(|| ApiError::internal("top-up without an amount"))?;
                         let entry = JournalEntry::top_up(state.0.user, amount).map_err(ApiError::from)?;
                         self.post(conn, meta, PostEntry::new(EntryKind::TopUp, entry).reference(c.id)).await?;
@@ -216,15 +210,10 @@ impl PaymentsApp {
                 }
             }
             RequestKind::Withdrawal => {
-                let (state, recorded) = self
-                    .withdrawals
-                    .execute_in(conn, &id, meta, |w| w.handle(command.clone()))
-                    .await
-                    .map_err(command_error)?;
-                for r in &recorded {
-                    if let Ok(WithdrawalEvent::Failed(_)) =
-                        WithdrawalEvent::decode(&r.event_type, r.schema_version, &r.payload)
-                    {
+                let (state, recorded) =
+                    self.withdrawals.run_in(conn, &id, meta, command).await.map_err(command_error)?;
+                for event in &recorded {
+                    if let WithdrawalEvent::Failed(_) = event {
                         let amount =
                             state.0.amount.ok_or_else(|| ApiError::internal("withdrawal without an amount"))?;
                         let entry = JournalEntry::withdrawal_reversal(state.0.user, amount).map_err(ApiError::from)?;

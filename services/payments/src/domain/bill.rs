@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use rust_decimal::Decimal;
 use tuan_eventstore::{Aggregate, event_enum};
+use tuan_kernel::recorded;
 use uuid::Uuid;
 
 use super::{Bill, Currency, Money, PaymentError, SplitMethod, events as pb};
@@ -28,27 +28,9 @@ event_enum! {
     }
 }
 
-/// A bill title: 1 to 100 characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Title(String);
-
-impl Title {
-    pub fn parse(text: &str, field: &str) -> Result<Self, PaymentError> {
-        let text = text.trim();
-        // No control characters: Postgres text cannot hold NUL, and one in a title failed as an
-        // internal error.
-        if text.is_empty() || text.chars().count() > 100 || text.chars().any(char::is_control) {
-            return Err(PaymentError::InvalidInput(format!(
-                "{field} must have 1 to 100 characters, none of them control characters"
-            )));
-        }
-        Ok(Title(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+tuan_kernel::text_type!(
+    /// A bill's or a charity campaign's title: 1 to 100 characters, one line.
+    pub Title, "title", tuan_kernel::text::Bounds::line(1, 100));
 
 pub fn method_name(method: &SplitMethod) -> &'static str {
     match method {
@@ -104,14 +86,6 @@ impl AaBill {
     }
 }
 
-fn minor(text: &str, currency: Currency) -> i64 {
-    Decimal::from_str_exact(text).ok().and_then(|d| Money::new(d, currency).ok()).map(|m| m.minor_units()).unwrap_or(0)
-}
-
-fn uuid(text: &str) -> Uuid {
-    Uuid::parse_str(text).unwrap_or_default()
-}
-
 fn share(user: Uuid, amount: Money) -> pb::BillShare {
     pb::BillShare { user_id: user.to_string(), amount: amount.amount().to_string() }
 }
@@ -142,16 +116,19 @@ impl Aggregate for AaBill {
 
     fn apply(&mut self, event: &BillEvent) {
         let BillEvent::Recorded(e) = event;
-        let currency = Currency::parse(&e.currency).unwrap_or(Currency::CNY);
-        let shares = |s: &[pb::BillShare]| s.iter().map(|s| (uuid(&s.user_id), minor(&s.amount, currency))).collect();
+        let currency = recorded::currency("currency", &e.currency);
+        let minor = |field: &str, amount: &str| recorded::money(field, amount, currency).minor_units();
+        let shares = |s: &[pb::BillShare]| {
+            s.iter().map(|s| (recorded::uuid("user_id", &s.user_id), minor("amount", &s.amount))).collect()
+        };
         *self = AaBill {
             recorded: true,
-            bill_id: uuid(&e.bill_id),
-            creator: uuid(&e.creator_id),
+            bill_id: recorded::uuid("bill_id", &e.bill_id),
+            creator: recorded::uuid("creator_id", &e.creator_id),
             title: e.title.clone(),
-            circle: (!e.circle_id.is_empty()).then(|| uuid(&e.circle_id)),
+            circle: recorded::optional_uuid("circle_id", &e.circle_id),
             currency: Some(currency),
-            total: minor(&e.total, currency),
+            total: minor("total", &e.total),
             method: e.split_method.clone(),
             payers: shares(&e.payers),
             parts: shares(&e.parts),
@@ -212,7 +189,7 @@ impl Collection {
         if line.paid {
             return Err(PaymentError::StateConflict("you have already paid your part".into()));
         }
-        Money::from_minor_units(line.amount, self.currency())
+        Ok(Money::from_minor_units(line.amount, self.currency())?)
     }
 
     fn organiser_only(&self, by: Uuid) -> Result<(), PaymentError> {
@@ -313,27 +290,27 @@ impl Aggregate for Collection {
     fn apply(&mut self, event: &CollectionEvent) {
         match event {
             CollectionEvent::Opened(e) => {
-                let currency = Currency::parse(&e.currency).unwrap_or(Currency::CNY);
+                let currency = recorded::currency("currency", &e.currency);
                 self.opened = true;
-                self.collection_id = uuid(&e.collection_id);
-                self.organiser = uuid(&e.organiser_id);
+                self.collection_id = recorded::uuid("collection_id", &e.collection_id);
+                self.organiser = recorded::uuid("organiser_id", &e.organiser_id);
                 self.currency = Some(currency);
-                self.circle = (!e.circle_id.is_empty()).then(|| uuid(&e.circle_id));
+                self.circle = recorded::optional_uuid("circle_id", &e.circle_id);
                 for s in &e.requested {
-                    let user = uuid(&s.user_id);
+                    let user = recorded::uuid("user_id", &s.user_id);
+                    let amount = recorded::money("amount", &s.amount, currency).minor_units();
                     self.order.push(user);
-                    self.requested
-                        .insert(user, Requested { amount: minor(&s.amount, currency), ..Requested::default() });
+                    self.requested.insert(user, Requested { amount, ..Requested::default() });
                 }
             }
             CollectionEvent::Paid(e) => {
-                if let Some(line) = self.requested.get_mut(&uuid(&e.participant_id)) {
+                if let Some(line) = self.requested.get_mut(&recorded::uuid("participant_id", &e.participant_id)) {
                     line.paid = true;
                 }
             }
             CollectionEvent::Reminded(e) => {
                 for u in &e.reminded_user_ids {
-                    if let Some(line) = self.requested.get_mut(&uuid(u)) {
+                    if let Some(line) = self.requested.get_mut(&recorded::uuid("reminded_user_ids", u)) {
                         line.reminders += 1;
                     }
                 }
@@ -360,7 +337,7 @@ mod tests {
         let record = RecordBill {
             bill_id: Uuid::from_u128(50),
             creator: A,
-            title: Title::parse("dinner", "title").unwrap(),
+            title: Title::parse("dinner").unwrap(),
             circle: None,
             method: "equal",
             bill,

@@ -4,7 +4,7 @@
 use tuan_eventstore::{Aggregate, event_enum};
 use uuid::Uuid;
 
-use super::{Currency, Money, PaymentError, bill::Title, events as pb};
+use super::{Currency, Money, MoneyError, PaymentError, bill::Title, events as pb};
 
 event_enum! {
     pub enum CharityEvent {
@@ -17,26 +17,14 @@ pub struct CreateCampaign {
     pub campaign_id: Uuid,
     pub organiser: Uuid,
     pub title: Title,
-    pub description: String,
+    pub description: Description,
     pub currency: Currency,
     pub goal: Option<Money>,
 }
 
-impl CreateCampaign {
-    pub const MAX_DESCRIPTION: usize = 2_000;
-
-    pub fn check_description(text: &str) -> Result<String, PaymentError> {
-        let text = text.trim();
-        // Line breaks are fine; other control characters are not (Postgres text cannot hold NUL).
-        if text.chars().count() > Self::MAX_DESCRIPTION || text.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(PaymentError::InvalidInput(format!(
-                "description must have at most {} characters, none of them control characters",
-                Self::MAX_DESCRIPTION
-            )));
-        }
-        Ok(text.to_string())
-    }
-}
+tuan_kernel::text_type!(
+    /// What a charity campaign is for: up to 2,000 characters, line breaks allowed.
+    pub Description, "description", tuan_kernel::text::Bounds::lines(0, 2_000));
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CharityCampaign {
@@ -57,14 +45,17 @@ impl Aggregate for CharityCampaign {
         if let Some(goal) = c.goal {
             Money::new(goal.amount(), c.currency)?;
             if goal.currency() != c.currency {
-                return Err(PaymentError::CurrencyMismatch { expected: c.currency, found: goal.currency() });
+                return Err(PaymentError::Money(MoneyError::CurrencyMismatch {
+                    expected: c.currency,
+                    found: goal.currency(),
+                }));
             }
         }
         Ok(vec![CharityEvent::Created(pb::CharityCampaignCreated {
             campaign_id: c.campaign_id.to_string(),
             organiser_id: c.organiser.to_string(),
             title: c.title.as_str().to_string(),
-            description: c.description,
+            description: c.description.into_string(),
             currency: c.currency.code().to_string(),
             goal: c.goal.map(|g| g.amount().to_string()).unwrap_or_default(),
         })])

@@ -8,33 +8,18 @@ use tuan_runtime::error::{Classify, ErrorKind};
 use uuid::Uuid;
 
 use super::ledger::AccountRef;
-use super::money::Currency;
+use tuan_kernel::{Currency, MoneyError, TextError};
 
 /// Why a payments rule refused a value or a movement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentError {
     // --- money ---
-    /// The currency code is not one we hold money in.
-    #[error("unknown currency {0:?}")]
-    UnknownCurrency(String),
-    /// The text is not a plain decimal number (digits, optionally a point and more digits).
-    #[error("malformed amount {0:?}")]
-    MalformedAmount(String),
-    /// The amount must be greater than zero here.
-    #[error("amount must be greater than zero, got {0}")]
-    NotPositive(Decimal),
-    /// Money is never negative; signed values live only in ledger postings and net balances.
-    #[error("amount must not be negative, got {0}")]
-    Negative(Decimal),
-    /// More decimal places than the currency's minor unit (for example 0.001 CNY).
-    #[error("amount {amount} is more precise than {currency} allows ({max_scale} decimal places)")]
-    OverPrecise { amount: Decimal, currency: Currency, max_scale: u32 },
-    /// The amount does not fit in 64-bit minor units.
-    #[error("amount is too large")]
-    AmountTooLarge,
-    /// Two amounts in different currencies met; we never convert implicitly.
-    #[error("currency mismatch: expected {expected}, got {found}")]
-    CurrencyMismatch { expected: Currency, found: Currency },
+    /// An amount or currency was refused (see [`MoneyError`]).
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// A text field was empty, too long or held control characters (see [`TextError`]).
+    #[error(transparent)]
+    Text(#[from] TextError),
 
     // --- splitting ---
     /// A bill needs at least one participant.
@@ -141,13 +126,8 @@ impl Classify for PaymentError {
             // Journal entries are built by our own code from already-parsed values; an
             // unbalanced or empty one is a bug on our side, so it must not leak as a 400.
             EmptyEntry | ZeroPosting(_) | DuplicatePosting(_) | UnbalancedEntry { .. } => ErrorKind::Internal,
-            UnknownCurrency(_)
-            | MalformedAmount(_)
-            | NotPositive(_)
-            | Negative(_)
-            | OverPrecise { .. }
-            | AmountTooLarge
-            | CurrencyMismatch { .. }
+            Money(_)
+            | Text(_)
             | NoParticipants
             | TooManyParticipants { .. }
             | DuplicateParticipant(_)
@@ -185,7 +165,7 @@ mod tests {
 
     #[test]
     fn bad_amounts_and_splits_are_invalid_arguments() {
-        assert_eq!(PaymentError::NotPositive(Decimal::ZERO).kind(), ErrorKind::InvalidArgument);
+        assert_eq!(PaymentError::Money(MoneyError::NotPositive(Decimal::ZERO)).kind(), ErrorKind::InvalidArgument);
         assert_eq!(PaymentError::NoParticipants.kind(), ErrorKind::InvalidArgument);
     }
 

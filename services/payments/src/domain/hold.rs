@@ -4,8 +4,8 @@
 //! A hold id is processed once: placing a hold id that exists already changes nothing, so a
 //! redelivered or repeated request never reserves twice.
 
-use rust_decimal::Decimal;
 use tuan_eventstore::{Aggregate, event_enum};
+use tuan_kernel::recorded;
 use uuid::Uuid;
 
 use super::{
@@ -101,17 +101,9 @@ pub struct Hold {
     pub rejection_reason: String,
 }
 
-fn money(text: &str, currency: Currency) -> Result<Money, PaymentError> {
-    let amount = Decimal::from_str_exact(text).map_err(|_| PaymentError::MalformedAmount(text.to_string()))?;
-    Money::new(amount, currency)
-}
-
-fn minor(text: &str, currency: &str) -> i64 {
-    Currency::parse(currency).and_then(|c| money(text, c)).map(|m| m.minor_units()).unwrap_or(0)
-}
-
-fn uuid(text: &str) -> Uuid {
-    Uuid::parse_str(text).unwrap_or_default()
+/// An amount of a recorded hold event, in minor units.
+fn minor(field: &str, amount: &str, currency: &str) -> i64 {
+    recorded::money(field, amount, recorded::currency("currency", currency)).minor_units()
 }
 
 impl Hold {
@@ -274,13 +266,13 @@ impl Aggregate for Hold {
             HoldEvent::Placed(e) => {
                 *self = Hold {
                     status: HoldStatus::Placed,
-                    hold_id: uuid(&e.hold_id),
-                    user: uuid(&e.user_id),
-                    merchant: uuid(&e.merchant_id),
-                    currency: Currency::parse(&e.currency).ok(),
-                    amount: minor(&e.amount, &e.currency),
+                    hold_id: recorded::uuid("hold_id", &e.hold_id),
+                    user: recorded::uuid("user_id", &e.user_id),
+                    merchant: recorded::uuid("merchant_id", &e.merchant_id),
+                    currency: Some(recorded::currency("currency", &e.currency)),
+                    amount: minor("amount", &e.amount, &e.currency),
                     captured: 0,
-                    remaining: minor(&e.amount, &e.currency),
+                    remaining: minor("amount", &e.amount, &e.currency),
                     campaign_id: e.campaign_id.clone(),
                     team_id: e.team_id.clone(),
                     expires_at_micros: e.expires_at_micros,
@@ -290,11 +282,11 @@ impl Aggregate for Hold {
             HoldEvent::Rejected(e) => {
                 *self = Hold {
                     status: HoldStatus::Rejected,
-                    hold_id: uuid(&e.hold_id),
-                    user: uuid(&e.user_id),
-                    merchant: uuid(&e.merchant_id),
-                    currency: Currency::parse(&e.currency).ok(),
-                    amount: minor(&e.amount, &e.currency),
+                    hold_id: recorded::uuid("hold_id", &e.hold_id),
+                    user: recorded::uuid("user_id", &e.user_id),
+                    merchant: recorded::uuid("merchant_id", &e.merchant_id),
+                    currency: Some(recorded::currency("currency", &e.currency)),
+                    amount: minor("amount", &e.amount, &e.currency),
                     campaign_id: e.campaign_id.clone(),
                     team_id: e.team_id.clone(),
                     rejection_reason: e.reason.clone(),
@@ -302,8 +294,8 @@ impl Aggregate for Hold {
                 }
             }
             HoldEvent::Captured(e) => {
-                self.captured += minor(&e.amount, &e.currency);
-                self.remaining = minor(&e.remaining, &e.currency);
+                self.captured += minor("amount", &e.amount, &e.currency);
+                self.remaining = minor("remaining", &e.remaining, &e.currency);
                 if e.r#final {
                     self.status = HoldStatus::Captured;
                 }
@@ -318,29 +310,44 @@ impl Aggregate for Hold {
 
 /// The journal entry a hold event stands for (none for a rejection).
 pub fn journal_entry(event: &HoldEvent) -> Result<Option<(EntryKind, JournalEntry)>, PaymentError> {
-    let currency = |c: &str| Currency::parse(c);
+    let currency = |c: &str| recorded::currency("currency", c);
+    let money = |field, amount, c| recorded::money(field, amount, c);
+    let uuid = recorded::uuid;
     Ok(Some(match event {
         HoldEvent::Rejected(_) => return Ok(None),
         HoldEvent::Placed(e) => {
-            let c = currency(&e.currency)?;
-            (EntryKind::HoldPlace, JournalEntry::hold_place(uuid(&e.user_id), uuid(&e.hold_id), money(&e.amount, c)?)?)
+            let c = currency(&e.currency);
+            (
+                EntryKind::HoldPlace,
+                JournalEntry::hold_place(
+                    uuid("user_id", &e.user_id),
+                    uuid("hold_id", &e.hold_id),
+                    money("amount", &e.amount, c),
+                )?,
+            )
         }
         HoldEvent::Released(e) => {
-            let c = currency(&e.currency)?;
+            let c = currency(&e.currency);
             (
                 EntryKind::HoldRelease,
-                JournalEntry::hold_release(uuid(&e.user_id), uuid(&e.hold_id), money(&e.amount, c)?)?,
+                JournalEntry::hold_release(
+                    uuid("user_id", &e.user_id),
+                    uuid("hold_id", &e.hold_id),
+                    money("amount", &e.amount, c),
+                )?,
             )
         }
         HoldEvent::Captured(e) => {
-            let c = currency(&e.currency)?;
-            let (amount, fee, released) = (money(&e.amount, c)?, money(&e.fee, c)?, money(&e.released, c)?);
+            let c = currency(&e.currency);
+            let (amount, fee, released) =
+                (money("amount", &e.amount, c), money("fee", &e.fee, c), money("released", &e.released, c));
             let from_hold = amount.checked_add(released)?;
             let to_merchant = amount.checked_sub(fee)?;
-            let mut postings = vec![Posting::new(AccountRef::Hold(uuid(&e.hold_id)), -from_hold.amount(), c)?];
+            let mut postings =
+                vec![Posting::new(AccountRef::Hold(uuid("hold_id", &e.hold_id)), -from_hold.amount(), c)?];
             if !to_merchant.is_zero() {
                 postings.push(Posting::new(
-                    AccountRef::MerchantPayable(uuid(&e.merchant_id)),
+                    AccountRef::MerchantPayable(uuid("merchant_id", &e.merchant_id)),
                     to_merchant.amount(),
                     c,
                 )?);
@@ -349,7 +356,7 @@ pub fn journal_entry(event: &HoldEvent) -> Result<Option<(EntryKind, JournalEntr
                 postings.push(Posting::new(AccountRef::PlatformFees, fee.amount(), c)?);
             }
             if !released.is_zero() {
-                postings.push(Posting::new(AccountRef::UserWallet(uuid(&e.user_id)), released.amount(), c)?);
+                postings.push(Posting::new(AccountRef::UserWallet(uuid("user_id", &e.user_id)), released.amount(), c)?);
             }
             (EntryKind::HoldCapture, JournalEntry::new(postings)?)
         }

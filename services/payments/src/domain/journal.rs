@@ -45,29 +45,9 @@ impl EntryKind {
     }
 }
 
-/// A memo on a transfer: at most 200 characters, trimmed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Memo(String);
-
-impl Memo {
-    pub const MAX_CHARS: usize = 200;
-
-    pub fn parse(text: &str) -> Result<Self, PaymentError> {
-        let text = text.trim();
-        if text.chars().count() > Self::MAX_CHARS {
-            return Err(PaymentError::InvalidInput(format!("memo must have at most {} characters", Self::MAX_CHARS)));
-        }
-        // Postgres text cannot hold NUL: a memo with one failed as an internal error.
-        if text.chars().any(char::is_control) {
-            return Err(PaymentError::InvalidInput("memo must not contain control characters".into()));
-        }
-        Ok(Memo(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+tuan_kernel::text_type!(
+    /// A memo on a transfer: at most 200 characters, one line.
+    pub Memo, "memo", tuan_kernel::text::Bounds::line(0, 200));
 
 /// A balanced entry with its context, ready to be posted.
 #[derive(Clone, Debug)]

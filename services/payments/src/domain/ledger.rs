@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::PaymentError;
-use super::money::{Currency, Money};
+use tuan_kernel::{Currency, Money, MoneyError};
 
 /// An account in the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -338,7 +338,7 @@ impl JournalEntry {
 
 fn require_positive(amount: Money) -> Result<Money, PaymentError> {
     if amount.is_zero() {
-        return Err(PaymentError::NotPositive(amount.amount()));
+        return Err(PaymentError::Money(MoneyError::NotPositive(amount.amount())));
     }
     Ok(amount)
 }
@@ -459,7 +459,7 @@ mod tests {
         assert!(matches!(Posting::new(wallet(ALICE), Decimal::ZERO, Currency::CNY), Err(PaymentError::ZeroPosting(_))));
         assert!(matches!(
             Posting::new(wallet(ALICE), dec("-0.001"), Currency::CNY),
-            Err(PaymentError::OverPrecise { .. })
+            Err(PaymentError::Money(MoneyError::OverPrecise { .. }))
         ));
         assert_eq!(Posting::new(wallet(ALICE), dec("-1.5"), Currency::CNY).unwrap().amount().to_string(), "-1.50");
     }
@@ -467,7 +467,7 @@ mod tests {
     #[test]
     fn movements_refuse_zero_amounts_and_self_transfers() {
         let zero = Money::zero(Currency::CNY);
-        assert!(matches!(JournalEntry::top_up(ALICE, zero), Err(PaymentError::NotPositive(_))));
+        assert!(matches!(JournalEntry::top_up(ALICE, zero), Err(PaymentError::Money(MoneyError::NotPositive(_)))));
         assert_eq!(JournalEntry::transfer(ALICE, ALICE, cny("1")), Err(PaymentError::SelfTransfer));
     }
 

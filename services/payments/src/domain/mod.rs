@@ -9,19 +9,19 @@ pub mod hold;
 pub mod journal;
 pub mod ledger;
 pub mod limits;
-pub mod money;
+
 pub mod provider;
 pub mod simplify;
 pub mod split;
 
 pub use error::PaymentError;
 pub use ledger::{AccountRef, Balances, CaptureKind, FeeRate, HoldCapture, JournalEntry, Posting};
-pub use money::{Currency, Money};
 pub use simplify::{
     EXACT_MAX_MEMBERS, GroupBalances, NetBalances, SettlementMethod, SettlementPlan, Transfer, simplify,
     simplify_greedy,
 };
 pub use split::{Bill, MAX_PARTICIPANTS, NetEffect, Participants, Split, SplitMethod, SplitPart};
+pub use tuan_kernel::{Currency, Money, MoneyError};
 
 /// The protobuf event messages this domain emits (the published contract).
 pub use tuan_proto::payments::v1 as events;

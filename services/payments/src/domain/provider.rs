@@ -3,6 +3,7 @@
 //! confirmation of the same outcome changes nothing.
 
 use tuan_eventstore::{Aggregate, event_enum};
+use tuan_kernel::recorded;
 use uuid::Uuid;
 
 use super::{Money, PaymentError, events as pb};
@@ -90,13 +91,8 @@ impl ProviderRequest {
     }
 }
 
-fn uuid(text: &str) -> Uuid {
-    Uuid::parse_str(text).unwrap_or_default()
-}
-
-fn money(amount: &str, currency: &str) -> Option<Money> {
-    let currency = super::Currency::parse(currency).ok()?;
-    Money::new(rust_decimal::Decimal::from_str_exact(amount).ok()?, currency).ok()
+fn recorded_amount(amount: &str, currency: &str) -> Money {
+    recorded::money("amount", amount, recorded::currency("currency", currency))
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -140,9 +136,9 @@ impl Aggregate for TopUp {
             TopUpEvent::Requested(e) => {
                 self.0 = ProviderRequest {
                     status: RequestStatus::Pending,
-                    id: uuid(&e.top_up_id),
-                    user: uuid(&e.user_id),
-                    amount: money(&e.amount, &e.currency),
+                    id: recorded::uuid("top_up_id", &e.top_up_id),
+                    user: recorded::uuid("user_id", &e.user_id),
+                    amount: Some(recorded_amount(&e.amount, &e.currency)),
                 }
             }
             TopUpEvent::Completed(_) => self.0.status = RequestStatus::Completed,
@@ -194,9 +190,9 @@ impl Aggregate for Withdrawal {
             WithdrawalEvent::Requested(e) => {
                 self.0 = ProviderRequest {
                     status: RequestStatus::Pending,
-                    id: uuid(&e.withdrawal_id),
-                    user: uuid(&e.user_id),
-                    amount: money(&e.amount, &e.currency),
+                    id: recorded::uuid("withdrawal_id", &e.withdrawal_id),
+                    user: recorded::uuid("user_id", &e.user_id),
+                    amount: Some(recorded_amount(&e.amount, &e.currency)),
                 }
             }
             WithdrawalEvent::Completed(_) => self.0.status = RequestStatus::Completed,

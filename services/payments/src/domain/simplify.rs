@@ -10,8 +10,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::error::PaymentError;
-use super::money::{Currency, Money};
 use super::split::{Bill, NetEffect};
+use tuan_kernel::{Currency, Money, MoneyError};
 
 /// Net balances of a group in one currency: positive means the user is owed, negative means
 /// the user owes. They sum to zero, each user appears once, amounts are within the minor
@@ -299,7 +299,7 @@ impl GroupBalances {
             return Err(PaymentError::SelfTransfer);
         }
         if amount.is_zero() {
-            return Err(PaymentError::NotPositive(amount.amount()));
+            return Err(PaymentError::Money(MoneyError::NotPositive(amount.amount())));
         }
         let units = amount.minor_units();
         self.add(amount.currency(), &[(from, units), (to, -units)])
@@ -311,7 +311,7 @@ impl GroupBalances {
         let mut updated = Vec::with_capacity(deltas.len());
         for (user, delta) in deltas {
             let now = book.get(user).copied().unwrap_or(0);
-            let next = now.checked_add(*delta).ok_or(PaymentError::AmountTooLarge)?;
+            let next = now.checked_add(*delta).ok_or(PaymentError::Money(MoneyError::AmountTooLarge))?;
             updated.push((*user, next));
         }
         for (user, next) in updated {
@@ -366,7 +366,10 @@ mod tests {
     fn net_balances_must_sum_to_zero_without_duplicates() {
         assert!(matches!(net(&[(1, "10.00"), (2, "-9.99")]), Err(PaymentError::NetBalancesNotZero { .. })));
         assert!(matches!(net(&[(1, "10.00"), (1, "-10.00")]), Err(PaymentError::DuplicateUser(_))));
-        assert!(matches!(net(&[(1, "0.001"), (2, "-0.001")]), Err(PaymentError::OverPrecise { .. })));
+        assert!(matches!(
+            net(&[(1, "0.001"), (2, "-0.001")]),
+            Err(PaymentError::Money(MoneyError::OverPrecise { .. }))
+        ));
         assert!(net(&[]).unwrap().is_settled());
     }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::PaymentError;
-use super::money::{Currency, Money};
+use tuan_kernel::{Currency, Money, MoneyError};
 
 /// How many people one bill may be split among. A dinner table or a trip fits comfortably;
 /// anything larger is more likely a mistake or abuse than a bill.
@@ -104,7 +104,7 @@ impl Split {
     /// Splits a positive `total` among `participants` by `method`.
     pub fn new(total: Money, participants: &Participants, method: &SplitMethod) -> Result<Self, PaymentError> {
         if total.is_zero() {
-            return Err(PaymentError::NotPositive(total.amount()));
+            return Err(PaymentError::Money(MoneyError::NotPositive(total.amount())));
         }
         let n = participants.len();
         let currency = total.currency();
@@ -187,7 +187,7 @@ fn exact_parts(total: Money, parts: &[Money]) -> Result<Vec<i64>, PaymentError> 
         total.same_currency(*part)?;
         // A participant who owes nothing should not be listed; zero here is a mistake.
         if part.is_zero() {
-            return Err(PaymentError::NotPositive(part.amount()));
+            return Err(PaymentError::Money(MoneyError::NotPositive(part.amount())));
         }
         sum += i128::from(part.minor_units());
     }
@@ -267,7 +267,7 @@ impl Bill {
             }
             total.same_currency(*amount)?;
             if amount.is_zero() {
-                return Err(PaymentError::NotPositive(amount.amount()));
+                return Err(PaymentError::Money(MoneyError::NotPositive(amount.amount())));
             }
             paid += i128::from(amount.minor_units());
         }
@@ -402,11 +402,11 @@ mod tests {
         let usd = Money::parse_positive("7.50", Currency::USD).unwrap();
         assert!(matches!(
             split("10.00", 2, SplitMethod::Exact(vec![cny("2.50"), usd])),
-            Err(PaymentError::CurrencyMismatch { .. })
+            Err(PaymentError::Money(MoneyError::CurrencyMismatch { .. }))
         ));
         assert!(matches!(
             split("10.00", 2, SplitMethod::Exact(vec![cny("10.00"), Money::zero(Currency::CNY)])),
-            Err(PaymentError::NotPositive(_))
+            Err(PaymentError::Money(MoneyError::NotPositive(_)))
         ));
     }
 
@@ -428,7 +428,7 @@ mod tests {
         let p = Participants::new(users(2)).unwrap();
         assert!(matches!(
             Split::new(Money::zero(Currency::CNY), &p, &SplitMethod::Equal),
-            Err(PaymentError::NotPositive(_))
+            Err(PaymentError::Money(MoneyError::NotPositive(_)))
         ));
     }
 
@@ -457,7 +457,7 @@ mod tests {
         assert!(matches!(bill(vec![(a, cny("5.00")), (a, cny("5.00"))]), Err(PaymentError::DuplicatePayer(_))));
         assert!(matches!(
             bill(vec![(a, cny("10.00")), (b, Money::zero(Currency::CNY))]),
-            Err(PaymentError::NotPositive(_))
+            Err(PaymentError::Money(MoneyError::NotPositive(_)))
         ));
     }
 }

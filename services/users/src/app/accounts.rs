@@ -107,15 +107,18 @@ impl UsersApp {
         self.use_code(&mut tx, &checked).await?;
         let signed_up = self
             .users
-            .execute_in(&mut tx, &user_id.to_string(), meta, |user| {
-                user.handle(UserCommand::SignUp {
+            .run_in(
+                &mut tx,
+                user_id,
+                meta,
+                UserCommand::SignUp {
                     user_id,
                     phone: phone.clone(),
                     password_hash: password_hash.clone(),
                     display_name: display_name.clone(),
                     region: region.clone(),
-                })
-            })
+                },
+            )
             .await;
         let (user, _) = match signed_up {
             Err(CommandError::Store(StoreError::UniqueViolation { .. })) => return Err(UserError::PhoneTaken.into()),
@@ -189,15 +192,18 @@ impl UsersApp {
         let absolute = now + self.settings.session_max_lifetime;
         let expires = (now + self.settings.refresh_ttl).min(absolute);
         self.sessions
-            .execute_in(conn, &session_id.to_string(), meta, |s| {
-                s.handle(SessionCommand::Start {
+            .run_in(
+                conn,
+                session_id,
+                meta,
+                SessionCommand::Start {
                     session_id,
                     user_id,
                     refresh_token_hash: hash.clone(),
                     expires_at_micros: expires.timestamp_micros(),
                     absolute_expires_at_micros: absolute.timestamp_micros(),
-                })
-            })
+                },
+            )
             .await?;
         Ok(expires)
     }
@@ -215,10 +221,8 @@ impl UsersApp {
         let live = queries::live_sessions(&mut *conn, user_id).await?;
         let mut ended = 0;
         for session_id in live.into_iter().filter(|s| Some(*s) != keep) {
-            let (_, events) = self
-                .sessions
-                .execute_in(&mut *conn, &session_id.to_string(), meta, |s| s.handle(SessionCommand::Revoke { reason }))
-                .await?;
+            let (_, events) =
+                self.sessions.run_in(&mut *conn, session_id, meta, SessionCommand::Revoke { reason }).await?;
             ended += i32::from(!events.is_empty());
         }
         Ok(ended)
@@ -251,9 +255,7 @@ impl UsersApp {
         let password_hash = self.hashing.hash(Password::parse(new)?).await?;
         let mut tx = self.pool.begin().await?;
         self.users
-            .execute_in(&mut tx, &caller.user_id.to_string(), meta, |u| {
-                u.handle(UserCommand::ChangePassword { password_hash: password_hash.clone() })
-            })
+            .run_in(&mut tx, caller.user_id, meta, UserCommand::ChangePassword { password_hash: password_hash.clone() })
             .await?;
         let ended =
             self.end_sessions(&mut tx, meta, caller.user_id, Some(caller.session_id), "password_changed").await?;
@@ -282,9 +284,7 @@ impl UsersApp {
         let mut tx = self.pool.begin().await?;
         self.use_code(&mut tx, &checked).await?;
         self.users
-            .execute_in(&mut tx, &user.user_id.to_string(), meta, |u| {
-                u.handle(UserCommand::ChangePassword { password_hash: password_hash.clone() })
-            })
+            .run_in(&mut tx, user.user_id, meta, UserCommand::ChangePassword { password_hash: password_hash.clone() })
             .await?;
         self.end_sessions(&mut tx, meta, user.user_id, None, "password_reset").await?;
         let refresh_expires = self.start_session(&mut tx, meta, session_id, user.user_id, &refresh, now).await?;

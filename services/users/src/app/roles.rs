@@ -55,9 +55,7 @@ impl UsersApp {
         let mut tx = self.pool.begin().await?;
         let (after, events) = self
             .users
-            .execute_in(&mut tx, &user.to_string(), meta, |u| {
-                u.handle(UserCommand::RevokeRole { role, revoked_by: revoked_by.clone() })
-            })
+            .run_in(&mut tx, user, meta, UserCommand::RevokeRole { role, revoked_by: revoked_by.clone() })
             .await?;
         if !events.is_empty() {
             self.end_sessions(&mut tx, meta, user, None, "role_revoked").await?;

@@ -79,6 +79,13 @@ impl Classify for UserError {
     }
 }
 
+/// Out-of-bounds text is bad input, said in the kernel's words.
+impl From<tuan_kernel::TextError> for UserError {
+    fn from(e: tuan_kernel::TextError) -> Self {
+        invalid(e.to_string())
+    }
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> UserError {
     UserError::InvalidInput(message.into())
 }

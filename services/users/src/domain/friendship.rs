@@ -28,24 +28,9 @@ pub fn pair_id(a: Uuid, b: Uuid) -> String {
     format!("{lo}:{hi}")
 }
 
-/// A request message: at most 200 characters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RequestMessage(String);
-
-impl RequestMessage {
-    pub fn parse(input: &str) -> Result<Self, UserError> {
-        let text = input.trim();
-        if text.chars().count() > 200 {
-            return Err(super::error::invalid("friend request message must have at most 200 characters"));
-        }
-        // Postgres text cannot hold NUL, and no control character belongs in a message: without
-        // this check a NUL reached the projection and failed as an internal error.
-        if text.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(super::error::invalid("friend request message must not contain control characters"));
-        }
-        Ok(Self(text.to_string()))
-    }
-}
+tuan_kernel::text_type!(
+    /// A request message: at most 200 characters.
+    pub RequestMessage, "friend request message", tuan_kernel::text::Bounds::lines(0, 200));
 
 /// What `actor` wants to do about `other`.
 #[derive(Clone, Debug)]
@@ -132,7 +117,7 @@ impl Aggregate for Friendship {
                     None => FriendshipEvent::Requested(pb::FriendRequested {
                         from_user_id: me,
                         to_user_id: them,
-                        message: message.0,
+                        message: message.into_string(),
                     }),
                 }
             }

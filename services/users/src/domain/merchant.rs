@@ -2,6 +2,7 @@
 //! an operator verifies or rejects it. A rejected merchant may apply again.
 
 use tuan_eventstore::{Aggregate, event_enum};
+use tuan_kernel::{bounded, text::Bounds};
 use uuid::Uuid;
 
 use super::{
@@ -29,26 +30,17 @@ pub struct BusinessDetails {
 
 impl BusinessDetails {
     pub fn parse(name: &str, license: &str, phone: &str, category: &str) -> Result<Self, UserError> {
-        // No control characters in any of them: Postgres text cannot hold NUL (it failed as an
-        // internal error), and none belongs in a name.
-        let printable = |s: &str| !s.chars().any(char::is_control);
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 || !printable(name) {
-            return Err(invalid("business_name must have 1 to 100 characters, none of them control characters"));
-        }
+        let name = bounded("business_name", name, Bounds::line(1, 100))?;
         let license = license.trim();
         if !(5..=32).contains(&license.len()) || !license.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(invalid("license_number must be 5 to 32 letters, digits or '-'"));
         }
-        let category = category.trim();
-        if category.is_empty() || category.chars().count() > 50 || !printable(category) {
-            return Err(invalid("category must have 1 to 50 characters, none of them control characters"));
-        }
+        let category = bounded("category", category, Bounds::line(1, 50))?;
         Ok(Self {
-            business_name: name.to_string(),
+            business_name: name,
             license_number: license.to_string(),
             contact_phone: PhoneNumber::parse(phone)?,
-            category: category.to_string(),
+            category,
         })
     }
 }
@@ -104,18 +96,12 @@ impl Aggregate for MerchantApplication {
                 })])
             }
             MerchantCommand::Reject { operator_id, reason } => {
-                let reason = reason.trim();
-                let control = reason.chars().any(|c| c.is_control() && c != '\n');
-                if reason.is_empty() || reason.chars().count() > 500 || control {
-                    return Err(invalid(
-                        "a rejection needs a reason of 1 to 500 characters, without control characters",
-                    ));
-                }
+                let reason = bounded("reason", &reason, Bounds::lines(1, 500))?;
                 let user_id = self.pending()?;
                 Ok(vec![MerchantEvent::Rejected(pb::MerchantRejected {
                     user_id: user_id.to_string(),
                     operator_id: operator_id.to_string(),
-                    reason: reason.to_string(),
+                    reason,
                 })])
             }
         }

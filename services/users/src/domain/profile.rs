@@ -1,44 +1,16 @@
 //! Profile fields, each parsed once at the edge.
 
+use tuan_kernel::text::Bounds;
+
 use super::error::{UserError, invalid};
 
-/// 1 to 40 characters after trimming, no control characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DisplayName(String);
+tuan_kernel::text_type!(
+    /// 1 to 40 characters after trimming, one line.
+    pub DisplayName, "display name", Bounds::line(1, 40));
 
-impl DisplayName {
-    pub fn parse(input: &str) -> Result<Self, UserError> {
-        let name = input.trim();
-        let len = name.chars().count();
-        if len == 0 || len > 40 {
-            return Err(invalid("display name must have 1 to 40 characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(invalid("display name cannot contain control characters"));
-        }
-        Ok(Self(name.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A free-text region (city or province), up to 64 characters; may be empty.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Region(String);
-
-impl Region {
-    pub fn parse(input: &str) -> Result<Self, UserError> {
-        let region = input.trim();
-        if region.chars().count() > 64 || region.chars().any(char::is_control) {
-            return Err(invalid("region must have at most 64 printable characters"));
-        }
-        Ok(Self(region.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+tuan_kernel::text_type!(
+    /// A free-text region (city or province), up to 64 characters; may be empty.
+    pub Region, "region", Bounds::line(0, 64));
 
 /// An http(s) URL of at most 512 characters, or empty to clear the avatar.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
