@@ -8,25 +8,19 @@ mod fixture;
 
 use common::{TestApp, authed};
 use fixture::Fixture;
-use tonic::transport::Channel;
 use tuan_proto::circles::v1 as pb;
 use tuan_testkit::{
-    authz::{self, CIRCLES, Callers},
-    rpc::{assert_probes_are_public, bearer},
+    authz::{self, CIRCLES, Callers, assert_probes_are_public},
+    request_event_count,
+    rpc::bearer,
 };
-
-/// Events appended by API requests (consumers of other services' events append with other
-/// causes, at any moment).
-async fn snapshot(pool: &sqlx::PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events WHERE causation_id LIKE 'request:%'").fetch_one(pool).await.unwrap()
-}
 
 #[tokio::test]
 async fn every_circles_rpc_refuses_whom_the_matrix_refuses_and_changes_nothing() {
     let mut app = TestApp::spawn().await;
     let f = Fixture::new(&mut app).await;
     let intruder = app.user();
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", app.port)).unwrap().connect().await.unwrap();
+    let channel = app.server.channel().await;
     let pool = app.pool().clone();
     let callers =
         Callers { intruder: bearer(&intruder.token), plain_user: bearer(&intruder.token), victim: f.owner.id };
@@ -36,7 +30,8 @@ async fn every_circles_rpc_refuses_whom_the_matrix_refuses_and_changes_nothing()
         &app.config.common.auth,
         &callers,
         |m| f.request(m),
-        || snapshot(&pool),
+        // Consumers of other services' events append with other causes, at any moment.
+        || request_event_count(&pool),
     )
     .await;
     println!("{checked:?}");
@@ -68,7 +63,7 @@ async fn every_circles_rpc_refuses_whom_the_matrix_refuses_and_changes_nothing()
 #[tokio::test]
 async fn the_admin_api_refuses_everyone_but_operators_and_changes_nothing() {
     let mut app = TestApp::spawn().await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", app.port)).unwrap().connect().await.unwrap();
+    let channel = app.server.channel().await;
     let pool = app.pool().clone();
     let checked = tuan_testkit::authz::check_admin(&channel, &app.config.common.auth, &pool).await;
     println!("{checked:?}");

@@ -91,9 +91,9 @@ async fn a_team_card_follows_its_team_until_completed_and_repeats_change_nothing
     assert!(team_view(&mut client, &reader, &c.circle_id).await.is_none());
 
     let gb_event = |stream: &str, id: Uuid, version: u64, e: gb::TeamMemberJoined| {
-        envelope("groupbuy", stream, &id.to_string(), version, e)
+        envelope("groupbuy", stream, &id.to_string(), version, &e)
     };
-    app.publish("groupbuy", &envelope("groupbuy", "campaign", &campaign.to_string(), 1, launched(campaign, 50))).await;
+    app.publish("groupbuy", &envelope("groupbuy", "campaign", &campaign.to_string(), 1, &launched(campaign, 50))).await;
     let opened = gb::TeamOpened {
         team_id: team.to_string(),
         campaign_id: campaign.to_string(),
@@ -102,7 +102,7 @@ async fn a_team_card_follows_its_team_until_completed_and_repeats_change_nothing
         team_size: 3,
         expires_at_micros: 1_900_000_000_000_000,
     };
-    app.publish("groupbuy", &envelope("groupbuy", "team", &team.to_string(), 1, opened)).await;
+    app.publish("groupbuy", &envelope("groupbuy", "team", &team.to_string(), 1, &opened)).await;
     let seen = eventually("the opened team with its campaign's title", async || {
         team_view(&mut client, &reader, &c.circle_id).await.filter(|t| !t.campaign_title.is_empty())
     })
@@ -131,7 +131,7 @@ async fn a_team_card_follows_its_team_until_completed_and_repeats_change_nothing
         join_id: Uuid::now_v7().to_string(),
         user_id: leader.to_string(),
     };
-    app.publish("groupbuy", &envelope("groupbuy", "team", &team.to_string(), 3, confirmed)).await;
+    app.publish("groupbuy", &envelope("groupbuy", "team", &team.to_string(), 3, &confirmed)).await;
     let seen = eventually("the leader's confirmation", async || {
         team_view(&mut client, &reader, &c.circle_id).await.filter(|t| t.status() == TeamCardStatus::Open)
     })
@@ -141,7 +141,7 @@ async fn a_team_card_follows_its_team_until_completed_and_repeats_change_nothing
     // B joins, the team completes.
     app.publish("groupbuy", &gb_event("team", team, 4, joined(joiner_b))).await;
     let completed = gb::TeamCompleted { team_id: team.to_string(), campaign_id: campaign.to_string() };
-    let completed = envelope("groupbuy", "team", &team.to_string(), 5, completed);
+    let completed = envelope("groupbuy", "team", &team.to_string(), 5, &completed);
     app.publish("groupbuy", &completed).await;
     let seen = eventually("the completed team", async || {
         team_view(&mut client, &reader, &c.circle_id).await.filter(|t| t.status() == TeamCardStatus::Completed)
@@ -154,13 +154,13 @@ async fn a_team_card_follows_its_team_until_completed_and_repeats_change_nothing
     app.publish("groupbuy", &EventEnvelope { event_id: Uuid::now_v7().to_string(), ..completed.clone() }).await;
     let expired = gb::TeamExpired { team_id: team.to_string(), campaign_id: campaign.to_string() };
     // Version 5 again (a stale copy under a new id): must not turn the completed team expired.
-    app.publish("groupbuy", &envelope("groupbuy", "team", &team.to_string(), 5, expired)).await;
+    app.publish("groupbuy", &envelope("groupbuy", "team", &team.to_string(), 5, &expired)).await;
     let marker = gb::TeamLeaderChanged {
         team_id: team.to_string(),
         previous_leader_id: leader.to_string(),
         leader_id: joiner_a.to_string(),
     };
-    app.publish("groupbuy", &envelope("groupbuy", "team", &team.to_string(), 6, marker)).await;
+    app.publish("groupbuy", &envelope("groupbuy", "team", &team.to_string(), 6, &marker)).await;
     app.wait_for(
         "leader change",
         "SELECT count(*) FROM public.card_teams WHERE team_id = $1 AND leader_id = $2",
@@ -200,7 +200,7 @@ async fn a_campaign_card_shows_stock_left_and_status_and_counts_joins_before_its
     let (j1, j2) = (Uuid::now_v7(), Uuid::now_v7());
 
     // A join arrives before the launch (another partition): counted, but nothing shown yet.
-    app.publish("groupbuy", &envelope("groupbuy", "join", &j1.to_string(), 1, join(j1))).await;
+    app.publish("groupbuy", &envelope("groupbuy", "join", &j1.to_string(), 1, &join(j1))).await;
     app.wait_for(
         "join",
         "SELECT count(*) FROM public.card_joins WHERE join_id = $1 AND campaign_id = $2",
@@ -211,7 +211,7 @@ async fn a_campaign_card_shows_stock_left_and_status_and_counts_joins_before_its
     .await;
     assert!(campaign_view(&mut client, &owner, &c.circle_id).await.is_none(), "not launched here yet");
 
-    app.publish("groupbuy", &envelope("groupbuy", "campaign", &campaign.to_string(), 1, launched(campaign, 10))).await;
+    app.publish("groupbuy", &envelope("groupbuy", "campaign", &campaign.to_string(), 1, &launched(campaign, 10))).await;
     let seen =
         eventually("the launched campaign", async || campaign_view(&mut client, &owner, &c.circle_id).await).await;
     assert_eq!(
@@ -221,7 +221,7 @@ async fn a_campaign_card_shows_stock_left_and_status_and_counts_joins_before_its
     assert_eq!((seen.stock_left, seen.status()), (9, CampaignCardStatus::Active));
 
     // A second join (delivered twice), and the first one's unit comes back (twice too).
-    let j2_requested = envelope("groupbuy", "join", &j2.to_string(), 1, join(j2));
+    let j2_requested = envelope("groupbuy", "join", &j2.to_string(), 1, &join(j2));
     app.publish("groupbuy", &j2_requested).await;
     app.publish("groupbuy", &EventEnvelope { event_id: Uuid::now_v7().to_string(), ..j2_requested }).await;
     let returned = gb::JoinStockReturned {
@@ -230,11 +230,11 @@ async fn a_campaign_card_shows_stock_left_and_status_and_counts_joins_before_its
         user_id: Uuid::now_v7().to_string(),
         bucket: 0,
     };
-    let returned = envelope("groupbuy", "join", &j1.to_string(), 3, returned);
+    let returned = envelope("groupbuy", "join", &j1.to_string(), 3, &returned);
     app.publish("groupbuy", &returned).await;
     app.publish("groupbuy", &EventEnvelope { event_id: Uuid::now_v7().to_string(), ..returned }).await;
     let paused = gb::CampaignPaused { campaign_id: campaign.to_string(), by_user_id: Uuid::now_v7().to_string() };
-    app.publish("groupbuy", &envelope("groupbuy", "campaign", &campaign.to_string(), 2, paused)).await;
+    app.publish("groupbuy", &envelope("groupbuy", "campaign", &campaign.to_string(), 2, &paused)).await;
     // The two join streams may be on different partitions from the campaign's: wait for both.
     app.wait_for(
         "returned unit",
@@ -271,7 +271,7 @@ async fn bill_and_collection_cards_in_moments_and_broadcasts_show_totals_and_pay
         parts: vec![share(author.id, "100.00"), share(p1, "100.00"), share(p2, "100.00")],
         ..Default::default()
     };
-    app.publish("payments", &envelope("payments", "aa_bill", &bill.to_string(), 1, recorded)).await;
+    app.publish("payments", &envelope("payments", "aa_bill", &bill.to_string(), 1, &recorded)).await;
     let opened = pay::CollectionOpened {
         collection_id: collection.to_string(),
         bill_id: bill.to_string(),
@@ -287,17 +287,17 @@ async fn bill_and_collection_cards_in_moments_and_broadcasts_show_totals_and_pay
         currency: "CNY".into(),
         entry_id: Uuid::now_v7().to_string(),
     };
-    let paid = envelope("payments", "collection", &collection.to_string(), 2, paid);
+    let paid = envelope("payments", "collection", &collection.to_string(), 2, &paid);
     let closed = pay::CollectionClosed {
         collection_id: collection.to_string(),
         closed_by: author.id.to_string(),
         unpaid_user_ids: vec![p2.to_string()],
     };
     let stream = collection.to_string();
-    app.publish("payments", &envelope("payments", "collection", &stream, 1, opened)).await;
+    app.publish("payments", &envelope("payments", "collection", &stream, 1, &opened)).await;
     app.publish("payments", &paid).await;
     app.publish("payments", &paid).await;
-    app.publish("payments", &envelope("payments", "collection", &stream, 3, closed)).await;
+    app.publish("payments", &envelope("payments", "collection", &stream, 3, &closed)).await;
     app.wait_for(
         "closed collection",
         "SELECT count(*) FROM public.card_collections WHERE collection_id = $1 AND status = 'closed' \
@@ -352,7 +352,7 @@ async fn bill_and_collection_cards_in_moments_and_broadcasts_show_totals_and_pay
         .follow_account(authed(&author.token, pb::AccountTarget { account_id: account.account_id.clone() }))
         .await
         .unwrap();
-    app.publish("groupbuy", &envelope("groupbuy", "campaign", &campaign.to_string(), 1, launched(campaign, 7))).await;
+    app.publish("groupbuy", &envelope("groupbuy", "campaign", &campaign.to_string(), 1, &launched(campaign, 7))).await;
     for target in [Target::CampaignId(Uuid::now_v7().to_string()), Target::CampaignId(campaign.to_string())] {
         let request = pb::BroadcastRequest {
             account_id: account.account_id.clone(),

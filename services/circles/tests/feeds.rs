@@ -127,8 +127,7 @@ async fn a_moment_reaches_each_of_10000_friends_timelines_exactly_once_even_acro
         .fetch_one(app.pool())
         .await
         .unwrap();
-    let caller = tuan_runtime::auth::Caller { user_id: friend, session_id: Uuid::now_v7(), roles: vec![] };
-    let (token, _) = app.keys.issue(&caller, chrono::Utc::now(), chrono::Duration::minutes(5)).unwrap();
+    let token = tuan_testkit::rpc::token(&app.config.common.auth, friend, &[]);
     let timeline = app
         .client
         .get_timeline(authed(&token, pb::GetTimelineRequest { page: page(4, "") }))

@@ -16,8 +16,8 @@ use prost::Message as _;
 use tonic::Code;
 use tuan_proto::gateway::v1 as gw;
 use tuan_testkit::{
-    authz::{self, Access, GATEWAY},
-    rpc::{Schema, assert_probes_are_public, bad_credentials, bearer, call_raw, token},
+    authz::{self, Access, GATEWAY, assert_probes_are_public},
+    rpc::{Schema, bad_credentials, bearer, call_raw, token},
 };
 use uuid::Uuid;
 

@@ -13,16 +13,10 @@ use std::time::{Duration, Instant};
 use fake_backend::Harness;
 use tonic::{Code, Request};
 use tuan_proto::{gateway::v1::mobile_gateway_client::MobileGatewayClient, groupbuy::v1 as gb, users::v1 as users};
-use tuan_testkit::rpc::token;
+use tuan_testkit::{authed, rpc::token};
 use uuid::Uuid;
 
 const CAP: u32 = 10;
-
-fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
 
 fn watch(token: &str) -> Request<gb::TeamRef> {
     authed(token, gb::TeamRef { team_id: Uuid::now_v7().to_string() })

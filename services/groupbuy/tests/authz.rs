@@ -8,21 +8,18 @@ mod fixture;
 
 use common::TestApp;
 use fixture::Fixture;
-use tonic::transport::Channel;
 use tuan_proto::groupbuy::v1 as pb;
 use tuan_testkit::{
-    authz::{self, Callers, GROUPBUY},
-    rpc::{assert_probes_are_public, bearer},
+    authz::{self, Callers, GROUPBUY, assert_probes_are_public},
+    request_event_count,
+    rpc::bearer,
 };
 use uuid::Uuid;
 
 /// Events appended by API requests (the saga appends with other causes, at any moment), and
 /// the campaign's stock left.
 async fn snapshot(pool: &sqlx::PgPool, campaign: &str) -> (i64, i64) {
-    let events = sqlx::query_scalar("SELECT count(*) FROM events WHERE causation_id LIKE 'request:%'")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let events = request_event_count(pool).await;
     let stock =
         sqlx::query_scalar("SELECT COALESCE(sum(remaining), 0)::int8 FROM campaign_stock WHERE campaign_id = $1::uuid")
             .bind(campaign)
@@ -37,7 +34,7 @@ async fn every_groupbuy_rpc_refuses_whom_the_matrix_refuses_and_changes_nothing(
     let mut app = TestApp::spawn().await;
     let f = Fixture::new(&mut app).await;
     let other_merchant = app.merchant().await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", app.port)).unwrap().connect().await.unwrap();
+    let channel = app.server.channel().await;
     let pool = app.db.pool.clone();
     let callers = Callers {
         intruder: bearer(&app.token(other_merchant)),
@@ -72,7 +69,7 @@ async fn every_groupbuy_rpc_refuses_whom_the_matrix_refuses_and_changes_nothing(
 #[tokio::test]
 async fn the_admin_api_refuses_everyone_but_operators_and_changes_nothing() {
     let mut app = TestApp::spawn().await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", app.port)).unwrap().connect().await.unwrap();
+    let channel = app.server.channel().await;
     let pool = app.db.pool.clone();
     let checked = tuan_testkit::authz::check_admin(&channel, &app.config.common.auth, &pool).await;
     println!("{checked:?}");

@@ -129,7 +129,7 @@ async fn settle_up_pays_the_simplified_plan_and_keeps_other_balances() {
 #[tokio::test]
 async fn donations_show_a_public_running_total_and_donor_count() {
     let mut app = TestApp::spawn().await;
-    let merchant = app.user_with_roles(vec![tuan_runtime::auth::ROLE_MERCHANT.to_string()]);
+    let merchant = app.user_with_roles(&[tuan_runtime::auth::ROLE_MERCHANT]);
     let (x, y) = (app.user(), app.user());
     app.fund(&x, "20.00").await;
     app.fund(&y, "20.00").await;

@@ -9,11 +9,10 @@ mod fixture;
 
 use common::{TestApp, authed};
 use fixture::Fixture;
-use tonic::transport::Channel;
 use tuan_proto::payments::v1 as pb;
 use tuan_testkit::{
-    authz::{self, Callers, PAYMENTS},
-    rpc::{assert_probes_are_public, bearer},
+    authz::{self, Callers, PAYMENTS, assert_probes_are_public},
+    rpc::bearer,
 };
 
 /// Events appended by API requests, every balance of every account, and the ledger's length.
@@ -34,7 +33,7 @@ async fn every_payments_rpc_refuses_whom_the_matrix_refuses_and_moves_no_money()
     let mut app = TestApp::spawn().await;
     let f = Fixture::new(&mut app).await;
     let intruder = app.user();
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", app.port)).unwrap().connect().await.unwrap();
+    let channel = app.server.channel().await;
     let pool = app.db.pool.clone();
     let before = app.wallet(&f.a).await;
     let callers = Callers { intruder: bearer(&intruder.token), plain_user: bearer(&intruder.token), victim: f.a.id };
@@ -106,7 +105,7 @@ async fn a_wallet_is_read_by_its_owner_and_by_operators_only() {
 #[tokio::test]
 async fn the_admin_api_refuses_everyone_but_operators_and_changes_nothing() {
     let mut app = TestApp::spawn().await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", app.port)).unwrap().connect().await.unwrap();
+    let channel = app.server.channel().await;
     let pool = app.db.pool.clone();
     let checked = tuan_testkit::authz::check_admin(&channel, &app.config.common.auth, &pool).await;
     println!("{checked:?}");

@@ -12,15 +12,14 @@ use tuan_proto::{
     circles::v1::{self as circles_pb, circles_service_client::CirclesServiceClient},
     payments::v1 as pb,
 };
-use tuan_testkit::TestDb;
+use tuan_testkit::{Server, TestDb};
 use uuid::Uuid;
 
 /// The circles service of a test, on its own database.
 struct CirclesService {
     _db: TestDb,
     client: CirclesServiceClient<tonic::transport::Channel>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    server: Server<anyhow::Error>,
 }
 
 impl CirclesService {
@@ -28,26 +27,20 @@ impl CirclesService {
     /// trusting the same tokens.
     async fn start(payments: &TestApp) -> Self {
         let db = TestDb::new().await;
-        let mut config = CirclesConfig::default();
-        config.common.environment = tuan_runtime::config::Environment::Development;
-        config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
-        config.common.database.url = db.url.clone().into();
-        config.common.kafka = payments.config.common.kafka.clone();
+        let kafka = &payments.config.common.kafka;
+        let mut config = tuan_testkit::config_for(&db, &kafka.brokers, |c: &mut CirclesConfig| &mut c.common);
+        config.common.kafka = kafka.clone();
         config.common.auth = payments.config.common.auth.clone();
         let app = Circles::build(config).await.expect("build circles service");
-        let (port, consumers) = (app.port(), app.consumers());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+        let consumers = app.consumers();
+        let server = Server::spawn(app.port(), |stop| app.run_until_stopped(stop));
         assert!(wait_consumers_assigned(consumers, Duration::from_secs(45)).await, "circles consumers unassigned");
-        let client = CirclesServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect circles");
-        Self { _db: db, client, stop, server }
+        let client = CirclesServiceClient::new(server.channel().await);
+        Self { _db: db, client, server }
     }
 
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.server.await.expect("circles task").expect("circles result");
+    async fn stop(mut self) {
+        self.server.stop().await;
     }
 }
 

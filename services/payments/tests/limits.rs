@@ -13,11 +13,6 @@ fn top_up(amount: &str, currency: &str, key: &str) -> pb::TopUpRequest {
     pb::TopUpRequest { amount: amount.into(), currency: currency.into(), idempotency_key: key.into() }
 }
 
-fn retry_after_ms(status: &tonic::Status) -> u64 {
-    let value = status.metadata().get("retry-after-ms").expect("retry-after-ms").to_str().unwrap();
-    value.parse().unwrap()
-}
-
 async fn limited() -> TestApp {
     TestApp::spawn_with(|c| {
         c.payments.daily_limits.top_up = "100".into();
@@ -37,7 +32,7 @@ async fn top_ups_past_the_daily_limit_are_refused_until_tomorrow_and_change_noth
     let refused = app.client.top_up(authed(&user.token, top_up("40.01", "CNY", &key()))).await.unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert!(refused.message().contains("daily top-up limit of 100 CNY"), "{}", refused.message());
-    let wait = retry_after_ms(&refused);
+    let wait = tuan_testkit::retry_after(&refused).as_millis();
     assert!(wait > 0 && wait <= 24 * 3600 * 1000, "retry after {wait} ms: until midnight UTC");
     assert_eq!(app.event_count().await, events, "nothing recorded");
 

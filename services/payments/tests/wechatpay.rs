@@ -41,7 +41,7 @@ async fn payments(tune: impl FnOnce(&mut payments::config::PaymentsConfig)) -> (
     let server = LocalWeChatPay::start(account.clone()).await.unwrap();
     let (url, a) = (server.url.clone(), account.clone());
     // The notify endpoint's port, known before payments starts: the URL the orders carry.
-    let notify = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let notify = tuan_testkit::free_port();
     let app = TestApp::spawn_with(move |c| {
         let p = &mut c.payments;
         p.provider_kind = ProviderKind::Wechat;

@@ -8,34 +8,33 @@ mod fixture;
 use common::{OPERATOR_PHONE, TestApp, authed, phone};
 use fixture::{Fixture, uuid};
 use prost::Message as _;
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 use tuan_proto::users::v1 as pb;
 use tuan_testkit::{
-    authz::{self, Callers, USERS},
-    rpc::{assert_probes_are_public, bearer, call_raw},
+    authz::{self, Callers, USERS, assert_probes_are_public},
+    event_count,
+    rpc::{bearer, call_raw},
 };
 use uuid::Uuid;
-
-async fn snapshot(pool: &sqlx::PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.unwrap()
-}
-
-async fn channel(app: &TestApp) -> Channel {
-    Channel::from_shared(app.channel_url()).unwrap().connect().await.unwrap()
-}
 
 #[tokio::test]
 async fn every_users_rpc_refuses_whom_the_matrix_refuses_and_changes_nothing() {
     let mut app = TestApp::spawn().await;
     let f = Fixture::new(&mut app).await;
     let x = app.sign_up(&phone(), "Mallory").await;
-    let channel = channel(&app).await;
+    let channel = app.server.channel().await;
     let pool = app.db.pool.clone();
     let callers =
         Callers { intruder: bearer(&x.access_token), plain_user: bearer(&x.access_token), victim: uuid(&f.a.user_id) };
-    let checked =
-        authz::check_service(&channel, USERS, &app.config.common.auth, &callers, |m| f.request(m), || snapshot(&pool))
-            .await;
+    let checked = authz::check_service(
+        &channel,
+        USERS,
+        &app.config.common.auth,
+        &callers,
+        |m| f.request(m),
+        || event_count(&pool),
+    )
+    .await;
     println!("{checked:?}");
     assert!(checked.calls > checked.rpcs);
 
@@ -71,7 +70,7 @@ async fn every_users_rpc_refuses_whom_the_matrix_refuses_and_changes_nothing() {
 #[tokio::test]
 async fn public_rpcs_need_no_token_and_their_own_credentials_are_checked() {
     let mut app = TestApp::spawn().await;
-    let channel = channel(&app).await;
+    let channel = app.server.channel().await;
     let pool = app.db.pool.clone();
     let timeout = std::time::Duration::from_secs(20);
     let f = Fixture::new(&mut app).await;
@@ -81,10 +80,10 @@ async fn public_rpcs_need_no_token_and_their_own_credentials_are_checked() {
     }
     // Refresh rotated A's first refresh token: presented again, it ends A's first session
     // (whoever presents a superseded token may be a thief), one event and nothing else.
-    let before = snapshot(&pool).await;
+    let before = event_count(&pool).await;
     let reused = app.client.refresh(pb::RefreshRequest { refresh_token: f.a.refresh_token.clone() }).await;
     assert_eq!(reused.unwrap_err().code(), Code::Unauthenticated);
-    assert_eq!(snapshot(&pool).await, before + 1, "the reuse ended the session");
+    assert_eq!(event_count(&pool).await, before + 1, "the reuse ended the session");
     // Now the ended first session and the second, which Logout ended, refresh no more, nor
     // does garbage or a guessed secret for a real session; and no refusal changes anything.
     let guessed = |token: &str| format!("{}.{}", token.split_once('.').unwrap().0, "0".repeat(64));
@@ -102,15 +101,15 @@ async fn public_rpcs_need_no_token_and_their_own_credentials_are_checked() {
         tuan_testkit::rpc::assert_refused_cleanly(
             &format!("{rpc} with the spent or forged refresh token {token}"),
             Code::Unauthenticated,
-            || snapshot(&pool),
+            || event_count(&pool),
             call_raw(&channel, &format!("{USERS}/{rpc}"), &None, body, timeout),
         )
         .await;
     }
     // Logging out twice with one's own token is fine and changes nothing.
-    let before = snapshot(&pool).await;
+    let before = event_count(&pool).await;
     app.client.logout(pb::LogoutRequest { refresh_token: f.a_again.refresh_token.clone() }).await.unwrap();
-    assert_eq!(snapshot(&pool).await, before);
+    assert_eq!(event_count(&pool).await, before);
     // An operator is what it takes to verify a merchant.
     let operator = app.sign_up_operator(OPERATOR_PHONE, "Ops").await;
     let verify = pb::VerifyMerchantRequest { user_id: f.a.user_id.clone() };
@@ -122,7 +121,7 @@ async fn public_rpcs_need_no_token_and_their_own_credentials_are_checked() {
 #[tokio::test]
 async fn the_admin_api_refuses_everyone_but_operators_and_changes_nothing() {
     let mut app = TestApp::spawn().await;
-    let channel = channel(&app).await;
+    let channel = app.server.channel().await;
     let pool = app.db.pool.clone();
     let checked = tuan_testkit::authz::check_admin(&channel, &app.config.common.auth, &pool).await;
     println!("{checked:?}");

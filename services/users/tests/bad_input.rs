@@ -2,12 +2,14 @@
 
 mod common;
 
-use chrono::Utc;
 use common::{TestApp, authed, phone, target};
 use tonic::Code;
 use tuan_proto::users::v1 as pb;
-use tuan_runtime::auth::{Caller, TokenKeys};
-use tuan_testkit::refused;
+use tuan_runtime::auth::Caller;
+use tuan_testkit::{
+    refused,
+    rpc::{expired_token, forged_token},
+};
 use uuid::Uuid;
 
 /// A sign-up with a code nobody sent.
@@ -80,13 +82,8 @@ async fn expired_forged_and_missing_tokens_are_unauthenticated() {
     let mut app = TestApp::spawn().await;
     let me = app.sign_up(&phone(), "Hu").await;
     let caller = Caller { user_id: Uuid::parse_str(&me.user_id).unwrap(), session_id: Uuid::now_v7(), roles: vec![] };
-
-    let keys = TokenKeys::new(&app.config.common.auth);
-    let (expired, _) =
-        keys.issue(&caller, Utc::now() - chrono::Duration::hours(2), chrono::Duration::minutes(15)).unwrap();
-    let mut forged_config = app.config.common.auth.clone();
-    forged_config.jwt_secret = "someone-elses-secret".to_string().into();
-    let (forged, _) = TokenKeys::new(&forged_config).issue(&caller, Utc::now(), chrono::Duration::minutes(15)).unwrap();
+    let expired = expired_token(&app.config.common.auth, &caller);
+    let forged = forged_token(&app.config.common.auth, &caller);
 
     for token in [expired.as_str(), forged.as_str(), "not.a.jwt"] {
         refused!(app, Code::Unauthenticated, app.client.get_me(authed(token, pb::GetMeRequest {})));

@@ -4,24 +4,22 @@
 mod common;
 
 use chrono::{TimeDelta, Timelike};
-use common::{TestApp, authed, phone};
+use common::{TestApp, authed, phone, retry_after};
 use sha2::{Digest, Sha256};
 use tonic::Code;
 use tuan_proto::users::v1 as pb;
-use tuan_testkit::TestDb;
 use users::{domain::discovery::phone_hash, store::discovery as store};
 
 const WEEK: i64 = 7 * 86_400;
 
 /// A service whose discovery allows `per_request` hashes per call and `daily` per day.
 async fn spawn(per_request: u32, daily: u32) -> TestApp {
-    tuan_testkit::init_tracing();
-    let db = TestDb::new().await;
-    let mut config = common::config_for(&db, &tuan_testkit::shared_broker());
-    config.users.discovery_max_per_request = per_request;
-    config.users.discovery_daily_limit = daily;
-    config.users.discovery_period_secs = WEEK as u64;
-    TestApp::spawn_with(db, config).await
+    TestApp::spawn_tuned(|config| {
+        config.users.discovery_max_per_request = per_request;
+        config.users.discovery_daily_limit = daily;
+        config.users.discovery_period_secs = WEEK as u64;
+    })
+    .await
 }
 
 fn hash(salt: &pb::GetDiscoverySaltResponse, phone: &str) -> String {
@@ -98,7 +96,7 @@ async fn the_daily_allowance_runs_out_and_renews_the_next_day() {
     app.discover(&me.access_token, salt.salt_id, strangers(&salt, 5)).await.unwrap();
     let over = app.discover(&me.access_token, salt.salt_id, strangers(&salt, 4)).await.unwrap_err();
     assert_eq!(over.code(), Code::ResourceExhausted, "{over:?}");
-    let retry_ms: u64 = over.metadata().get("retry-after-ms").unwrap().to_str().unwrap().parse().unwrap();
+    let retry_ms = retry_after(&over).as_millis() as u64;
     let now = app.clock.now();
     let to_midnight = 86_400 - u64::from(now.num_seconds_from_midnight());
     assert!(retry_ms.div_ceil(1000).abs_diff(to_midnight) <= 2, "retry in {retry_ms} ms, midnight in {to_midnight} s");

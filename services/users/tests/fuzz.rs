@@ -7,17 +7,13 @@ mod fixture;
 
 use common::{OPERATOR_PHONE, TestApp, phone};
 use fixture::Fixture;
-use tonic::transport::Channel;
 use tuan_testkit::{
     authz::{ADMIN, USERS},
+    event_count,
     fuzz::{self, Target},
     rpc::{bad_credentials, bearer},
 };
 use uuid::Uuid;
-
-async fn events(pool: &sqlx::PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.unwrap()
-}
 
 #[test]
 fn every_users_rpc_survives_random_and_malformed_requests() {
@@ -28,7 +24,7 @@ fn every_users_rpc_survives_random_and_malformed_requests() {
         (f, app.sign_up_operator(OPERATOR_PHONE, "Ops").await)
     });
     let (a, b) = (&f.a, runtime.block_on(app.sign_up(&phone(), "Bo")));
-    let channel = runtime.block_on(Channel::from_shared(app.channel_url()).unwrap().connect()).unwrap();
+    let channel = runtime.block_on(app.server.channel());
     let mut target = Target::new(channel.clone(), USERS);
     target.callers = vec![
         ("a user", bearer(&a.access_token), true),
@@ -41,7 +37,7 @@ fn every_users_rpc_survives_random_and_malformed_requests() {
     target.hints.ids = vec![a.user_id.clone(), f.b.user_id.clone(), b.user_id.clone(), operator.user_id.clone()];
     target.templates = fuzz::templates(USERS, |m| f.request(m));
     let pool = app.db.pool.clone();
-    let report = fuzz::run(&runtime, &target, || events(&pool));
+    let report = fuzz::run(&runtime, &target, || event_count(&pool));
     println!("users: {report}");
 
     // The admin API every service with a database serves (one implementation, in tuan_host):
@@ -53,7 +49,7 @@ fn every_users_rpc_survives_random_and_malformed_requests() {
     admin.callers.extend(bad.into_iter().take(3).map(|(what, credential)| (what, credential, false)));
     admin.templates = fuzz::templates(ADMIN, tuan_testkit::authz::admin_request);
     admin.cases = fuzz::cases(16);
-    let report = fuzz::run(&runtime, &admin, || events(&pool));
+    let report = fuzz::run(&runtime, &admin, || event_count(&pool));
     println!("users admin: {report}");
     runtime.block_on(app.stop());
 }

@@ -4,18 +4,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, config_for, phone};
+use common::{TestApp, phone};
 use tuan_proto::users::v1 as pb;
-use tuan_testkit::TestDb;
 
 #[tokio::test]
 async fn metrics_endpoint_exposes_rpc_outbox_and_pool_metrics() {
-    tuan_testkit::init_tracing();
-    let db = TestDb::new().await;
-    let mut config = config_for(&db, &tuan_testkit::shared_broker());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    config.common.metrics_addr = Some(([127, 0, 0, 1], port).into());
-    let mut app = TestApp::spawn_with(db, config).await;
+    let port = tuan_testkit::free_port();
+    let mut app = TestApp::spawn_tuned(|config| config.common.metrics_addr = Some(([127, 0, 0, 1], port).into())).await;
     app.sign_up(&phone(), "Metric").await;
     let refused = app.client.login(pb::LoginRequest { phone: phone(), password: "wrong-password-1".into() }).await;
     assert!(refused.is_err());

@@ -205,7 +205,7 @@ async fn projections_rebuilt_from_the_store_equal_the_live_ones() {
 async fn health_and_reflection_v1_and_v1alpha_list_the_service_and_the_admin_api() {
     use tonic_reflection::pb::{v1, v1alpha};
     let mut app = TestApp::spawn().await;
-    let channel = tonic::transport::Channel::from_shared(app.channel_url()).unwrap().connect().await.unwrap();
+    let channel = app.server.channel().await;
 
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let status = health

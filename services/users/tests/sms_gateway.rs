@@ -17,9 +17,8 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::post,
 };
-use common::{TestApp, config_for, phone};
+use common::{TestApp, phone};
 use tuan_proto::users::v1 as pb;
-use tuan_testkit::TestDb;
 use users::config::SmsSenderKind;
 
 /// One message as the gateway received it.
@@ -67,17 +66,17 @@ async fn fake_gateway(script: &[u16]) -> (Arc<FakeGateway>, String) {
 
 /// The users service sending through the gateway at `url`, with its metrics served on a port.
 async fn users_with_gateway(url: &str) -> (TestApp, u16) {
-    tuan_testkit::init_tracing();
-    let db = TestDb::new().await;
-    let mut config = config_for(&db, &tuan_testkit::shared_broker());
-    let sms = &mut config.users.sms;
-    (sms.sender, sms.url, sms.account, sms.from) =
-        (SmsSenderKind::Http, url.to_string(), "AC-test".into(), "+15005550006".into());
-    sms.token = "secret-token".to_string().into();
-    sms.backoff_ms = 50;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    config.common.metrics_addr = Some(([127, 0, 0, 1], port).into());
-    (TestApp::spawn_with(db, config).await, port)
+    let port = tuan_testkit::free_port();
+    let app = TestApp::spawn_tuned(|config| {
+        let sms = &mut config.users.sms;
+        (sms.sender, sms.url, sms.account, sms.from) =
+            (SmsSenderKind::Http, url.to_string(), "AC-test".into(), "+15005550006".into());
+        sms.token = "secret-token".to_string().into();
+        sms.backoff_ms = 50;
+        config.common.metrics_addr = Some(([127, 0, 0, 1], port).into());
+    })
+    .await;
+    (app, port)
 }
 
 /// What the gateway received once it has `n` messages (up to 10 s).

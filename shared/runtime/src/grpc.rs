@@ -15,6 +15,9 @@ use tower::layer::util::{Identity, Stack};
 
 use crate::{metrics::RpcMetricsLayer, telemetry};
 
+/// The parsers of request fields live in [`crate::fields`]; the handlers import them from here.
+pub use crate::fields::{count_or, idempotency_key, parse_uuid, parse_uuids};
+
 /// The health service's own name, listed by reflection too.
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
@@ -165,68 +168,4 @@ pub fn client_address<T>(request: &Request<T>) -> String {
         .map(str::to_string)
         .or_else(|| request.remote_addr().map(|a| a.ip().to_string()))
         .unwrap_or_else(|| "unknown".to_string())
-}
-
-/// Parses a UUID request field, naming the field in the error.
-pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, crate::ApiError> {
-    uuid::Uuid::parse_str(value.trim())
-        .map_err(|_| crate::ApiError::invalid(format!("{field} must be a UUID, got {value:?}")))
-}
-
-/// The idempotency key of a command `request` (`operation` is the RPC's name; `clear` empties
-/// the key field so the request's hash covers what it asks, not the key).
-pub fn idempotency_key<M: prost::Message + Clone>(
-    operation: &str,
-    request: &M,
-    key: &str,
-    clear: impl FnOnce(&mut M),
-) -> Result<tuan_eventstore::idempotency::IdempotencyKey, crate::ApiError> {
-    tuan_eventstore::idempotency::IdempotencyKey::of(operation, request, key, clear).map_err(crate::ApiError::from)
-}
-
-/// Parses a repeated UUID request field of at most `max` ids (a batch read's bound), each
-/// once, in the order given.
-pub fn parse_uuids(field: &str, values: &[String], max: usize) -> Result<Vec<uuid::Uuid>, crate::ApiError> {
-    if values.len() > max {
-        return Err(crate::ApiError::invalid(format!("{field} may name at most {max} ids, got {}", values.len())));
-    }
-    let mut ids: Vec<uuid::Uuid> = Vec::with_capacity(values.len());
-    for value in values {
-        let id = parse_uuid(field, value)?;
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
-}
-
-/// A count a request may set: 0 means `default`, above `max` is refused.
-pub fn count_or(field: &str, value: u32, default: u32, max: u32) -> Result<u32, crate::ApiError> {
-    match value {
-        0 => Ok(default),
-        n if n > max => Err(crate::ApiError::invalid(format!("{field} must be at most {max}, got {n}"))),
-        n => Ok(n),
-    }
-}
-
-#[cfg(test)]
-mod batch_tests {
-    use super::*;
-
-    #[test]
-    fn batches_of_ids_are_bounded_parsed_and_distinct() {
-        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-        let given = [a, b, a].map(|id| id.to_string()).to_vec();
-        assert_eq!(parse_uuids("ids", &given, 3).unwrap(), vec![a, b]);
-        assert!(parse_uuids("ids", &given, 2).unwrap_err().to_string().contains("at most 2"));
-        assert!(parse_uuids("ids", &["x".to_string()], 2).is_err());
-        assert!(parse_uuids("ids", &[], 2).unwrap().is_empty());
-    }
-
-    #[test]
-    fn counts_default_and_are_bounded() {
-        assert_eq!(count_or("n", 0, 10, 20).unwrap(), 10);
-        assert_eq!(count_or("n", 20, 10, 20).unwrap(), 20);
-        assert!(count_or("n", 21, 10, 20).is_err());
-    }
 }

@@ -6,6 +6,10 @@
 //! `tests/authz_matrix.rs` here fails when an RPC exists in the protobuf descriptors without a
 //! row, so a new RPC cannot ship without an authorization decision.
 //!
+//! The walkers that prove the rows against a running process live here too
+//! ([`check_service`], [`check_admin`], [`assert_probes_are_public`]), built on [`crate::rpc`]'s
+//! raw calls; `rpc` knows nothing of the matrix.
+//!
 //! Refusals are what the services decide today: `PERMISSION_DENIED` where the resource's
 //! existence is no secret to the caller, `NOT_FOUND` where the service hides it (a private
 //! group circle from strangers, another buyer's join, a friend request that is not yours).
@@ -558,4 +562,21 @@ async fn admin_snapshot(pool: &sqlx::PgPool) -> (i64, i64) {
     .fetch_one(pool)
     .await
     .expect("admin snapshot")
+}
+
+/// A request the probes of every process answer: health asks about the whole server; reflection
+/// lists the services (`ServerReflectionRequest { list_services: "" }`, field 7).
+pub fn probe_request(rpc: &str) -> Vec<u8> {
+    if rpc.contains("ServerReflection") { vec![0x3a, 0x00] } else { Vec::new() }
+}
+
+/// Every probe (health, reflection) of the process behind `channel` answers without a token.
+pub async fn assert_probes_are_public(channel: &tonic::transport::Channel) {
+    use crate::rpc::call_raw;
+    for rule in MATRIX.iter().filter(|r| r.service().starts_with("grpc.")) {
+        assert!(rule.is_public(), "{} should be public", rule.rpc);
+        let reply =
+            call_raw(channel, rule.rpc, &None, probe_request(rule.rpc), std::time::Duration::from_secs(10)).await;
+        assert!(reply.is_ok(), "{} without a token: {:?}", rule.rpc, reply.err());
+    }
 }

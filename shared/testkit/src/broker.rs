@@ -1,5 +1,5 @@
 use std::{
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -117,7 +117,7 @@ pub struct OwnBroker {
 
 impl OwnBroker {
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = crate::free_port();
         let dir = own_broker_base().join(format!("test-broker-{}", uuid::Uuid::new_v4().simple()));
         let mut broker = Self { port, dir, child: None, authentication: false };
         broker.resume();

@@ -59,3 +59,14 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// Events in the event store of `pool`'s database.
+pub async fn event_count(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.unwrap()
+}
+
+/// Events appended by API requests (caused by `request:<correlation id>`): not by consumers of
+/// other services' events, sagas or scanners, which may append at any moment.
+pub async fn request_event_count(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE causation_id LIKE 'request:%'").fetch_one(pool).await.unwrap()
+}

@@ -1,12 +1,17 @@
 //! Test support shared by every service's tests.
 //!
-//! - [`TestDb`]: a fresh database per test, named by a random UUID, dropped afterwards.
+//! - [`TestDb`]: a fresh database per test, named by a random UUID, dropped afterwards;
+//!   [`event_count`] and [`request_event_count`] read its event store.
+//! - [`service`]: a service under test: [`config_for`] a test, [`fresh`] database and config,
+//!   its [`Server`] on a free port until stopped, [`User`]s with tokens, [`authed`] requests
+//!   and [`envelope`]s of other services' events.
 //! - [`shared_broker`]: the broker every test may use (started if it is not running).
 //! - [`OwnBroker`]: a private broker a test can kill and restart.
 //! - [`otlp::TraceCollector`]: an OTLP trace receiver, to assert on the spans services export.
-//! - [`authz::MATRIX`]: who may call each RPC; [`rpc`]: any RPC called by path with raw bytes,
-//!   bad credentials, and [`rpc::assert_refused_cleanly`]; [`fuzz`]: random requests to every
-//!   RPC of a service, built from the descriptors.
+//! - [`authz::MATRIX`]: who may call each RPC, and the walkers that prove it against a
+//!   service; [`rpc`]: any RPC called by path with raw bytes, bad credentials, and
+//!   [`rpc::assert_refused_cleanly`]; [`fuzz`]: random requests to every RPC of a service,
+//!   built from the descriptors.
 //! - [`sms`]: the codes the users service's development sender wrote, as tests sign up.
 //!
 //! Nothing here skips a test when something is missing: it fails saying what to start.
@@ -17,10 +22,12 @@ mod db;
 pub mod fuzz;
 pub mod otlp;
 pub mod rpc;
+pub mod service;
 pub mod sms;
 
 pub use broker::{OwnBroker, shared_broker};
-pub use db::TestDb;
+pub use db::{TestDb, event_count, request_event_count};
+pub use service::{Server, Stop, User, authed, config_for, envelope, free_port, fresh, retry_after};
 
 /// A prefix that keeps one test's topics apart from every other test's.
 pub fn unique_prefix() -> String {

@@ -6,50 +6,32 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use circles::{Application, config::CirclesConfig, startup::wait_consumers_assigned};
 use prost::{Message as _, Name};
 use rdkafka::{producer::FutureRecord, util::Timeout};
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 use tuan_messaging::KafkaClients;
 use tuan_proto::{
     circles::v1::{self as pb, circles_service_client::CirclesServiceClient},
     events::v1::EventEnvelope,
     users::v1 as users_pb,
 };
-use tuan_runtime::auth::{Caller, ROLE_OPERATOR, TokenKeys};
-use tuan_testkit::TestDb;
+use tuan_testkit::{Server, TestDb};
+pub use tuan_testkit::{User, authed, envelope};
 use uuid::Uuid;
 
 pub type Client = CirclesServiceClient<Channel>;
 
 pub struct TestApp {
     pub db: Option<TestDb>,
-    pub port: u16,
+    pub server: Server<anyhow::Error>,
     pub config: CirclesConfig,
     pub client: Client,
-    pub keys: TokenKeys,
     kafka: KafkaClients,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-/// A user of the test: id and a valid access token.
-#[derive(Clone, Debug)]
-pub struct User {
-    pub id: Uuid,
-    pub token: String,
 }
 
 pub fn config_for(db: &TestDb, brokers: &str) -> CirclesConfig {
-    let mut config = CirclesConfig::default();
-    config.common.environment = tuan_runtime::config::Environment::Development;
-    config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
-    config.common.database.url = db.url.clone().into();
-    config.common.kafka.brokers = brokers.to_string();
-    config.common.kafka.topic_prefix = tuan_testkit::unique_prefix();
-    config.common.kafka.partitions = 2;
-    config
+    tuan_testkit::config_for(db, brokers, |c: &mut CirclesConfig| &mut c.common)
 }
 
 impl TestApp {
@@ -58,30 +40,22 @@ impl TestApp {
     }
 
     pub async fn spawn_configured(adjust: impl FnOnce(&mut CirclesConfig)) -> Self {
-        tuan_testkit::init_tracing();
-        let db = TestDb::new().await;
-        let mut config = config_for(&db, &tuan_testkit::shared_broker());
-        adjust(&mut config);
+        let (db, config) = tuan_testkit::fresh(config_for, adjust).await;
         Self::spawn_with(db, config).await
     }
 
     /// Starts the service and waits until its consumers have their partitions.
     pub async fn spawn_with(db: TestDb, config: CirclesConfig) -> Self {
         let app = Application::build(config.clone()).await.expect("build circles service");
-        let port = app.port();
         let consumers = app.consumers();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(app.run_until_stopped(async move {
-            let _ = rx.await;
-        }));
+        let server = Server::spawn(app.port(), |stop| app.run_until_stopped(stop));
         assert!(
             wait_consumers_assigned(consumers, Duration::from_secs(45)).await,
             "consumers got no partitions in 45 s"
         );
-        let client = CirclesServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect");
-        let keys = TokenKeys::new(&config.common.auth);
+        let client = CirclesServiceClient::new(server.channel().await);
         let kafka = KafkaClients::new(&config.common.kafka.brokers).expect("kafka clients");
-        Self { db: Some(db), port, config, client, keys, kafka, stop: Some(tx), server: Some(server) }
+        Self { db: Some(db), server, config, client, kafka }
     }
 
     pub fn pool(&self) -> &sqlx::PgPool {
@@ -90,44 +64,32 @@ impl TestApp {
 
     /// Stops the server and waits for it to drain.
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server result");
-        }
+        self.server.stop().await;
     }
 
     /// Kills the service as a crash would: every task (server, relay, consumers) is dropped
     /// mid-flight, open transactions roll back, no offsets are committed. Returns the database
     /// and config so a new instance can take over.
     pub async fn kill(mut self) -> (TestDb, CirclesConfig) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-            let _ = server.await;
-        }
+        self.server.kill().await;
         (self.db.take().expect("database"), self.config.clone())
     }
 
     pub fn user_with_roles(&self, roles: &[&str]) -> User {
-        let id = Uuid::now_v7();
-        let caller =
-            Caller { user_id: id, session_id: Uuid::now_v7(), roles: roles.iter().map(|r| r.to_string()).collect() };
-        let (token, _) = self.keys.issue(&caller, Utc::now(), chrono::Duration::minutes(30)).expect("token");
-        User { id, token }
+        User::with_roles(&self.config.common.auth, roles)
     }
 
     pub fn user(&self) -> User {
-        self.user_with_roles(&[])
+        User::new(&self.config.common.auth)
     }
 
     pub fn operator(&self) -> User {
-        self.user_with_roles(&[ROLE_OPERATOR])
+        User::operator(&self.config.common.auth)
     }
 
     /// Publishes a users-service event as the users service's outbox relay would.
     pub async fn publish_users_event<M: Name + prost::Message>(&self, stream_type: &str, stream_id: &str, event: M) {
-        self.publish("users", &envelope("users", stream_type, stream_id, 1, event)).await;
+        self.publish("users", &envelope("users", stream_type, stream_id, 1, &event)).await;
     }
 
     /// Publishes `envelope` onto `<prefix>tuan.<service>.v1`, keyed by its stream id, as that
@@ -206,7 +168,7 @@ impl TestApp {
     }
 
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(self.pool()).await.unwrap()
+        tuan_testkit::event_count(self.pool()).await
     }
 
     pub async fn create_circle(&mut self, owner: &User, kind: pb::CircleKind, approval_required: bool) -> pb::Circle {
@@ -224,40 +186,9 @@ impl TestApp {
     }
 }
 
-/// `event` as version `version` of stream `stream_type`/`stream_id` of service `source`, with a
-/// fresh event id.
-pub fn envelope<M: Name + prost::Message>(
-    source: &str,
-    stream_type: &str,
-    stream_id: &str,
-    version: u64,
-    event: M,
-) -> EventEnvelope {
-    EventEnvelope {
-        event_id: Uuid::now_v7().to_string(),
-        stream_type: stream_type.into(),
-        stream_id: stream_id.into(),
-        version,
-        event_type: M::full_name(),
-        schema_version: 1,
-        occurred_at_micros: Utc::now().timestamp_micros(),
-        correlation_id: Uuid::now_v7().to_string(),
-        payload: event.encode_to_vec(),
-        source: source.into(),
-        ..Default::default()
-    }
-}
-
 pub fn pair(a: Uuid, b: Uuid) -> String {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     format!("{lo}:{hi}")
-}
-
-/// A request carrying `token` as its bearer token.
-pub fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 pub fn circle(circle_id: &str) -> pb::CircleTarget {

@@ -27,32 +27,23 @@ use tuan_proto::{
     payments::v1 as payments,
     users::v1 as users,
 };
-use tuan_runtime::auth::{Caller, TokenKeys};
-use tuan_testkit::TestDb;
+pub use tuan_testkit::authed;
+use tuan_testkit::{Server, TestDb};
 use uuid::Uuid;
 
 pub type Client = GroupBuyServiceClient<Channel>;
 
 pub struct TestApp {
     pub db: TestDb,
-    pub port: u16,
+    pub server: Server<anyhow::Error>,
     pub config: GroupBuyConfig,
     pub client: Client,
     pub sim: PaymentsSim,
-    keys: TokenKeys,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 pub fn config_for(db: &TestDb, brokers: &str, max_connections: u32) -> GroupBuyConfig {
-    let mut config = GroupBuyConfig::default();
-    config.common.environment = tuan_runtime::config::Environment::Development;
-    config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
-    config.common.database.url = db.url.clone().into();
+    let mut config = tuan_testkit::config_for(db, brokers, |c: &mut GroupBuyConfig| &mut c.common);
     config.common.database.max_connections = max_connections;
-    config.common.kafka.brokers = brokers.to_string();
-    config.common.kafka.topic_prefix = tuan_testkit::unique_prefix();
-    config.common.kafka.partitions = 2;
     config.groupbuy.deadline_scan_ms = 200;
     config.groupbuy.progress_tick_ms = 1000;
     config.groupbuy.saga_consumers = 1;
@@ -65,38 +56,26 @@ impl TestApp {
     }
 
     pub async fn spawn_sized(max_connections: u32) -> Self {
-        tuan_testkit::init_tracing();
-        let db = TestDb::new().await;
-        let config = config_for(&db, &tuan_testkit::shared_broker(), max_connections);
+        let sized = |db: &TestDb, brokers: &str| config_for(db, brokers, max_connections);
+        let (db, config) = tuan_testkit::fresh(sized, |_| {}).await;
         let sim = PaymentsSim::start(&config).await;
-        let keys = TokenKeys::new(&config.common.auth);
-        let (port, client, stop, server) = start(&config).await;
-        Self { db, port, config, client, sim, keys, stop: Some(stop), server: Some(server) }
+        let (server, client) = start(&config).await;
+        Self { db, server, config, client, sim }
     }
 
     /// Stops the server and waits for it to drain.
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server result");
-        }
+        self.server.stop().await;
     }
 
     /// Starts the service again on the same database and topics.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let (port, client, stop, server) = start(&self.config).await;
-        self.port = port;
-        self.client = client;
-        self.stop = Some(stop);
-        self.server = Some(server);
+        (self.server, self.client) = start(&self.config).await;
     }
 
     pub fn token(&self, user: Uuid) -> String {
-        let caller = Caller { user_id: user, session_id: Uuid::now_v7(), roles: vec![] };
-        self.keys.issue(&caller, Utc::now(), chrono::Duration::minutes(30)).unwrap().0
+        tuan_testkit::rpc::token(&self.config.common.auth, user, &[])
     }
 
     pub fn as_user<T>(&self, user: Uuid, message: T) -> Request<T> {
@@ -148,7 +127,7 @@ impl TestApp {
     }
 
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.db.pool).await.unwrap()
+        tuan_testkit::event_count(&self.db.pool).await
     }
 
     pub async fn count_events(&self, event_type: &str) -> i64 {
@@ -214,19 +193,14 @@ impl TestApp {
     }
 }
 
-async fn start(
-    config: &GroupBuyConfig,
-) -> (u16, Client, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+/// Starts the service and waits until its saga consumer has a partition.
+async fn start(config: &GroupBuyConfig) -> (Server<anyhow::Error>, Client) {
     let app = Application::build(config.clone()).await.expect("build groupbuy service");
-    let port = app.port();
     let mut consumer = app.consumer();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = rx.await;
-    }));
+    let server = Server::spawn(app.port(), |stop| app.run_until_stopped(stop));
     assert!(consumer.wait_assigned(Duration::from_secs(30)).await, "saga consumer got no partition in 30 s");
-    let client = GroupBuyServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect");
-    (port, client, tx, server)
+    let client = GroupBuyServiceClient::new(server.channel().await);
+    (server, client)
 }
 
 pub fn launch_request(stock: u32, mode: pb::launch_campaign_request::Mode) -> pb::LaunchCampaignRequest {
@@ -256,13 +230,6 @@ pub fn tipping_mode(min_buyers: u32) -> pb::launch_campaign_request::Mode {
     pb::launch_campaign_request::Mode::Tipping(pb::TippingSettings { min_buyers })
 }
 
-/// A request carrying `token` as its bearer token.
-pub fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
 pub async fn wait_for<F, Fut>(timeout: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -282,22 +249,9 @@ async fn publish<M: prost::Message + Name>(
     stream_id: &str,
     message: &M,
 ) {
-    let envelope = EventEnvelope {
-        event_id: Uuid::now_v7().to_string(),
-        stream_type: stream_type.into(),
-        stream_id: stream_id.into(),
-        version: 1,
-        event_type: M::full_name(),
-        schema_version: 1,
-        occurred_at_micros: Utc::now().timestamp_micros(),
-        correlation_id: Uuid::now_v7().to_string(),
-        causation_id: String::new(),
-        payload: message.encode_to_vec(),
-        // As the topic's owner would (consumers set aside events from anyone else).
-        source: tuan_messaging::topic_owner(topic).unwrap_or("test").into(),
-        ..Default::default()
-    };
-    let bytes = envelope.encode_to_vec();
+    // From the topic's owner, as it would be (consumers set aside events from anyone else).
+    let source = tuan_messaging::topic_owner(topic).unwrap_or("test");
+    let bytes = tuan_testkit::envelope(source, stream_type, stream_id, 1, message).encode_to_vec();
     producer
         .send(FutureRecord::to(topic).key(stream_id).payload(&bytes), Timeout::After(Duration::from_secs(10)))
         .await

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use payments::{Application, config::PaymentsConfig};
 use prost::{Message, Name};
 use rdkafka::{
@@ -15,7 +14,7 @@ use rdkafka::{
     producer::FutureRecord,
     util::Timeout,
 };
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 use tuan_messaging::KafkaClients;
 use tuan_proto::{
     circles::v1 as circles,
@@ -23,38 +22,23 @@ use tuan_proto::{
     payments::v1::{self as pb, payments_service_client::PaymentsServiceClient},
     users::v1 as users,
 };
-use tuan_runtime::auth::{Caller, ROLE_OPERATOR, TokenKeys};
-use tuan_testkit::TestDb;
+use tuan_testkit::{Server, TestDb};
+pub use tuan_testkit::{User, authed};
 use uuid::Uuid;
 
 pub struct TestApp {
     pub db: TestDb,
-    pub port: u16,
+    pub server: Server<anyhow::Error>,
     pub config: PaymentsConfig,
     pub client: PaymentsServiceClient<Channel>,
     pub kafka: KafkaClients,
     /// Where WeChat Pay notifications go, with that provider.
     pub notify_port: Option<u16>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-/// A user of the test: id and access token.
-#[derive(Clone, Debug)]
-pub struct User {
-    pub id: Uuid,
-    pub token: String,
 }
 
 pub fn config_for(db: &TestDb, brokers: &str) -> PaymentsConfig {
-    let mut config = PaymentsConfig::default();
-    config.common.environment = tuan_runtime::config::Environment::Development;
-    config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
-    config.common.database.url = db.url.clone().into();
+    let mut config = tuan_testkit::config_for(db, brokers, |c: &mut PaymentsConfig| &mut c.common);
     config.common.database.max_connections = 30;
-    config.common.kafka.brokers = brokers.to_string();
-    config.common.kafka.topic_prefix = tuan_testkit::unique_prefix();
-    config.common.kafka.partitions = 2;
     config.payments.provider.min_latency_ms = 0;
     config.payments.provider.max_latency_ms = 50;
     config.payments.provider.failure_rate = 0.0;
@@ -68,47 +52,29 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut PaymentsConfig)) -> Self {
-        tuan_testkit::init_tracing();
-        let db = TestDb::new().await;
-        let brokers = tuan_testkit::shared_broker();
-        let mut config = config_for(&db, &brokers);
-        adjust(&mut config);
+        let (db, config) = tuan_testkit::fresh(config_for, adjust).await;
         let app = Application::build(config.clone()).await.expect("build payments service");
-        let (port, notify_port) = (app.port(), app.notify_port());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(app.run_until_stopped(async move {
-            let _ = rx.await;
-        }));
-        let client = PaymentsServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect");
-        let kafka = KafkaClients::new(&brokers).unwrap();
-        Self { db, port, config, client, kafka, notify_port, stop: Some(tx), server: Some(server) }
+        let notify_port = app.notify_port();
+        let server = Server::spawn(app.port(), |stop| app.run_until_stopped(stop));
+        let client = PaymentsServiceClient::new(server.channel().await);
+        let kafka = KafkaClients::new(&config.common.kafka.brokers).unwrap();
+        Self { db, server, config, client, kafka, notify_port }
     }
 
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server result");
-        }
-    }
-
-    fn token(&self, caller: &Caller) -> String {
-        TokenKeys::new(&self.config.common.auth).issue(caller, Utc::now(), chrono::Duration::minutes(15)).unwrap().0
+        self.server.stop().await;
     }
 
     pub fn user(&self) -> User {
-        self.user_with_roles(vec![])
+        User::new(&self.config.common.auth)
     }
 
     pub fn operator(&self) -> User {
-        self.user_with_roles(vec![ROLE_OPERATOR.to_string()])
+        User::operator(&self.config.common.auth)
     }
 
-    pub fn user_with_roles(&self, roles: Vec<String>) -> User {
-        let id = Uuid::now_v7();
-        let token = self.token(&Caller { user_id: id, session_id: Uuid::now_v7(), roles });
-        User { id, token }
+    pub fn user_with_roles(&self, roles: &[&str]) -> User {
+        User::with_roles(&self.config.common.auth, roles)
     }
 
     pub fn topic(&self, service: &str) -> String {
@@ -144,18 +110,10 @@ impl TestApp {
         version: u64,
         message: &M,
     ) -> String {
-        let event_id = Uuid::now_v7().to_string();
+        // Without a time (the epoch): old enough for any grace period to have passed.
         let envelope = EventEnvelope {
-            event_id: event_id.clone(),
-            stream_type: stream_type.into(),
-            stream_id: key.into(),
-            version,
-            event_type: M::full_name(),
-            schema_version: 1,
-            payload: message.encode_to_vec(),
-            correlation_id: Uuid::now_v7().to_string(),
-            source: source.into(),
-            ..Default::default()
+            occurred_at_micros: 0,
+            ..tuan_testkit::envelope(source, stream_type, key, version, message)
         };
         let bytes = envelope.encode_to_vec();
         let topic = self.topic(service);
@@ -165,7 +123,7 @@ impl TestApp {
             .await
             .map_err(|(e, _)| e)
             .expect("publish");
-        event_id
+        envelope.event_id
     }
 
     /// Makes `a` and `b` friends through a users event and waits until payments knows.
@@ -306,16 +264,13 @@ impl TestApp {
     }
 
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.db.pool).await.unwrap()
+        tuan_testkit::event_count(&self.db.pool).await
     }
 
     /// Events appended by API requests only: not by the provider's asynchronous confirmations
     /// or the expiry scanner, which may land at any moment.
     pub async fn request_event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE causation_id LIKE 'request:%'")
-            .fetch_one(&self.db.pool)
-            .await
-            .unwrap()
+        tuan_testkit::request_event_count(&self.db.pool).await
     }
 
     /// Sum of every account (must be zero: every entry balances).
@@ -389,13 +344,6 @@ const MEMBER: &str = "SELECT count(*) FROM public.circle_members WHERE circle_id
 
 pub fn dec(s: &str) -> rust_decimal::Decimal {
     rust_decimal::Decimal::from_str_exact(s).unwrap()
-}
-
-/// A request carrying `token` as its bearer token.
-pub fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 pub fn key() -> String {

@@ -9,9 +9,12 @@ use std::sync::{
 };
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 use tuan_proto::users::v1::{self as pb, users_service_client::UsersServiceClient};
-use tuan_testkit::TestDb;
+use tuan_testkit::{Server, TestDb};
+// For the tests to take from here; not every test uses each.
+#[allow(unused_imports)]
+pub use tuan_testkit::{authed, retry_after};
 use users::{Application, app::UsersApp, config::UsersConfig};
 
 /// The operators of the tests: signed up, then made operators from inside the deployment
@@ -20,25 +23,17 @@ pub const OPERATOR_PHONE: &str = "+8613800000000";
 
 pub struct TestApp {
     pub db: TestDb,
-    pub port: u16,
+    pub server: Server<anyhow::Error>,
     pub config: UsersConfig,
     pub client: UsersServiceClient<Channel>,
     /// The time discovery goes by; move it with [`TestClock::advance`].
     pub clock: TestClock,
     /// The service's use cases, for what a test must trigger itself (a salt rotation).
     pub users: UsersApp,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 pub fn config_for(db: &TestDb, brokers: &str) -> UsersConfig {
-    let mut config = UsersConfig::default();
-    config.common.environment = tuan_runtime::config::Environment::Development;
-    config.common.grpc_addr = "127.0.0.1:0".parse().unwrap();
-    config.common.database.url = db.url.clone().into();
-    config.common.kafka.brokers = brokers.to_string();
-    config.common.kafka.topic_prefix = tuan_testkit::unique_prefix();
-    config.common.kafka.partitions = 2;
+    let mut config = tuan_testkit::config_for(db, brokers, |c: &mut UsersConfig| &mut c.common);
     // Tests sign many people up from one address; tests/phone_codes.rs checks the real limit.
     config.users.phone_codes.per_client_per_hour = 1_000_000;
     config
@@ -46,45 +41,27 @@ pub fn config_for(db: &TestDb, brokers: &str) -> UsersConfig {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        tuan_testkit::init_tracing();
-        let db = TestDb::new().await;
-        let config = config_for(&db, &tuan_testkit::shared_broker());
-        Self::spawn_with(db, config).await
+        Self::spawn_tuned(|_| {}).await
     }
 
     /// [`TestApp::spawn`] with settings changed by `tune`.
     pub async fn spawn_tuned(tune: impl FnOnce(&mut UsersConfig)) -> Self {
-        tuan_testkit::init_tracing();
-        let db = TestDb::new().await;
-        let mut config = config_for(&db, &tuan_testkit::shared_broker());
-        tune(&mut config);
+        let (db, config) = tuan_testkit::fresh(config_for, tune).await;
         Self::spawn_with(db, config).await
     }
 
     pub async fn spawn_with(db: TestDb, config: UsersConfig) -> Self {
         let clock = TestClock::default();
         let app = Application::build_with_clock(config.clone(), clock.clock()).await.expect("build users service");
-        let (port, users) = (app.port(), app.app().clone());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(app.run_until_stopped(async move {
-            let _ = rx.await;
-        }));
-        let client = UsersServiceClient::connect(format!("http://127.0.0.1:{port}")).await.expect("connect");
-        Self { db, port, config, client, clock, users, stop: Some(tx), server: Some(server) }
+        let users = app.app().clone();
+        let server = Server::spawn(app.port(), |stop| app.run_until_stopped(stop));
+        let client = UsersServiceClient::new(server.channel().await);
+        Self { db, server, config, client, clock, users }
     }
 
     /// Stops the server and waits for it to drain.
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server result");
-        }
-    }
-
-    pub fn channel_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.stop().await;
     }
 
     /// Signs up `phone` the way a person does: asks for a code, reads the SMS, types it back.
@@ -130,7 +107,7 @@ impl TestApp {
     }
 
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.db.pool).await.unwrap()
+        tuan_testkit::event_count(&self.db.pool).await
     }
 
     /// Events the relay publishes (the private ones stay here: `tuan_messaging::PRIVATE_EVENTS`).
@@ -164,24 +141,11 @@ impl TestClock {
     }
 }
 
-/// A request carrying `token` as its bearer token.
-pub fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
 pub fn target(user_id: &str) -> pb::FriendTarget {
     pb::FriendTarget { user_id: user_id.into() }
 }
 
 /// Unique-enough test phone numbers.
-/// How long a RESOURCE_EXHAUSTED answer says to wait (`retry-after-ms`).
-pub fn retry_after(status: &tonic::Status) -> std::time::Duration {
-    let ms = status.metadata().get("retry-after-ms").expect("retry-after-ms").to_str().unwrap();
-    std::time::Duration::from_millis(ms.parse().unwrap())
-}
-
 pub fn phone() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
