@@ -13,6 +13,9 @@ pub enum StoreError {
     Decode(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An idempotency key was malformed or reused (see [`crate::idempotency`]).
+    #[error(transparent)]
+    Idempotency(#[from] crate::idempotency::IdempotencyError),
 }
 
 impl StoreError {

@@ -43,14 +43,12 @@ impl IdempotencyKey {
     /// `request` is the encoded request without its key; `operation` keeps keys of different
     /// calls apart.
     pub fn parse(key: &str, operation: &str, request: &[u8]) -> Result<Self, IdempotencyError> {
-        let key = key.trim();
-        // No control characters: Postgres text cannot hold NUL, and a key with one failed as an
-        // internal error after the command had been decided.
-        if key.is_empty() || key.chars().count() > Self::MAX_LEN || key.chars().any(char::is_control) {
-            return Err(IdempotencyError::Malformed);
-        }
+        // Bounded text: a control character (NUL above all) once failed as an internal error
+        // after the command had been decided.
+        let bounds = tuan_kernel::text::Bounds::line(1, Self::MAX_LEN);
+        let key = tuan_kernel::bounded("idempotency_key", key, bounds).map_err(|_| IdempotencyError::Malformed)?;
         let hash = Sha256::new().chain_update(operation.as_bytes()).chain_update([0]).chain_update(request).finalize();
-        Ok(Self { key: key.to_string(), request_hash: hex::encode(hash) })
+        Ok(Self { key, request_hash: hex::encode(hash) })
     }
 
     /// The key of a protobuf `request`, hashed with `clear` applied (it empties the key field,

@@ -8,6 +8,8 @@
 //!   update inline projections, all in one transaction, retried on conflict.
 //! - [`Projection`]s are rebuilt from the store into a fresh schema and swapped in.
 //! - [`idempotency`]: keys that make a retried command take effect once.
+//! - [`transaction`]: one transaction over several aggregates, run again when it lost a race
+//!   ([`retrying!`]), and once per idempotency key ([`once!`]).
 //! - [`testing`]: given / when / then for aggregates' unit tests.
 
 mod aggregate;
@@ -18,6 +20,7 @@ mod repository;
 mod schema;
 mod store;
 pub mod testing;
+pub mod transaction;
 
 pub use aggregate::{Aggregate, DecodeError, EventPayload};
 pub use error::StoreError;
@@ -34,4 +37,5 @@ pub use store::{
 #[doc(hidden)]
 pub mod __private {
     pub use prost;
+    pub use sqlx::PgConnection;
 }

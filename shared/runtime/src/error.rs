@@ -36,6 +36,13 @@ pub trait Classify: std::error::Error {
     }
 }
 
+/// A lost race (a stream's version, a serialization failure) is worth running again.
+impl tuan_eventstore::transaction::Conflict for ApiError {
+    fn is_conflict(&self) -> bool {
+        self.kind == ErrorKind::Conflict
+    }
+}
+
 /// A refused amount or currency is always the caller's bad input.
 impl Classify for tuan_kernel::MoneyError {
     fn kind(&self) -> ErrorKind {
@@ -110,6 +117,7 @@ impl Classify for StoreError {
             StoreError::UniqueViolation { .. } => ErrorKind::AlreadyExists,
             StoreError::Database(db) => db.kind(),
             StoreError::Decode(_) => ErrorKind::Internal,
+            StoreError::Idempotency(e) => e.kind(),
         }
     }
 }

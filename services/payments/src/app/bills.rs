@@ -11,7 +11,7 @@ use tuan_proto::payments::v1 as pb;
 use tuan_runtime::{ApiError, auth::Caller};
 use uuid::Uuid;
 
-use super::{PaymentsApp, command_error, idempotent, wallet::require_friend};
+use super::{PaymentsApp, command_error, wallet::require_friend};
 use crate::{
     domain::{
         Bill, Currency, JournalEntry, Money, NetBalances, NetEffect, PaymentError, SettlementMethod, SplitMethod,
@@ -177,7 +177,7 @@ impl PaymentsApp {
             method: method_name(&new.method),
             bill,
         };
-        idempotent!(self, me, key, pb::Bill, |conn| self.record_bill(conn, meta, record.clone()))
+        tuan_eventstore::once!(&self.pool, me, key, |conn| self.record_bill(conn, meta, record.clone()))
     }
 
     async fn record_bill(
@@ -279,12 +279,7 @@ impl PaymentsApp {
         key: &IdempotencyKey,
     ) -> Result<pb::CollectionPaymentReceipt, ApiError> {
         let me = caller.user_id;
-        idempotent!(self, me, key, pb::CollectionPaymentReceipt, |conn| self.pay_collection_in(
-            conn,
-            meta,
-            me,
-            collection_id
-        ))
+        tuan_eventstore::once!(&self.pool, me, key, |conn| self.pay_collection_in(conn, meta, me, collection_id))
     }
 
     async fn pay_collection_in(
@@ -502,7 +497,7 @@ impl PaymentsApp {
         key: &IdempotencyKey,
     ) -> Result<pb::SettleUpResponse, ApiError> {
         let me = caller.user_id;
-        idempotent!(self, me, key, pb::SettleUpResponse, |conn| self.settle_up_in(conn, meta, me, group, currency))
+        tuan_eventstore::once!(&self.pool, me, key, |conn| self.settle_up_in(conn, meta, me, group, currency))
     }
 
     async fn settle_up_in(

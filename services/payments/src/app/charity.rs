@@ -10,7 +10,7 @@ use tuan_runtime::{
 };
 use uuid::Uuid;
 
-use super::{PaymentsApp, command_error, idempotent};
+use super::{PaymentsApp, command_error};
 use crate::{
     domain::{
         Currency, JournalEntry, Money, PaymentError,
@@ -49,7 +49,7 @@ impl PaymentsApp {
     ) -> Result<pb::CharityCampaign, ApiError> {
         let me = caller.user_id;
         let privileged = caller.has_role(ROLE_OPERATOR) || caller.has_role(ROLE_MERCHANT);
-        idempotent!(self, me, key, pb::CharityCampaign, |conn| async {
+        tuan_eventstore::once!(&self.pool, me, key, |conn| async {
             if !privileged && !social::is_verified_merchant(&mut *conn, me).await? {
                 return Err(PaymentError::Forbidden(
                     "only operators and verified merchants may create campaigns".into(),
@@ -84,7 +84,7 @@ impl PaymentsApp {
         key: &IdempotencyKey,
     ) -> Result<pb::DonationReceipt, ApiError> {
         let me = caller.user_id;
-        idempotent!(self, me, key, pb::DonationReceipt, |conn| self.donate_in(conn, meta, me, campaign, amount))
+        tuan_eventstore::once!(&self.pool, me, key, |conn| self.donate_in(conn, meta, me, campaign, amount))
     }
 
     async fn donate_in(

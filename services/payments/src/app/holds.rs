@@ -10,7 +10,7 @@ use tuan_proto::payments::v1 as pb;
 use tuan_runtime::{ApiError, auth::Caller, shutdown::Shutdown};
 use uuid::Uuid;
 
-use super::{PaymentsApp, command_error, idempotent, is_insufficient};
+use super::{PaymentsApp, command_error, is_insufficient};
 use crate::{
     domain::{
         Money, PaymentError,
@@ -219,7 +219,7 @@ impl PaymentsApp {
         key: &IdempotencyKey,
     ) -> Result<pb::Hold, ApiError> {
         caller.require_operator()?;
-        idempotent!(self, caller.user_id, key, pb::Hold, |conn| async {
+        tuan_eventstore::once!(&self.pool, caller.user_id, key, |conn| async {
             Ok(hold_view(&self.place_hold_in(conn, meta, request.clone(), WhenShort::Refuse).await?))
         })
     }
@@ -234,7 +234,7 @@ impl PaymentsApp {
         key: &IdempotencyKey,
     ) -> Result<pb::Hold, ApiError> {
         caller.require_operator()?;
-        idempotent!(self, caller.user_id, key, pb::Hold, |conn| async {
+        tuan_eventstore::once!(&self.pool, caller.user_id, key, |conn| async {
             Ok(hold_view(&self.capture_hold_in(conn, meta, hold_id, amount, final_capture, None).await?))
         })
     }
@@ -248,7 +248,7 @@ impl PaymentsApp {
         key: &IdempotencyKey,
     ) -> Result<pb::Hold, ApiError> {
         caller.require_operator()?;
-        idempotent!(self, caller.user_id, key, pb::Hold, |conn| async {
+        tuan_eventstore::once!(&self.pool, caller.user_id, key, |conn| async {
             Ok(hold_view(&self.release_hold_in(conn, meta, hold_id, reason.clone()).await?))
         })
     }

@@ -11,7 +11,7 @@ use tuan_proto::payments::v1 as pb;
 use tuan_runtime::{ApiError, ErrorKind, auth::Caller, shutdown::Shutdown};
 use uuid::Uuid;
 
-use super::{PaymentsApp, command_error, idempotent, in_tx};
+use super::{PaymentsApp, command_error};
 use crate::{
     domain::{
         AccountRef, Currency, JournalEntry, Money, PaymentError,
@@ -82,7 +82,7 @@ impl PaymentsApp {
         let user = caller.user_id;
         self.settings.daily_limits.admits(LimitedMove::TopUp, &amount)?;
         let response =
-            idempotent!(self, user, key, pb::ProviderRequest, |conn| self.request_top_up(conn, meta, user, amount))?;
+            tuan_eventstore::once!(&self.pool, user, key, |conn| self.request_top_up(conn, meta, user, amount))?;
         self.dispatch.notify_one();
         Ok(response)
     }
@@ -114,7 +114,7 @@ impl PaymentsApp {
     ) -> Result<pb::ProviderRequest, ApiError> {
         let user = caller.user_id;
         self.settings.daily_limits.admits(LimitedMove::Withdrawal, &amount)?;
-        let response = idempotent!(self, user, key, pb::ProviderRequest, |conn| self.request_withdrawal(
+        let response = tuan_eventstore::once!(&self.pool, user, key, |conn| self.request_withdrawal(
             conn,
             meta,
             user,
@@ -179,7 +179,7 @@ impl PaymentsApp {
             causation_id: format!("provider:{}", confirmation.id),
             trace_context: tuan_runtime::telemetry::current_trace_context(),
         };
-        in_tx!(self, |conn| self.confirm_in(conn, &meta, confirmation))
+        tuan_eventstore::retrying!(&self.pool, |conn| self.confirm_in(conn, &meta, confirmation))
     }
 
     async fn confirm_in(&self, conn: &mut PgConnection, meta: &EventMeta, c: &Confirmation) -> Result<(), ApiError> {
@@ -303,7 +303,7 @@ impl PaymentsApp {
             return Err(PaymentError::SelfTransfer.into());
         }
         self.settings.daily_limits.admits(LimitedMove::Transfer, &amount)?;
-        idempotent!(self, from, key, pb::TransferReceipt, |conn| self.transfer_in(
+        tuan_eventstore::once!(&self.pool, from, key, |conn| self.transfer_in(
             conn,
             meta,
             from,

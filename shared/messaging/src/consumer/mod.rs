@@ -104,6 +104,9 @@ impl From<tuan_eventstore::StoreError> for HandlerError {
             StoreError::Database(db) => db.into(),
             // Another writer won the stream: apply again on the new version.
             StoreError::Conflict { .. } => HandlerError::Transient(e.to_string()),
+            // A malformed or reused key in an event is the event's fault, not the moment's.
+            StoreError::Idempotency(tuan_eventstore::idempotency::IdempotencyError::Database(db)) => db.into(),
+            StoreError::Idempotency(_) => HandlerError::Permanent(e.to_string()),
         }
     }
 }
