@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use tonic::server::NamedService;
 use tuan_eventstore::ProjectionSet;
-use tuan_host::{Host, admin::StuckQuery};
+use tuan_host::Host;
 use tuan_messaging::{ConsumerHandle, IdempotentConsumer, topics};
 use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
@@ -13,37 +13,11 @@ use crate::{
     api::{GroupBuyApi, GroupBuyServiceServer},
     app::{DeadlineScanner, GroupBuyApp, ProgressHub, SagaHandler, Settings},
     config::{GroupBuyConfig, SERVICE},
-    store::{GroupBuyProjection, external},
+    store::{GroupBuyProjection, external, queries::STUCK_SAGAS},
 };
 
 /// The consumer group of the saga (payments' answers) and the merchant projection.
 pub const CONSUMER_GROUP: &str = "groupbuy";
-
-/// Sagas the admin API reports when they have not moved for a while (see `tuan_host::admin`):
-/// joins waiting on payments, and unfinished teams past their deadline.
-const STUCK_SAGAS: [StuckQuery; 2] = [
-    StuckQuery {
-        kind: "join",
-        sql: "SELECT j.join_id::text AS id, j.status AS state, \
-              EXTRACT(EPOCH FROM now() - j.updated_at)::float8 AS age_seconds, \
-              (SELECT e.event_type FROM public.events e WHERE e.stream_type = 'join' \
-               AND e.stream_id = j.join_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
-              'campaign ' || j.campaign_id || ', buyer ' || j.user_id || ', ' || j.amount || ' ' || j.currency AS detail \
-              FROM joins j WHERE j.status IN ('pending', 'capturing', 'releasing') \
-              AND j.updated_at < now() - make_interval(secs => $1) ORDER BY j.updated_at LIMIT $2",
-    },
-    StuckQuery {
-        kind: "team",
-        sql: "SELECT t.team_id::text AS id, t.status AS state, \
-              EXTRACT(EPOCH FROM now() - t.expires_at)::float8 AS age_seconds, \
-              (SELECT e.event_type FROM public.events e WHERE e.stream_type = 'team' \
-               AND e.stream_id = t.team_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
-              'campaign ' || t.campaign_id || ', ' || t.members || '/' || t.team_size || ' members, overdue since ' \
-              || t.expires_at AS detail \
-              FROM teams t WHERE t.status IN ('pending', 'open') \
-              AND t.expires_at < now() - make_interval(secs => $1) ORDER BY t.expires_at LIMIT $2",
-    },
-];
 
 /// The group-buy service, built and ready to serve.
 pub struct Application {

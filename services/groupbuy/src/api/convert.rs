@@ -9,7 +9,11 @@ use crate::{
         JoinHistory, JoinView, TeamView,
         progress::{CampaignProgress, TeamProgress},
     },
-    domain::team::{MemberStatus, TeamStatus},
+    domain::{
+        campaign::{CampaignStatus, ModeKind, Tipping},
+        join::JoinStatus,
+        team::{MemberStatus, TeamStatus},
+    },
     store::queries::{CampaignRow, JoinRow, StatsRow},
 };
 
@@ -17,56 +21,61 @@ pub fn cursor(c: Option<&str>) -> Result<Option<Uuid>, ApiError> {
     c.map(|c| parse_uuid("cursor", c).map_err(|_| bad_cursor())).transpose()
 }
 
-fn campaign_status(s: &str) -> pb::CampaignStatus {
+fn campaign_status(s: CampaignStatus) -> pb::CampaignStatus {
     match s {
-        "active" => pb::CampaignStatus::Active,
-        "paused" => pb::CampaignStatus::Paused,
-        "ended" => pb::CampaignStatus::Ended,
-        _ => pb::CampaignStatus::Unspecified,
+        CampaignStatus::None => pb::CampaignStatus::Unspecified,
+        CampaignStatus::Active => pb::CampaignStatus::Active,
+        CampaignStatus::Paused => pb::CampaignStatus::Paused,
+        CampaignStatus::Ended => pb::CampaignStatus::Ended,
     }
 }
 
-fn tipping(s: &str) -> pb::TippingState {
-    match s {
-        "none" => pb::TippingState::None,
-        "pending" => pb::TippingState::Pending,
-        "tipped" => pb::TippingState::Tipped,
-        "failed" => pb::TippingState::Failed,
-        _ => pb::TippingState::Unspecified,
+fn tipping(t: Tipping) -> pb::TippingState {
+    match t {
+        Tipping::NotTipping => pb::TippingState::None,
+        Tipping::Pending => pb::TippingState::Pending,
+        Tipping::Tipped => pb::TippingState::Tipped,
+        Tipping::Failed => pb::TippingState::Failed,
     }
 }
 
-fn team_status(s: &str) -> pb::TeamStatus {
-    match s {
-        "pending" => pb::TeamStatus::Pending,
-        "open" => pb::TeamStatus::Open,
-        "completed" => pb::TeamStatus::Completed,
-        "expired" => pb::TeamStatus::Expired,
-        "failed" => pb::TeamStatus::Failed,
-        _ => pb::TeamStatus::Unspecified,
+fn mode(m: ModeKind) -> pb::CampaignMode {
+    match m {
+        ModeKind::Team => pb::CampaignMode::Team,
+        ModeKind::Tipping => pb::CampaignMode::Tipping,
     }
 }
 
-fn join_status(s: &str) -> pb::JoinStatus {
+fn team_status(s: TeamStatus) -> pb::TeamStatus {
     match s {
-        "pending" => pb::JoinStatus::Pending,
-        "confirmed" => pb::JoinStatus::Confirmed,
-        "capturing" => pb::JoinStatus::Capturing,
-        "captured" => pb::JoinStatus::Captured,
-        "releasing" => pb::JoinStatus::Releasing,
-        "released" => pb::JoinStatus::Released,
-        "failed" => pb::JoinStatus::Failed,
-        _ => pb::JoinStatus::Unspecified,
+        TeamStatus::None => pb::TeamStatus::Unspecified,
+        TeamStatus::Pending => pb::TeamStatus::Pending,
+        TeamStatus::Open => pb::TeamStatus::Open,
+        TeamStatus::Completed => pb::TeamStatus::Completed,
+        TeamStatus::Expired => pb::TeamStatus::Expired,
+        TeamStatus::Failed => pb::TeamStatus::Failed,
     }
 }
 
-fn member_status(s: &str) -> pb::MemberStatus {
+fn join_status(s: JoinStatus) -> pb::JoinStatus {
     match s {
-        "pending" => pb::MemberStatus::Pending,
-        "confirmed" => pb::MemberStatus::Confirmed,
-        "left" => pb::MemberStatus::Left,
-        "dropped" => pb::MemberStatus::Dropped,
-        _ => pb::MemberStatus::Unspecified,
+        JoinStatus::None => pb::JoinStatus::Unspecified,
+        JoinStatus::Pending => pb::JoinStatus::Pending,
+        JoinStatus::Confirmed => pb::JoinStatus::Confirmed,
+        JoinStatus::Capturing => pb::JoinStatus::Capturing,
+        JoinStatus::Captured => pb::JoinStatus::Captured,
+        JoinStatus::Releasing => pb::JoinStatus::Releasing,
+        JoinStatus::Released => pb::JoinStatus::Released,
+        JoinStatus::Failed => pb::JoinStatus::Failed,
+    }
+}
+
+fn member_status(s: MemberStatus) -> pb::MemberStatus {
+    match s {
+        MemberStatus::Pending => pb::MemberStatus::Pending,
+        MemberStatus::Confirmed => pb::MemberStatus::Confirmed,
+        MemberStatus::Left => pb::MemberStatus::Left,
+        MemberStatus::Dropped => pb::MemberStatus::Dropped,
     }
 }
 
@@ -86,12 +95,12 @@ pub fn campaign(c: CampaignRow) -> pb::Campaign {
         per_user_limit: c.per_user_limit as u32,
         starts_at_micros: c.starts_at.timestamp_micros(),
         ends_at_micros: c.ends_at.timestamp_micros(),
-        mode: if c.mode == "team" { pb::CampaignMode::Team } else { pb::CampaignMode::Tipping } as i32,
+        mode: mode(c.mode) as i32,
         team_size: c.team_size as u32,
         team_window_secs: c.team_window_secs as u64,
         min_buyers: c.min_buyers as u32,
-        status: campaign_status(&c.status) as i32,
-        tipping: tipping(&c.tipping) as i32,
+        status: campaign_status(c.status) as i32,
+        tipping: tipping(c.tipping) as i32,
         confirmed_buyers: c.confirmed_buyers.max(0) as u32,
     }
 }
@@ -116,7 +125,7 @@ pub fn stats(c: &CampaignRow, s: StatsRow, history: JoinHistory) -> pb::Campaign
 
 pub fn team(v: TeamView) -> pb::Team {
     let t = v.team;
-    let status = team_status(&t.status);
+    let status = team_status(t.status);
     pb::Team {
         team_id: t.team_id.to_string(),
         campaign_id: t.campaign_id.to_string(),
@@ -129,7 +138,7 @@ pub fn team(v: TeamView) -> pb::Team {
             .map(|m| pb::Member {
                 user_id: m.user_id.to_string(),
                 join_id: m.join_id.to_string(),
-                status: member_status(&m.status) as i32,
+                status: member_status(m.status) as i32,
                 leader: m.user_id == t.leader_id,
                 joined_at_micros: m.joined_at.timestamp_micros(),
             })
@@ -148,7 +157,7 @@ pub fn join(j: JoinRow) -> pb::Join {
         campaign_id: j.campaign_id.to_string(),
         team_id: j.team_id.map(|t| t.to_string()).unwrap_or_default(),
         user_id: j.user_id.to_string(),
-        status: join_status(&j.status) as i32,
+        status: join_status(j.status) as i32,
         amount: j.amount.to_string(),
         currency: j.currency,
         reason: j.reason,
@@ -160,17 +169,6 @@ pub fn join_result(v: JoinView) -> pb::JoinResult {
     pb::JoinResult { join: Some(join(v.join)), team: v.team.map(team) }
 }
 
-fn progress_team_status(s: TeamStatus) -> pb::TeamStatus {
-    match s {
-        TeamStatus::None => pb::TeamStatus::Unspecified,
-        TeamStatus::Pending => pb::TeamStatus::Pending,
-        TeamStatus::Open => pb::TeamStatus::Open,
-        TeamStatus::Completed => pb::TeamStatus::Completed,
-        TeamStatus::Expired => pb::TeamStatus::Expired,
-        TeamStatus::Failed => pb::TeamStatus::Failed,
-    }
-}
-
 pub fn team_progress(p: TeamProgress) -> pb::TeamProgress {
     let leader = p.team.leader_id;
     pb::TeamProgress {
@@ -178,7 +176,7 @@ pub fn team_progress(p: TeamProgress) -> pb::TeamProgress {
         campaign_id: p.team.campaign_id.map(|c| c.to_string()).unwrap_or_default(),
         sequence: p.sequence,
         change: p.change.to_string(),
-        status: progress_team_status(p.team.status) as i32,
+        status: team_status(p.team.status) as i32,
         team_size: p.team.size,
         members: p
             .team
@@ -186,12 +184,7 @@ pub fn team_progress(p: TeamProgress) -> pb::TeamProgress {
             .map(|m| pb::Member {
                 user_id: m.user_id.to_string(),
                 join_id: m.join_id.to_string(),
-                status: match m.status {
-                    MemberStatus::Pending => pb::MemberStatus::Pending,
-                    MemberStatus::Confirmed => pb::MemberStatus::Confirmed,
-                    MemberStatus::Left => pb::MemberStatus::Left,
-                    MemberStatus::Dropped => pb::MemberStatus::Dropped,
-                } as i32,
+                status: member_status(m.status) as i32,
                 leader: Some(m.user_id) == leader,
                 joined_at_micros: 0,
             })
@@ -207,8 +200,8 @@ pub fn team_progress(p: TeamProgress) -> pb::TeamProgress {
 pub fn campaign_progress(p: CampaignProgress) -> pb::CampaignProgress {
     pb::CampaignProgress {
         campaign_id: p.campaign_id.to_string(),
-        status: campaign_status(&p.row.status) as i32,
-        tipping: tipping(&p.row.tipping) as i32,
+        status: campaign_status(p.row.status) as i32,
+        tipping: tipping(p.row.tipping) as i32,
         stock_left: p.row.stock_left.max(0) as u32,
         confirmed_buyers: p.row.confirmed_buyers.max(0) as u32,
         min_buyers: p.row.min_buyers as u32,

@@ -7,12 +7,12 @@ use tuan_messaging::social;
 use tuan_runtime::{ApiError, auth::Caller};
 use uuid::Uuid;
 
-use super::{ATTEMPTS, GroupBuyApp, is_conflict};
+use super::GroupBuyApp;
 use crate::{
     domain::{
         GroupBuyError,
         campaign::{CampaignCommand, CampaignSpec, Tipping, history_bucket_micros},
-        join::JoinCommand,
+        join::{JoinCommand, JoinStatus},
     },
     store::{
         external::{self, DeadlineKind},
@@ -68,19 +68,8 @@ impl GroupBuyApp {
 
     /// Ends a campaign early, with the same consequences as reaching its end time.
     pub async fn end(&self, meta: &EventMeta, caller: &Caller, id: Uuid) -> Result<CampaignRow, ApiError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut tx = self.pool.begin().await?;
-            match self.end_in(&mut tx, meta, id, Some(caller.user_id)).await {
-                Ok(()) => {
-                    tx.commit().await?;
-                    return self.campaign(id).await;
-                }
-                Err(e) if is_conflict(&e) && attempt < ATTEMPTS => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        tuan_eventstore::retrying!(&self.pool, |conn| self.end_in(conn, meta, id, Some(caller.user_id)))?;
+        self.campaign(id).await
     }
 
     /// Ends campaign `id` inside the caller's transaction (`by` None: its end time passed).
@@ -99,7 +88,7 @@ impl GroupBuyApp {
             return Ok(());
         }
         if state.tipping == Tipping::Failed {
-            let joins = queries::joins_in(conn, id, &["pending", "confirmed"])
+            let joins = queries::joins_in(conn, id, &[JoinStatus::Pending, JoinStatus::Confirmed])
                 .await
                 .map_err(tuan_eventstore::StoreError::from)?;
             for join in joins {

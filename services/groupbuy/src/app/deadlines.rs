@@ -11,8 +11,11 @@ use uuid::Uuid;
 
 use super::GroupBuyApp;
 use crate::{
-    domain::GroupBuyError,
-    store::external::{self, DeadlineKind},
+    domain::{GroupBuyError, campaign::CampaignStatus},
+    store::{
+        external::{self, DeadlineKind},
+        queries,
+    },
 };
 
 /// Works through due deadlines until shutdown.
@@ -78,13 +81,7 @@ impl GroupBuyApp {
         conn: &mut sqlx::PgConnection,
         team: Uuid,
     ) -> Result<bool, CommandError<GroupBuyError>> {
-        let status: Option<String> = sqlx::query_scalar(
-            "SELECT c.status FROM campaigns c JOIN teams t ON t.campaign_id = c.campaign_id WHERE t.team_id = $1",
-        )
-        .bind(team)
-        .fetch_optional(conn)
-        .await
-        .map_err(StoreError::from)?;
-        Ok(status.as_deref() == Some("ended"))
+        let status = queries::campaign_status_of_team(conn, team).await.map_err(StoreError::from)?;
+        Ok(status == Some(CampaignStatus::Ended))
     }
 }

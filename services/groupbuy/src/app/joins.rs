@@ -5,7 +5,9 @@
 //! (the projection takes the unit and counts it against the buyer's limit) and, in team mode,
 //! the team's new member; commit. The bucket lock is the transaction's first write, so the
 //! replay order of a rebuild (by transaction id) never takes a unit before it was returned.
-//! Only joins of the same team serialise (on the team stream's version); they are retried.
+//! Only joins of the same team serialise (on the team stream's version); the loser runs its
+//! transaction again from the start (`retrying!`). The wait for an unlocked bucket is bounded
+//! per join, not per run ([`STOCK_WAIT`]).
 //!
 //! Every join takes an idempotency key: the transaction first claims it (an advisory lock and
 //! a read, neither of which gives the transaction its id, so the bucket lock stays its first
@@ -13,25 +15,28 @@
 //! just before the commit, so a refused join leaves no key and may be retried with it.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Row as _};
+use sqlx::PgConnection;
+use tokio::time::Instant;
 use tuan_eventstore::{
     Aggregate as _, EventMeta,
     idempotency::{self, Claim, IdempotencyKey},
 };
 use tuan_kernel::recorded;
 use tuan_messaging::social;
-use tuan_runtime::{ApiError, auth::Caller};
+use tuan_runtime::{ApiError, ErrorKind, auth::Caller};
 use uuid::Uuid;
 
-use super::{ATTEMPTS, GroupBuyApp, command_error, is_conflict};
+use super::{GroupBuyApp, command_error};
 use crate::{
     domain::{
         GroupBuyError,
+        entry::{CampaignFacts, Entry},
         join::{JoinCommand, JoinRequest},
         team::{TeamCommand, TeamStatus},
     },
     store::{
         external::{self, DeadlineKind},
+        locks::{self, Reserved, STOCK_WAIT},
         queries::{self, CampaignRow, JoinRow, JoinTarget, MemberRow, TeamRow},
     },
 };
@@ -61,64 +66,35 @@ pub struct JoinView {
     pub team: Option<TeamView>,
 }
 
-/// How a buyer takes part.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Entry {
-    OpenTeam,
-    JoinTeam,
-    Tipping,
+/// Campaign `campaign_id` as `user` would join it, if it takes a join by `entry` at `now`.
+async fn join_target(
+    conn: &mut PgConnection,
+    campaign_id: Uuid,
+    user: Uuid,
+    entry: Entry,
+    now: DateTime<Utc>,
+) -> Result<JoinTarget, ApiError> {
+    let target = queries::join_target(conn, campaign_id, user).await?.ok_or(GroupBuyError::CampaignNotFound)?;
+    let facts = CampaignFacts {
+        mode: target.mode,
+        status: target.status,
+        tipping: target.tipping,
+        starts_at_micros: target.starts_at.timestamp_micros(),
+        ends_at_micros: target.ends_at.timestamp_micros(),
+        per_user_limit: target.per_user_limit as u32,
+        units: target.units as u32,
+    };
+    facts.admit(entry, now.timestamp_micros())?;
+    Ok(target)
 }
 
-/// Refuses joins the campaign does not take now.
-fn check_campaign(target: &JoinTarget, entry: Entry, now: DateTime<Utc>) -> Result<(), GroupBuyError> {
-    match (entry, target.mode.as_str()) {
-        (Entry::Tipping, "team") => return Err(GroupBuyError::WrongMode("team", "OpenTeam or JoinTeam")),
-        (Entry::OpenTeam | Entry::JoinTeam, "tipping") => {
-            return Err(GroupBuyError::WrongMode("tipping", "JoinCampaign"));
-        }
-        _ => {}
-    }
-    match target.status.as_str() {
-        "active" => {}
-        "paused" => return Err(GroupBuyError::CampaignNotActive("paused")),
-        _ => return Err(GroupBuyError::CampaignEnded),
-    }
-    if target.tipping == "failed" || now >= target.ends_at {
-        return Err(GroupBuyError::CampaignEnded);
-    }
-    if now < target.starts_at {
-        return Err(GroupBuyError::CampaignNotStarted);
-    }
-    if target.units >= target.per_user_limit {
-        return Err(GroupBuyError::PerUserLimit(target.per_user_limit as u32));
-    }
-    Ok(())
-}
-
-/// Locks one stock bucket with a unit left and returns it; `SoldOut` when none is left.
-///
-/// A random unlocked bucket, so buyers spread over the buckets instead of queueing on one row.
-/// Reservers never block on a bucket row: a blocking `FOR UPDATE ... LIMIT 1` keeps the locks
-/// of rows that fail its recheck (buckets emptied meanwhile) while it waits for the next one,
-/// and two late buyers can then wait on each other. When every non-empty bucket is held by a
-/// buyer in flight, poll briefly: each holder commits (or rolls back) within milliseconds.
-async fn reserve_bucket(conn: &mut PgConnection, campaign: Uuid) -> Result<u32, ApiError> {
-    const PICK: &str = "SELECT bucket FROM campaign_stock WHERE campaign_id = $1 AND remaining > 0 \
-                        ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED";
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
-    let mut pause = std::time::Duration::from_millis(1);
-    loop {
-        if let Some(row) = sqlx::query(PICK).bind(campaign).fetch_optional(&mut *conn).await? {
-            return Ok(row.get::<i32, _>(0) as u32);
-        }
-        if queries::stock_left(conn, campaign).await? == 0 {
-            return Err(GroupBuyError::SoldOut.into());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(ApiError::new(tuan_runtime::ErrorKind::Conflict, "stock is busy; try again"));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_millis(20));
+/// Locks a stock bucket of `campaign` with a unit left and returns it; `SoldOut` when none is
+/// left, and `ABORTED` when every such bucket stayed locked by other buyers until `until`.
+async fn take_unit(conn: &mut PgConnection, campaign: Uuid, until: Instant) -> Result<u32, ApiError> {
+    match locks::reserve_bucket(conn, campaign, until).await? {
+        Reserved::Bucket(bucket) => Ok(bucket),
+        Reserved::SoldOut => Err(GroupBuyError::SoldOut.into()),
+        Reserved::Busy => Err(ApiError::new(ErrorKind::Conflict, "stock is busy; try again")),
     }
 }
 
@@ -140,41 +116,38 @@ impl GroupBuyApp {
         key: &IdempotencyKey,
     ) -> Result<JoinView, ApiError> {
         let user = caller.user_id;
-        let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        if let Some(join_id) = earlier_join(&mut tx, user, key).await? {
-            tx.rollback().await.ok();
-            return self.join_view(join_id).await;
-        }
-        let target = queries::join_target(&mut tx, campaign_id, user)
-            .await?
-            .ok_or(GroupBuyError::CampaignNotFound)
-            .map_err(ApiError::from)?;
-        check_campaign(&target, Entry::OpenTeam, now).map_err(ApiError::from)?;
-        let bucket = reserve_bucket(&mut tx, campaign_id).await?;
-        let (team_id, join_id) = (Uuid::now_v7(), Uuid::now_v7());
-        let window_end = now + chrono::Duration::seconds(target.team_window_secs);
-        let expires_at = window_end.min(target.ends_at);
-        let leader_price = target.group_price - target.leader_discount;
-        let request =
-            self.join_request(join_id, campaign_id, Some(team_id), user, &target, leader_price, bucket, expires_at);
-        let limit = target.per_user_limit as u32;
-        self.joins
-            .run_in(&mut tx, join_id, meta, JoinCommand::Request(request.clone()))
-            .await
-            .map_err(|e| command_error(e, limit))?;
-        let open = TeamCommand::Open {
-            team_id,
-            campaign_id,
-            leader_id: user,
-            join_id,
-            size: target.team_size as u32,
-            expires_at_micros: expires_at.timestamp_micros(),
-        };
-        self.teams.run_in(&mut tx, team_id, meta, open).await.map_err(|e| command_error(e, limit))?;
-        external::set_deadline(&mut tx, DeadlineKind::Team, team_id, expires_at).await?;
-        idempotency::store(&mut tx, user, key, join_id.as_bytes()).await?;
-        tx.commit().await?;
+        let stock_wait = Instant::now() + STOCK_WAIT;
+        let join_id = tuan_eventstore::retrying!(&self.pool, |conn| async {
+            let now = Utc::now();
+            if let Some(join_id) = earlier_join(conn, user, key).await? {
+                return Ok(join_id);
+            }
+            let target = join_target(conn, campaign_id, user, Entry::OpenTeam, now).await?;
+            let bucket = take_unit(conn, campaign_id, stock_wait).await?;
+            let (team_id, join_id) = (Uuid::now_v7(), Uuid::now_v7());
+            let window_end = now + chrono::Duration::seconds(target.team_window_secs);
+            let expires_at = window_end.min(target.ends_at);
+            let leader_price = target.group_price - target.leader_discount;
+            let request =
+                self.join_request(join_id, campaign_id, Some(team_id), user, &target, leader_price, bucket, expires_at);
+            let limit = target.per_user_limit as u32;
+            self.joins
+                .run_in(conn, join_id, meta, JoinCommand::Request(request))
+                .await
+                .map_err(|e| command_error(e, limit))?;
+            let open = TeamCommand::Open {
+                team_id,
+                campaign_id,
+                leader_id: user,
+                join_id,
+                size: target.team_size as u32,
+                expires_at_micros: expires_at.timestamp_micros(),
+            };
+            self.teams.run_in(conn, team_id, meta, open).await.map_err(|e| command_error(e, limit))?;
+            external::set_deadline(conn, DeadlineKind::Team, team_id, expires_at).await?;
+            idempotency::store(conn, user, key, join_id.as_bytes()).await?;
+            Ok::<_, ApiError>(join_id)
+        })?;
         self.join_view(join_id).await
     }
 
@@ -187,35 +160,28 @@ impl GroupBuyApp {
         key: &IdempotencyKey,
     ) -> Result<JoinView, ApiError> {
         let user = caller.user_id;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let stock_wait = Instant::now() + STOCK_WAIT;
+        let join_id = tuan_eventstore::retrying!(&self.pool, |conn| async {
             let now = Utc::now();
             let join_id = Uuid::now_v7();
-            let mut tx = self.pool.begin().await?;
-            if let Some(join_id) = earlier_join(&mut tx, user, key).await? {
-                tx.rollback().await.ok();
-                return self.join_view(join_id).await;
+            if let Some(join_id) = earlier_join(conn, user, key).await? {
+                return Ok(join_id);
             }
-            let (team, _) = self.teams.load(&mut tx, &team_id.to_string()).await.map_err(ApiError::from)?;
+            let (team, _) = self.teams.load(conn, &team_id.to_string()).await?;
             if team.status == TeamStatus::None {
                 return Err(GroupBuyError::TeamNotFound.into());
             }
             let blocked_by_leader = match team.leader_id {
-                Some(leader) => social::has_blocked(&mut *tx, leader, user).await?,
+                Some(leader) => social::has_blocked(&mut *conn, leader, user).await?,
                 None => false,
             };
             let command =
                 TeamCommand::Join { join_id, user_id: user, now_micros: now.timestamp_micros(), blocked_by_leader };
             // Decide on the team first, so a full or closed team costs no stock lock.
-            team.handle(command.clone()).map_err(ApiError::from)?;
+            team.handle(command.clone())?;
             let campaign_id = team.campaign_id.unwrap_or_default();
-            let target = queries::join_target(&mut tx, campaign_id, user)
-                .await?
-                .ok_or(GroupBuyError::CampaignNotFound)
-                .map_err(ApiError::from)?;
-            check_campaign(&target, Entry::JoinTeam, now).map_err(ApiError::from)?;
-            let bucket = reserve_bucket(&mut tx, campaign_id).await?;
+            let target = join_target(conn, campaign_id, user, Entry::JoinTeam, now).await?;
+            let bucket = take_unit(conn, campaign_id, stock_wait).await?;
             let expires_at = DateTime::from_timestamp_micros(team.expires_at_micros).unwrap_or(target.ends_at);
             let request = self.join_request(
                 join_id,
@@ -229,21 +195,15 @@ impl GroupBuyApp {
             );
             let limit = target.per_user_limit as u32;
             self.joins
-                .run_in(&mut tx, join_id, meta, JoinCommand::Request(request.clone()))
+                .run_in(conn, join_id, meta, JoinCommand::Request(request))
                 .await
                 .map_err(|e| command_error(e, limit))?;
-            match self.teams.run_in(&mut tx, team_id, meta, command).await {
-                Ok(_) => {}
-                Err(e) if is_conflict(&e) && attempt < ATTEMPTS => {
-                    tx.rollback().await.ok();
-                    continue;
-                }
-                Err(e) => return Err(command_error(e, limit)),
-            }
-            idempotency::store(&mut tx, user, key, join_id.as_bytes()).await?;
-            tx.commit().await?;
-            return self.join_view(join_id).await;
-        }
+            // Another join of this team committed first: a conflict, so this runs again.
+            self.teams.run_in(conn, team_id, meta, command).await.map_err(|e| command_error(e, limit))?;
+            idempotency::store(conn, user, key, join_id.as_bytes()).await?;
+            Ok::<_, ApiError>(join_id)
+        })?;
+        self.join_view(join_id).await
     }
 
     /// Tipping mode: commit to one unit.
@@ -255,28 +215,33 @@ impl GroupBuyApp {
         key: &IdempotencyKey,
     ) -> Result<JoinView, ApiError> {
         let user = caller.user_id;
-        let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        if let Some(join_id) = earlier_join(&mut tx, user, key).await? {
-            tx.rollback().await.ok();
-            return self.join_view(join_id).await;
-        }
-        let target = queries::join_target(&mut tx, campaign_id, user)
-            .await?
-            .ok_or(GroupBuyError::CampaignNotFound)
-            .map_err(ApiError::from)?;
-        check_campaign(&target, Entry::Tipping, now).map_err(ApiError::from)?;
-        let bucket = reserve_bucket(&mut tx, campaign_id).await?;
-        let join_id = Uuid::now_v7();
-        let request =
-            self.join_request(join_id, campaign_id, None, user, &target, target.group_price, bucket, target.ends_at);
-        let limit = target.per_user_limit as u32;
-        self.joins
-            .run_in(&mut tx, join_id, meta, JoinCommand::Request(request.clone()))
-            .await
-            .map_err(|e| command_error(e, limit))?;
-        idempotency::store(&mut tx, user, key, join_id.as_bytes()).await?;
-        tx.commit().await?;
+        let stock_wait = Instant::now() + STOCK_WAIT;
+        let join_id = tuan_eventstore::retrying!(&self.pool, |conn| async {
+            let now = Utc::now();
+            if let Some(join_id) = earlier_join(conn, user, key).await? {
+                return Ok(join_id);
+            }
+            let target = join_target(conn, campaign_id, user, Entry::Tipping, now).await?;
+            let bucket = take_unit(conn, campaign_id, stock_wait).await?;
+            let join_id = Uuid::now_v7();
+            let request = self.join_request(
+                join_id,
+                campaign_id,
+                None,
+                user,
+                &target,
+                target.group_price,
+                bucket,
+                target.ends_at,
+            );
+            let limit = target.per_user_limit as u32;
+            self.joins
+                .run_in(conn, join_id, meta, JoinCommand::Request(request))
+                .await
+                .map_err(|e| command_error(e, limit))?;
+            idempotency::store(conn, user, key, join_id.as_bytes()).await?;
+            Ok::<_, ApiError>(join_id)
+        })?;
         self.join_view(join_id).await
     }
 
@@ -284,36 +249,25 @@ impl GroupBuyApp {
     /// leader passes leadership to the next member; the last one out fails the team.
     pub async fn leave_team(&self, meta: &EventMeta, caller: &Caller, team_id: Uuid) -> Result<TeamView, ApiError> {
         let user = caller.user_id;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut tx = self.pool.begin().await?;
-            let (team, _) = self.teams.load(&mut tx, &team_id.to_string()).await.map_err(ApiError::from)?;
+        tuan_eventstore::retrying!(&self.pool, |conn| async {
+            let (team, _) = self.teams.load(conn, &team_id.to_string()).await?;
             if team.status == TeamStatus::None {
                 return Err(GroupBuyError::TeamNotFound.into());
             }
-            team.handle(TeamCommand::Leave { user_id: user }).map_err(ApiError::from)?;
+            team.handle(TeamCommand::Leave { user_id: user })?;
             let Some(member) = team.active_members().find(|m| m.user_id == user).cloned() else {
                 return Err(GroupBuyError::NotMember.into());
             };
             // The join (and its stock bucket) first, the team last: the same lock order as joins.
             let release = JoinCommand::Release { reason: "left the team".into() };
-            self.joins.run_in(&mut tx, member.join_id, meta, release).await.map_err(ApiError::from)?;
-            match self.teams.run_in(&mut tx, team_id, meta, TeamCommand::Leave { user_id: user }).await {
-                Ok((state, _)) => {
-                    if !state.status.is_live() {
-                        external::clear_deadline(&mut tx, DeadlineKind::Team, team_id).await?;
-                    }
-                }
-                Err(e) if is_conflict(&e) && attempt < ATTEMPTS => {
-                    tx.rollback().await.ok();
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+            self.joins.run_in(conn, member.join_id, meta, release).await?;
+            let (state, _) = self.teams.run_in(conn, team_id, meta, TeamCommand::Leave { user_id: user }).await?;
+            if !state.status.is_live() {
+                external::clear_deadline(conn, DeadlineKind::Team, team_id).await?;
             }
-            tx.commit().await?;
-            return self.team_view(team_id).await;
-        }
+            Ok::<_, ApiError>(())
+        })?;
+        self.team_view(team_id).await
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -88,9 +88,6 @@ impl GroupBuyApp {
     }
 }
 
-/// How often a command that lost a race on a team stream is re-run before `ABORTED`.
-const ATTEMPTS: usize = 5;
-
 /// A command error as the client should see it. The stock and per-user CHECK constraints of
 /// the projections are the last guard against a race; they read as the rule they protect.
 fn command_error(err: CommandError<GroupBuyError>, per_user_limit: u32) -> ApiError {
@@ -104,8 +101,4 @@ fn command_error(err: CommandError<GroupBuyError>, per_user_limit: u32) -> ApiEr
         }
     }
     ApiError::from(err)
-}
-
-fn is_conflict(err: &CommandError<GroupBuyError>) -> bool {
-    matches!(err, CommandError::Store(StoreError::Conflict { .. }))
 }

@@ -35,7 +35,7 @@ use super::GroupBuyApp;
 use crate::{
     domain::{
         GroupBuyError,
-        campaign::seconds_left,
+        campaign::{CampaignStatus, seconds_left},
         team::{Team, TeamEvent, TeamStatus},
     },
     store::queries::{self, CampaignProgressRow},
@@ -265,7 +265,7 @@ impl GroupBuyApp {
         let mut shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             let left_of = |row: &CampaignProgressRow| {
-                if row.status == "ended" {
+                if row.status == CampaignStatus::Ended {
                     0
                 } else {
                     seconds_left(row.ends_at.timestamp_micros(), Utc::now().timestamp_micros())

@@ -21,13 +21,13 @@ use super::GroupBuyApp;
 use crate::{
     domain::{
         GroupBuyError,
-        campaign::CampaignCommand,
+        campaign::{CampaignCommand, CampaignStatus, Tipping},
         join::{Join, JoinCommand, JoinEvent, JoinStatus},
         team::{TeamCommand, TeamStatus},
     },
     store::{
         external::{self, DeadlineKind},
-        queries,
+        locks, queries,
     },
 };
 
@@ -142,37 +142,11 @@ impl GroupBuyApp {
     }
 
     /// Locks the campaign row of join `hold_id` first (see the module's lock order) and
-    /// returns (campaign id, status).
-    ///
-    /// Shared once a tipping campaign's tipping is decided: its steps then each touch their
-    /// own join's stream only, so they may run side by side (all the holds of a flash sale are
-    /// of one campaign, and queueing them on its row made that row the saga's limit), while
-    /// the campaign's end (an update of this row) still waits for them. Exclusive otherwise:
-    /// undecided tipping steps read the confirmed count and may tip on it, and team steps
-    /// append to their team's stream, whose events must replay in order: the event store
-    /// replays by transaction id, taken at a transaction's first write, and this lock comes
-    /// before any (see `replay_keeps_each_streams_version_order_when_an_older_transaction_appends_last`
-    /// in the event store's tests). Tipping only ever moves from undecided to decided, so a
-    /// stale first read can only pick the stronger lock.
-    async fn lock_campaign_of(&self, conn: &mut PgConnection, hold_id: &str) -> Saga<Option<(Uuid, String)>> {
+    /// returns (campaign id, status): shared once a tipping campaign's tipping is decided,
+    /// exclusive otherwise (why: [`locks::campaign_of_join`]).
+    async fn lock_campaign_of(&self, conn: &mut PgConnection, hold_id: &str) -> Saga<Option<(Uuid, CampaignStatus)>> {
         let Ok(join) = Uuid::parse_str(hold_id) else { return Ok(None) };
-        let campaign: Option<(Uuid, bool)> = sqlx::query_as(
-            "SELECT c.campaign_id, c.tipping IN ('tipped', 'failed') FROM campaigns c \
-             WHERE c.campaign_id = (SELECT campaign_id FROM joins WHERE join_id = $1)",
-        )
-        .bind(join)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(StoreError::from)?;
-        let Some((campaign, tipping_decided)) = campaign else { return Ok(None) };
-        let sql = if tipping_decided {
-            "SELECT status FROM campaigns WHERE campaign_id = $1 FOR SHARE"
-        } else {
-            "SELECT status FROM campaigns WHERE campaign_id = $1 FOR UPDATE"
-        };
-        let status: String =
-            sqlx::query_scalar(sql).bind(campaign).fetch_one(&mut *conn).await.map_err(StoreError::from)?;
-        Ok(Some((campaign, status)))
+        Ok(locks::campaign_of_join(conn, join).await.map_err(StoreError::from)?)
     }
 
     /// payments placed the hold: confirm the member; a full team or a tipped campaign captures.
@@ -187,7 +161,7 @@ impl GroupBuyApp {
         let join_id = join.join_id.unwrap_or_default();
         match join.team_id {
             Some(team_id) => {
-                if status == "ended" {
+                if status == CampaignStatus::Ended {
                     // The campaign ended while this hold was pending: the team is over.
                     self.expire_team_in(conn, meta, team_id, true).await?;
                     return self.release(conn, meta, join_id, "the campaign ended").await;
@@ -227,18 +201,22 @@ impl GroupBuyApp {
             .and_then(|c| c.ok_or(sqlx::Error::RowNotFound))
             .map_err(StoreError::from)?;
         let (status, confirmed, min_buyers) = (campaign.status, campaign.confirmed_buyers, campaign.min_buyers);
-        match campaign.tipping.as_str() {
-            "tipped" => {
+        match campaign.tipping {
+            Tipping::Tipped => {
                 self.joins.run_in(conn, join_id, meta, JoinCommand::Capture).await?;
             }
-            "failed" => self.release(conn, meta, join_id, "the campaign ended without reaching its minimum").await?,
-            _ if status == "ended" => self.release(conn, meta, join_id, "the campaign ended").await?,
+            Tipping::Failed => {
+                self.release(conn, meta, join_id, "the campaign ended without reaching its minimum").await?
+            }
+            _ if status == CampaignStatus::Ended => self.release(conn, meta, join_id, "the campaign ended").await?,
             _ if confirmed >= min_buyers => {
                 let confirmed_buyers = confirmed as u32;
                 let (_, tipped) =
                     self.campaigns.run_in(conn, campaign_id, meta, CampaignCommand::Tip { confirmed_buyers }).await?;
                 if !tipped.is_empty() {
-                    let joins = queries::joins_in(conn, campaign_id, &["confirmed"]).await.map_err(StoreError::from)?;
+                    let joins = queries::joins_in(conn, campaign_id, &[JoinStatus::Confirmed])
+                        .await
+                        .map_err(StoreError::from)?;
                     for join in joins {
                         self.joins.run_in(conn, join, meta, JoinCommand::Capture).await?;
                     }

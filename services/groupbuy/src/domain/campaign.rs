@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{
     error::{GroupBuyError, invalid},
     events as pb,
+    names::named,
 };
 
 event_enum! {
@@ -76,13 +77,26 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> ModeKind {
         match self {
-            Mode::Team { .. } => "team",
-            Mode::Tipping { .. } => "tipping",
+            Mode::Team { .. } => ModeKind::Team,
+            Mode::Tipping { .. } => ModeKind::Tipping,
         }
     }
+
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
 }
+
+/// A [`Mode`] without its settings: what a campaign's read model says of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeKind {
+    Team,
+    Tipping,
+}
+
+named!(ModeKind, "campaign mode", { Team => "team", Tipping => "tipping" });
 
 /// The unchecked launch request.
 #[derive(Clone, Debug, Default)]
@@ -246,6 +260,8 @@ pub enum CampaignStatus {
     Ended,
 }
 
+named!(CampaignStatus, "campaign status", { None => "none", Active => "active", Paused => "paused", Ended => "ended" });
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Tipping {
     #[default]
@@ -254,6 +270,8 @@ pub enum Tipping {
     Tipped,
     Failed,
 }
+
+named!(Tipping, "tipping state", { NotTipping => "none", Pending => "pending", Tipped => "tipped", Failed => "failed" });
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Campaign {

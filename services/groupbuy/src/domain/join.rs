@@ -9,7 +9,7 @@ use tuan_eventstore::{Aggregate, event_enum};
 use tuan_kernel::{Money, recorded};
 use uuid::Uuid;
 
-use super::{error::GroupBuyError, events as pb};
+use super::{error::GroupBuyError, events as pb, names::named};
 
 event_enum! {
     pub enum JoinEvent {
@@ -39,20 +39,16 @@ pub enum JoinStatus {
     Failed,
 }
 
-impl JoinStatus {
-    pub fn name(self) -> &'static str {
-        match self {
-            JoinStatus::None => "none",
-            JoinStatus::Pending => "pending",
-            JoinStatus::Confirmed => "confirmed",
-            JoinStatus::Capturing => "capturing",
-            JoinStatus::Captured => "captured",
-            JoinStatus::Releasing => "releasing",
-            JoinStatus::Released => "released",
-            JoinStatus::Failed => "failed",
-        }
-    }
-}
+named!(JoinStatus, "join status", {
+    None => "none",
+    Pending => "pending",
+    Confirmed => "confirmed",
+    Capturing => "capturing",
+    Captured => "captured",
+    Releasing => "releasing",
+    Released => "released",
+    Failed => "failed",
+});
 
 /// What a buyer asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use tuan_eventstore::{Aggregate, event_enum};
 use uuid::Uuid;
 
-use super::{error::GroupBuyError, events as pb};
+use super::{error::GroupBuyError, events as pb, names::named};
 
 event_enum! {
     pub enum TeamEvent {
@@ -36,18 +36,16 @@ impl TeamStatus {
     pub fn is_live(self) -> bool {
         matches!(self, TeamStatus::Pending | TeamStatus::Open)
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            TeamStatus::None => "none",
-            TeamStatus::Pending => "pending",
-            TeamStatus::Open => "open",
-            TeamStatus::Completed => "completed",
-            TeamStatus::Expired => "expired",
-            TeamStatus::Failed => "failed",
-        }
-    }
 }
+
+named!(TeamStatus, "team status", {
+    None => "none",
+    Pending => "pending",
+    Open => "open",
+    Completed => "completed",
+    Expired => "expired",
+    Failed => "failed",
+});
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberStatus {
@@ -62,6 +60,13 @@ impl MemberStatus {
         matches!(self, MemberStatus::Pending | MemberStatus::Confirmed)
     }
 }
+
+named!(MemberStatus, "member status", {
+    Pending => "pending",
+    Confirmed => "confirmed",
+    Left => "left",
+    Dropped => "dropped",
+});
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {

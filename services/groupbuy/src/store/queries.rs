@@ -1,9 +1,17 @@
-//! Reads over the group-buy read models.
+//! Reads over the group-buy read models. States come out as the domain's enums (see
+//! `columns`).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection, PgPool};
+use tuan_host::admin::StuckQuery;
 use uuid::Uuid;
+
+use crate::domain::{
+    campaign::{CampaignStatus, ModeKind, Tipping},
+    join::JoinStatus,
+    team::{MemberStatus, TeamStatus},
+};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct CampaignRow {
@@ -19,12 +27,12 @@ pub struct CampaignRow {
     pub per_user_limit: i32,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    pub mode: String,
+    pub mode: ModeKind,
     pub team_size: i32,
     pub team_window_secs: i64,
     pub min_buyers: i32,
-    pub status: String,
-    pub tipping: String,
+    pub status: CampaignStatus,
+    pub tipping: Tipping,
     pub confirmed_buyers: i32,
     pub version: i64,
     pub stock_left: i64,
@@ -105,11 +113,11 @@ pub struct JoinTarget {
     pub per_user_limit: i32,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    pub mode: String,
+    pub mode: ModeKind,
     pub team_size: i32,
     pub team_window_secs: i64,
-    pub status: String,
-    pub tipping: String,
+    pub status: CampaignStatus,
+    pub tipping: Tipping,
     pub units: i32,
 }
 
@@ -130,6 +138,19 @@ pub async fn join_target(
     .await
 }
 
+/// The status of the campaign of `team`; None when there is no such team.
+pub async fn campaign_status_of_team(
+    conn: &mut PgConnection,
+    team: Uuid,
+) -> Result<Option<CampaignStatus>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT c.status FROM campaigns c JOIN teams t ON t.campaign_id = c.campaign_id WHERE t.team_id = $1",
+    )
+    .bind(team)
+    .fetch_optional(conn)
+    .await
+}
+
 pub async fn stock_left(conn: &mut PgConnection, campaign: Uuid) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COALESCE(sum(remaining), 0)::int8 FROM campaign_stock WHERE campaign_id = $1")
         .bind(campaign)
@@ -142,7 +163,7 @@ pub struct TeamRow {
     pub team_id: Uuid,
     pub campaign_id: Uuid,
     pub leader_id: Uuid,
-    pub status: String,
+    pub status: TeamStatus,
     pub team_size: i32,
     pub members: i32,
     pub confirmed: i32,
@@ -157,7 +178,7 @@ pub struct MemberRow {
     pub team_id: Uuid,
     pub join_id: Uuid,
     pub user_id: Uuid,
-    pub status: String,
+    pub status: MemberStatus,
     pub joined_at: DateTime<Utc>,
 }
 
@@ -217,7 +238,7 @@ pub struct OpenTeamRow {
     pub team: TeamRow,
     pub join_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
-    pub member_status: Option<String>,
+    pub member_status: Option<MemberStatus>,
     pub joined_at: Option<DateTime<Utc>>,
 }
 
@@ -228,7 +249,7 @@ impl OpenTeamRow {
             team_id: self.team.team_id,
             join_id: self.join_id?,
             user_id: self.user_id?,
-            status: self.member_status.clone()?,
+            status: self.member_status?,
             joined_at: self.joined_at?,
         })
     }
@@ -288,7 +309,7 @@ pub struct JoinRow {
     pub user_id: Uuid,
     pub amount: Decimal,
     pub currency: String,
-    pub status: String,
+    pub status: JoinStatus,
     pub reason: String,
     pub created_at: DateTime<Utc>,
 }
@@ -303,7 +324,12 @@ pub async fn join(pool: &PgPool, id: Uuid) -> Result<Option<JoinRow>, sqlx::Erro
 }
 
 /// Joins of a campaign in the given states.
-pub async fn joins_in(conn: &mut PgConnection, campaign: Uuid, states: &[&str]) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn joins_in(
+    conn: &mut PgConnection,
+    campaign: Uuid,
+    states: &[JoinStatus],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let states: Vec<&str> = states.iter().map(|s| s.name()).collect();
     sqlx::query_scalar("SELECT join_id FROM joins WHERE campaign_id = $1 AND status = ANY($2) ORDER BY join_id")
         .bind(campaign)
         .bind(states)
@@ -361,8 +387,8 @@ pub async fn join_history(
 /// Campaign-level progress for watchers.
 #[derive(Clone, Debug, PartialEq, FromRow)]
 pub struct CampaignProgressRow {
-    pub status: String,
-    pub tipping: String,
+    pub status: CampaignStatus,
+    pub tipping: Tipping,
     pub confirmed_buyers: i32,
     pub min_buyers: i32,
     pub ends_at: DateTime<Utc>,
@@ -428,3 +454,29 @@ pub async fn most_overdue_team_secs(pool: &PgPool) -> Result<f64, sqlx::Error> {
     .fetch_one(pool)
     .await
 }
+
+/// Sagas the admin API reports when they have not moved for a while (see `tuan_host::admin`):
+/// joins waiting on payments, and unfinished teams past their deadline.
+pub const STUCK_SAGAS: [StuckQuery; 2] = [
+    StuckQuery {
+        kind: "join",
+        sql: "SELECT j.join_id::text AS id, j.status AS state, \
+              EXTRACT(EPOCH FROM now() - j.updated_at)::float8 AS age_seconds, \
+              (SELECT e.event_type FROM public.events e WHERE e.stream_type = 'join' \
+               AND e.stream_id = j.join_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
+              'campaign ' || j.campaign_id || ', buyer ' || j.user_id || ', ' || j.amount || ' ' || j.currency AS detail \
+              FROM joins j WHERE j.status IN ('pending', 'capturing', 'releasing') \
+              AND j.updated_at < now() - make_interval(secs => $1) ORDER BY j.updated_at LIMIT $2",
+    },
+    StuckQuery {
+        kind: "team",
+        sql: "SELECT t.team_id::text AS id, t.status AS state, \
+              EXTRACT(EPOCH FROM now() - t.expires_at)::float8 AS age_seconds, \
+              (SELECT e.event_type FROM public.events e WHERE e.stream_type = 'team' \
+               AND e.stream_id = t.team_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
+              'campaign ' || t.campaign_id || ', ' || t.members || '/' || t.team_size || ' members, overdue since ' \
+              || t.expires_at AS detail \
+              FROM teams t WHERE t.status IN ('pending', 'open') \
+              AND t.expires_at < now() - make_interval(secs => $1) ORDER BY t.expires_at LIMIT $2",
+    },
+];
