@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use payments::domain::{
-    AccountRef, Balances, Bill, CaptureKind, Currency, EXACT_MAX_MEMBERS, FeeRate, HoldCapture, JournalEntry, Money,
-    NetBalances, NetEffect, Participants, PaymentError, SettlementMethod, Split, SplitMethod, simplify,
+    AccountRef, Balances, Bill, CaptureKind, Currency, EXACT_MAX_MEMBERS, FeeRate, HoldCapture, JournalEntry,
+    LedgerError, Money, NetBalances, NetEffect, Participants, SettlementMethod, Split, SplitMethod, simplify,
     simplify_greedy,
 };
 use proptest::prelude::*;
@@ -66,7 +66,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// Builds the entry for `op`; an error when the command itself is invalid (for example a
 /// capture larger than the hold, or a transfer to oneself).
-fn entry(op: &Op, c: Currency, balances: &Balances) -> Result<JournalEntry, PaymentError> {
+fn entry(op: &Op, c: Currency, balances: &Balances) -> Result<JournalEntry, LedgerError> {
     let m = |minor: i64| Money::from_minor_units(minor, c).unwrap();
     match *op {
         Op::TopUp(u, a) => JournalEntry::top_up(user(u), m(a)),

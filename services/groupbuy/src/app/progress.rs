@@ -168,16 +168,10 @@ impl GroupBuyApp {
         let mut signal = self.hub.teams.subscribe(team_id);
         let stream = StreamRef::new(<Team as Aggregate>::STREAM_TYPE, team_id.to_string());
         let mut conn = self.pool.acquire().await?;
-        let history = self.store.read_stream(&mut conn, &stream, 0).await.map_err(ApiError::from)?;
+        let (mut team, mut version) = self.teams.load(&mut conn, &team_id.to_string()).await.map_err(ApiError::from)?;
         drop(conn);
-        if history.is_empty() {
+        if version == 0 {
             return Err(GroupBuyError::TeamNotFound.into());
-        }
-        let mut team = Team::default();
-        let mut version = 0;
-        for recorded in &history {
-            team.apply(&decode(recorded)?);
-            version = recorded.version;
         }
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
         let app = self.clone();

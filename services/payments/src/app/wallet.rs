@@ -16,6 +16,7 @@ use crate::{
     domain::{
         AccountRef, Currency, JournalEntry, Money, PaymentError,
         journal::{EntryKind, Memo, PostEntry},
+        ledger::LedgerError,
         limits::{self, LimitedMove},
         provider::{ProviderCommand, TopUpEvent, WithdrawalEvent},
     },
@@ -300,7 +301,7 @@ impl PaymentsApp {
     ) -> Result<pb::TransferReceipt, ApiError> {
         let from = caller.user_id;
         if from == to {
-            return Err(PaymentError::SelfTransfer.into());
+            return Err(PaymentError::from(LedgerError::SelfTransfer).into());
         }
         self.settings.daily_limits.admits(LimitedMove::Transfer, &amount)?;
         tuan_eventstore::once!(&self.pool, from, key, |conn| self.transfer_in(

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{
     AccountRef, Currency, FeeRate, JournalEntry, Money, PaymentError, Posting, events as pb, journal::EntryKind,
+    ledger::LedgerError,
 };
 
 event_enum! {
@@ -157,10 +158,9 @@ impl Hold {
         let remaining = self.remaining_money();
         let amount = amount.unwrap_or(remaining);
         remaining.same_currency(amount)?;
-        let rest = remaining.checked_sub(amount).map_err(|_| PaymentError::CaptureExceedsHold {
-            capture: amount.amount(),
-            remaining: remaining.amount(),
-        })?;
+        let rest = remaining
+            .checked_sub(amount)
+            .map_err(|_| LedgerError::CaptureExceedsHold { capture: amount.amount(), remaining: remaining.amount() })?;
         let is_final = final_capture || rest.is_zero();
         let fee = fee_rate.fee_on(amount);
         let (released, left) =
@@ -446,7 +446,7 @@ mod tests {
         let (hold, _) = placed();
         let too_much =
             HoldCommand::Capture { amount: Some(cny("100.01")), final_capture: true, merchant: None, fee_rate: fee() };
-        assert!(matches!(hold.handle(too_much), Err(PaymentError::CaptureExceedsHold { .. })));
+        assert!(matches!(hold.handle(too_much), Err(PaymentError::Ledger(LedgerError::CaptureExceedsHold { .. }))));
         let mut h = hold.clone();
         h.apply(&hold.handle(HoldCommand::Release { reason: "left".into() }).unwrap()[0]);
         assert_eq!(h.status, HoldStatus::Released);

@@ -15,8 +15,39 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::error::PaymentError;
 use tuan_kernel::{Currency, Money, MoneyError};
+
+/// Why a journal entry or a posting was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// An amount was refused.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// A journal entry must move something.
+    #[error("a journal entry needs at least two postings")]
+    EmptyEntry,
+    /// A posting of zero records nothing and hides mistakes.
+    #[error("posting to {0} has a zero amount")]
+    ZeroPosting(AccountRef),
+    /// An account appears twice in one currency in the same entry.
+    #[error("account {0} appears more than once in one entry")]
+    DuplicatePosting(AccountRef),
+    /// The postings of an entry do not sum to zero in this currency.
+    #[error("postings in {currency} sum to {sum}, not zero")]
+    UnbalancedEntry { currency: Currency, sum: Decimal },
+    /// A transfer from a wallet to itself moves nothing.
+    #[error("cannot transfer from a wallet to itself")]
+    SelfTransfer,
+    /// Fee rates are basis points between 0 and 10 000.
+    #[error("fee rate of {0} basis points is out of range 0..=10000")]
+    FeeRateOutOfRange(u32),
+    /// A capture larger than what is left on the hold.
+    #[error("capture of {capture} exceeds the {remaining} left on the hold")]
+    CaptureExceedsHold { capture: Decimal, remaining: Decimal },
+    /// The entry would take an account below zero.
+    #[error("insufficient funds in {account}: {available} {currency} available, {required} required")]
+    InsufficientFunds { account: AccountRef, currency: Currency, available: Decimal, required: Decimal },
+}
 
 /// An account in the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -86,9 +117,9 @@ pub struct Posting {
 
 impl Posting {
     /// A posting; the amount must be non-zero and within the currency's minor unit.
-    pub fn new(account: AccountRef, amount: Decimal, currency: Currency) -> Result<Self, PaymentError> {
+    pub fn new(account: AccountRef, amount: Decimal, currency: Currency) -> Result<Self, LedgerError> {
         if amount.is_zero() {
-            return Err(PaymentError::ZeroPosting(account));
+            return Err(LedgerError::ZeroPosting(account));
         }
         // Reuse Money's checks on the magnitude so postings obey the same precision rules.
         let magnitude = Money::new(amount.abs(), currency)?;
@@ -131,9 +162,9 @@ impl FeeRate {
     pub const ZERO: FeeRate = FeeRate(0);
 
     /// A rate of `bps` basis points. Above 10 000 the fee would exceed the capture.
-    pub fn from_basis_points(bps: u32) -> Result<Self, PaymentError> {
+    pub fn from_basis_points(bps: u32) -> Result<Self, LedgerError> {
         if bps > 10_000 {
-            return Err(PaymentError::FeeRateOutOfRange(bps));
+            return Err(LedgerError::FeeRateOutOfRange(bps));
         }
         Ok(FeeRate(bps))
     }
@@ -191,22 +222,22 @@ pub struct JournalEntry {
 impl JournalEntry {
     /// Checks that the entry moves something and is balanced: at least two postings, none
     /// zero, no account twice in one currency, and a zero sum in every currency.
-    pub fn new(postings: Vec<Posting>) -> Result<Self, PaymentError> {
+    pub fn new(postings: Vec<Posting>) -> Result<Self, LedgerError> {
         if postings.len() < 2 {
-            return Err(PaymentError::EmptyEntry);
+            return Err(LedgerError::EmptyEntry);
         }
         let mut sums: BTreeMap<Currency, Decimal> = BTreeMap::new();
         for (i, p) in postings.iter().enumerate() {
             if p.amount.is_zero() {
-                return Err(PaymentError::ZeroPosting(p.account));
+                return Err(LedgerError::ZeroPosting(p.account));
             }
             if postings[..i].iter().any(|q| q.account == p.account && q.currency == p.currency) {
-                return Err(PaymentError::DuplicatePosting(p.account));
+                return Err(LedgerError::DuplicatePosting(p.account));
             }
             *sums.entry(p.currency).or_default() += p.amount;
         }
         if let Some((currency, sum)) = sums.into_iter().find(|(_, s)| !s.is_zero()) {
-            return Err(PaymentError::UnbalancedEntry { currency, sum });
+            return Err(LedgerError::UnbalancedEntry { currency, sum });
         }
         Ok(JournalEntry { postings })
     }
@@ -217,7 +248,7 @@ impl JournalEntry {
     }
 
     /// Money arriving from the payment provider into `user`'s wallet.
-    pub fn top_up(user: Uuid, amount: Money) -> Result<Self, PaymentError> {
+    pub fn top_up(user: Uuid, amount: Money) -> Result<Self, LedgerError> {
         let amount = require_positive(amount)?;
         JournalEntry::new(vec![
             Posting::debit(AccountRef::TopUpClearing, amount),
@@ -226,7 +257,7 @@ impl JournalEntry {
     }
 
     /// Money leaving `user`'s wallet towards the payment provider.
-    pub fn withdrawal(user: Uuid, amount: Money) -> Result<Self, PaymentError> {
+    pub fn withdrawal(user: Uuid, amount: Money) -> Result<Self, LedgerError> {
         let amount = require_positive(amount)?;
         JournalEntry::new(vec![
             Posting::debit(AccountRef::UserWallet(user), amount),
@@ -235,10 +266,10 @@ impl JournalEntry {
     }
 
     /// Wallet to wallet (AA collection payments, settle-up).
-    pub fn transfer(from: Uuid, to: Uuid, amount: Money) -> Result<Self, PaymentError> {
+    pub fn transfer(from: Uuid, to: Uuid, amount: Money) -> Result<Self, LedgerError> {
         let amount = require_positive(amount)?;
         if from == to {
-            return Err(PaymentError::SelfTransfer);
+            return Err(LedgerError::SelfTransfer);
         }
         JournalEntry::new(vec![
             Posting::debit(AccountRef::UserWallet(from), amount),
@@ -247,7 +278,7 @@ impl JournalEntry {
     }
 
     /// Reserves `amount` of `user`'s wallet on hold `hold`.
-    pub fn hold_place(user: Uuid, hold: Uuid, amount: Money) -> Result<Self, PaymentError> {
+    pub fn hold_place(user: Uuid, hold: Uuid, amount: Money) -> Result<Self, LedgerError> {
         let amount = require_positive(amount)?;
         JournalEntry::new(vec![
             Posting::debit(AccountRef::UserWallet(user), amount),
@@ -263,10 +294,10 @@ impl JournalEntry {
     /// wallet in the same entry, so a finished hold is always empty. A partial capture never
     /// releases anything: the rest stays reserved for later captures. To return everything
     /// without capturing, use [`JournalEntry::hold_release`].
-    pub fn hold_capture(capture: HoldCapture) -> Result<Self, PaymentError> {
+    pub fn hold_capture(capture: HoldCapture) -> Result<Self, LedgerError> {
         let amount = require_positive(capture.amount)?;
         amount.same_currency(capture.remaining)?;
-        let rest = capture.remaining.checked_sub(amount).map_err(|_| PaymentError::CaptureExceedsHold {
+        let rest = capture.remaining.checked_sub(amount).map_err(|_| LedgerError::CaptureExceedsHold {
             capture: amount.amount(),
             remaining: capture.remaining.amount(),
         })?;
@@ -292,7 +323,7 @@ impl JournalEntry {
     }
 
     /// Returns `amount` from hold `hold` to `user`'s wallet (cancellation or expiry).
-    pub fn hold_release(user: Uuid, hold: Uuid, amount: Money) -> Result<Self, PaymentError> {
+    pub fn hold_release(user: Uuid, hold: Uuid, amount: Money) -> Result<Self, LedgerError> {
         let amount = require_positive(amount)?;
         JournalEntry::new(vec![
             Posting::debit(AccountRef::Hold(hold), amount),
@@ -301,7 +332,7 @@ impl JournalEntry {
     }
 
     /// A payout the provider refused: the money comes back from withdrawal clearing.
-    pub fn withdrawal_reversal(user: Uuid, amount: Money) -> Result<Self, PaymentError> {
+    pub fn withdrawal_reversal(user: Uuid, amount: Money) -> Result<Self, LedgerError> {
         let amount = require_positive(amount)?;
         JournalEntry::new(vec![
             Posting::debit(AccountRef::WithdrawalClearing, amount),
@@ -310,14 +341,14 @@ impl JournalEntry {
     }
 
     /// One wallet paying several (settling up a group): one debit, one credit per payee.
-    pub fn payout(from: Uuid, to: &[(Uuid, Money)]) -> Result<Self, PaymentError> {
-        let first = to.first().ok_or(PaymentError::EmptyEntry)?.1;
+    pub fn payout(from: Uuid, to: &[(Uuid, Money)]) -> Result<Self, LedgerError> {
+        let first = to.first().ok_or(LedgerError::EmptyEntry)?.1;
         let mut total = Money::zero(first.currency());
         let mut postings = Vec::with_capacity(to.len() + 1);
         for (payee, amount) in to {
             let amount = require_positive(*amount)?;
             if *payee == from {
-                return Err(PaymentError::SelfTransfer);
+                return Err(LedgerError::SelfTransfer);
             }
             total = total.checked_add(amount)?;
             postings.push(Posting::credit(AccountRef::UserWallet(*payee), amount));
@@ -327,7 +358,7 @@ impl JournalEntry {
     }
 
     /// A donation from `user`'s wallet to a charity campaign.
-    pub fn donation(user: Uuid, campaign: Uuid, amount: Money) -> Result<Self, PaymentError> {
+    pub fn donation(user: Uuid, campaign: Uuid, amount: Money) -> Result<Self, LedgerError> {
         let amount = require_positive(amount)?;
         JournalEntry::new(vec![
             Posting::debit(AccountRef::UserWallet(user), amount),
@@ -336,9 +367,9 @@ impl JournalEntry {
     }
 }
 
-fn require_positive(amount: Money) -> Result<Money, PaymentError> {
+fn require_positive(amount: Money) -> Result<Money, LedgerError> {
     if amount.is_zero() {
-        return Err(PaymentError::Money(MoneyError::NotPositive(amount.amount())));
+        return Err(LedgerError::Money(MoneyError::NotPositive(amount.amount())));
     }
     Ok(amount)
 }
@@ -376,14 +407,14 @@ impl Balances {
     }
 
     /// Applies `entry` all or nothing.
-    pub fn apply(&mut self, entry: &JournalEntry) -> Result<(), PaymentError> {
+    pub fn apply(&mut self, entry: &JournalEntry) -> Result<(), LedgerError> {
         // Work out every new balance first, so a refusal changes nothing.
         let mut updates = Vec::with_capacity(entry.postings.len());
         for p in &entry.postings {
             let available = self.balance(p.account, p.currency);
             let after = available + p.amount;
             if after < Decimal::ZERO && !p.account.is_external() {
-                return Err(PaymentError::InsufficientFunds {
+                return Err(LedgerError::InsufficientFunds {
                     account: p.account,
                     currency: p.currency,
                     available,
@@ -435,7 +466,7 @@ mod tests {
         // Balanced in total but not per currency.
         assert!(matches!(
             JournalEntry::new(vec![p(wallet(ALICE), "-1.00", Currency::CNY), p(wallet(BOB), "1.00", Currency::USD),]),
-            Err(PaymentError::UnbalancedEntry { .. })
+            Err(LedgerError::UnbalancedEntry { .. })
         ));
         // Two currencies, each balanced.
         assert!(
@@ -447,19 +478,19 @@ mod tests {
             ])
             .is_ok()
         );
-        assert_eq!(JournalEntry::new(vec![]), Err(PaymentError::EmptyEntry));
+        assert_eq!(JournalEntry::new(vec![]), Err(LedgerError::EmptyEntry));
         assert!(matches!(
             JournalEntry::new(vec![p(wallet(ALICE), "-1.00", Currency::CNY), p(wallet(ALICE), "1.00", Currency::CNY),]),
-            Err(PaymentError::DuplicatePosting(_))
+            Err(LedgerError::DuplicatePosting(_))
         ));
     }
 
     #[test]
     fn postings_refuse_zero_and_over_precise_amounts() {
-        assert!(matches!(Posting::new(wallet(ALICE), Decimal::ZERO, Currency::CNY), Err(PaymentError::ZeroPosting(_))));
+        assert!(matches!(Posting::new(wallet(ALICE), Decimal::ZERO, Currency::CNY), Err(LedgerError::ZeroPosting(_))));
         assert!(matches!(
             Posting::new(wallet(ALICE), dec("-0.001"), Currency::CNY),
-            Err(PaymentError::Money(MoneyError::OverPrecise { .. }))
+            Err(LedgerError::Money(MoneyError::OverPrecise { .. }))
         ));
         assert_eq!(Posting::new(wallet(ALICE), dec("-1.5"), Currency::CNY).unwrap().amount().to_string(), "-1.50");
     }
@@ -467,8 +498,8 @@ mod tests {
     #[test]
     fn movements_refuse_zero_amounts_and_self_transfers() {
         let zero = Money::zero(Currency::CNY);
-        assert!(matches!(JournalEntry::top_up(ALICE, zero), Err(PaymentError::Money(MoneyError::NotPositive(_)))));
-        assert_eq!(JournalEntry::transfer(ALICE, ALICE, cny("1")), Err(PaymentError::SelfTransfer));
+        assert!(matches!(JournalEntry::top_up(ALICE, zero), Err(LedgerError::Money(MoneyError::NotPositive(_)))));
+        assert_eq!(JournalEntry::transfer(ALICE, ALICE, cny("1")), Err(LedgerError::SelfTransfer));
     }
 
     #[test]
@@ -477,7 +508,7 @@ mod tests {
         b.apply(&JournalEntry::top_up(ALICE, cny("10.00")).unwrap()).unwrap();
         let before = b.clone();
         let err = b.apply(&JournalEntry::transfer(ALICE, BOB, cny("10.01")).unwrap()).unwrap_err();
-        assert!(matches!(err, PaymentError::InsufficientFunds { .. }));
+        assert!(matches!(err, LedgerError::InsufficientFunds { .. }));
         assert_eq!(b, before);
         b.apply(&JournalEntry::transfer(ALICE, BOB, cny("10.00")).unwrap()).unwrap();
         assert_eq!(b.balance(wallet(ALICE), Currency::CNY), Decimal::ZERO);
@@ -542,14 +573,14 @@ mod tests {
             fee_rate: FeeRate::ZERO,
             kind: CaptureKind::Final,
         };
-        assert!(matches!(JournalEntry::hold_capture(c), Err(PaymentError::CaptureExceedsHold { .. })));
+        assert!(matches!(JournalEntry::hold_capture(c), Err(LedgerError::CaptureExceedsHold { .. })));
         // Even if the caller's idea of `remaining` is stale, the projection refuses to
         // overdraw the hold.
         let mut b = Balances::new();
         let stale = HoldCapture { amount: cny("5.00"), remaining: cny("10.00"), kind: CaptureKind::Partial, ..c };
         assert!(matches!(
             b.apply(&JournalEntry::hold_capture(stale).unwrap()),
-            Err(PaymentError::InsufficientFunds { .. })
+            Err(LedgerError::InsufficientFunds { .. })
         ));
     }
 

@@ -15,11 +15,14 @@ pub mod simplify;
 pub mod split;
 
 pub use error::PaymentError;
+pub use ledger::LedgerError;
 pub use ledger::{AccountRef, Balances, CaptureKind, FeeRate, HoldCapture, JournalEntry, Posting};
+pub use simplify::BalanceError;
 pub use simplify::{
     EXACT_MAX_MEMBERS, GroupBalances, NetBalances, SettlementMethod, SettlementPlan, Transfer, simplify,
     simplify_greedy,
 };
+pub use split::SplitError;
 pub use split::{Bill, MAX_PARTICIPANTS, NetEffect, Participants, Split, SplitMethod, SplitPart};
 pub use tuan_kernel::{Currency, Money, MoneyError};
 

@@ -9,9 +9,25 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::error::PaymentError;
 use super::split::{Bill, NetEffect};
 use tuan_kernel::{Currency, Money, MoneyError};
+
+/// Why a group's balances were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BalanceError {
+    /// An amount was refused.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// A payment from a member to themself settles nothing.
+    #[error("cannot transfer from a wallet to itself")]
+    SelfTransfer,
+    /// Net balances of a group must sum to zero.
+    #[error("net balances in {currency} sum to {sum}, not zero")]
+    NetBalancesNotZero { currency: Currency, sum: Decimal },
+    /// The same user has two net balances.
+    #[error("user {0} has more than one net balance")]
+    DuplicateUser(Uuid),
+}
 
 /// Net balances of a group in one currency: positive means the user is owed, negative means
 /// the user owes. They sum to zero, each user appears once, amounts are within the minor
@@ -25,13 +41,13 @@ pub struct NetBalances {
 
 impl NetBalances {
     /// Checks the balances; see the type's documentation.
-    pub fn new(currency: Currency, balances: Vec<NetEffect>) -> Result<Self, PaymentError> {
+    pub fn new(currency: Currency, balances: Vec<NetEffect>) -> Result<Self, BalanceError> {
         let mut seen = HashSet::with_capacity(balances.len());
         let mut minor = BTreeMap::new();
         let mut sum: i128 = 0;
         for NetEffect { user, amount } in balances {
             if !seen.insert(user) {
-                return Err(PaymentError::DuplicateUser(user));
+                return Err(BalanceError::DuplicateUser(user));
             }
             let units = Money::new(amount.abs(), currency)?.minor_units();
             let units = if amount.is_sign_negative() { -units } else { units };
@@ -41,7 +57,7 @@ impl NetBalances {
             }
         }
         if sum != 0 {
-            return Err(PaymentError::NetBalancesNotZero {
+            return Err(BalanceError::NetBalancesNotZero {
                 currency,
                 sum: Decimal::from_i128_with_scale(sum, currency.minor_unit()),
             });
@@ -280,7 +296,7 @@ impl GroupBalances {
     }
 
     /// Adds a bill's net effects in its currency.
-    pub fn record_bill(&mut self, bill: &Bill) -> Result<(), PaymentError> {
+    pub fn record_bill(&mut self, bill: &Bill) -> Result<(), BalanceError> {
         let currency = bill.currency();
         let deltas: Vec<(Uuid, i64)> = bill
             .net_effects()
@@ -289,29 +305,29 @@ impl GroupBalances {
                 let units = Money::new(n.amount.abs(), currency)?.minor_units();
                 Ok((n.user, if n.amount.is_sign_negative() { -units } else { units }))
             })
-            .collect::<Result<_, PaymentError>>()?;
+            .collect::<Result<_, BalanceError>>()?;
         self.add(currency, &deltas)
     }
 
     /// Records that `from` paid `to` directly to settle up: `from` owes that much less.
-    pub fn record_payment(&mut self, from: Uuid, to: Uuid, amount: Money) -> Result<(), PaymentError> {
+    pub fn record_payment(&mut self, from: Uuid, to: Uuid, amount: Money) -> Result<(), BalanceError> {
         if from == to {
-            return Err(PaymentError::SelfTransfer);
+            return Err(BalanceError::SelfTransfer);
         }
         if amount.is_zero() {
-            return Err(PaymentError::Money(MoneyError::NotPositive(amount.amount())));
+            return Err(BalanceError::Money(MoneyError::NotPositive(amount.amount())));
         }
         let units = amount.minor_units();
         self.add(amount.currency(), &[(from, units), (to, -units)])
     }
 
     /// All or nothing, refusing overflow.
-    fn add(&mut self, currency: Currency, deltas: &[(Uuid, i64)]) -> Result<(), PaymentError> {
+    fn add(&mut self, currency: Currency, deltas: &[(Uuid, i64)]) -> Result<(), BalanceError> {
         let book = self.minor.entry(currency).or_default();
         let mut updated = Vec::with_capacity(deltas.len());
         for (user, delta) in deltas {
             let now = book.get(user).copied().unwrap_or(0);
-            let next = now.checked_add(*delta).ok_or(PaymentError::Money(MoneyError::AmountTooLarge))?;
+            let next = now.checked_add(*delta).ok_or(BalanceError::Money(MoneyError::AmountTooLarge))?;
             updated.push((*user, next));
         }
         for (user, next) in updated {
@@ -355,7 +371,7 @@ mod tests {
         Money::parse_positive(s, Currency::CNY).unwrap()
     }
 
-    fn net(pairs: &[(u128, &str)]) -> Result<NetBalances, PaymentError> {
+    fn net(pairs: &[(u128, &str)]) -> Result<NetBalances, BalanceError> {
         NetBalances::new(
             Currency::CNY,
             pairs.iter().map(|(u, a)| NetEffect { user: Uuid::from_u128(*u), amount: dec(a) }).collect(),
@@ -364,11 +380,11 @@ mod tests {
 
     #[test]
     fn net_balances_must_sum_to_zero_without_duplicates() {
-        assert!(matches!(net(&[(1, "10.00"), (2, "-9.99")]), Err(PaymentError::NetBalancesNotZero { .. })));
-        assert!(matches!(net(&[(1, "10.00"), (1, "-10.00")]), Err(PaymentError::DuplicateUser(_))));
+        assert!(matches!(net(&[(1, "10.00"), (2, "-9.99")]), Err(BalanceError::NetBalancesNotZero { .. })));
+        assert!(matches!(net(&[(1, "10.00"), (1, "-10.00")]), Err(BalanceError::DuplicateUser(_))));
         assert!(matches!(
             net(&[(1, "0.001"), (2, "-0.001")]),
-            Err(PaymentError::Money(MoneyError::OverPrecise { .. }))
+            Err(BalanceError::Money(MoneyError::OverPrecise { .. }))
         ));
         assert!(net(&[]).unwrap().is_settled());
     }

@@ -10,12 +10,52 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::error::PaymentError;
 use tuan_kernel::{Currency, Money, MoneyError};
 
 /// How many people one bill may be split among. A dinner table or a trip fits comfortably;
 /// anything larger is more likely a mistake or abuse than a bill.
 pub const MAX_PARTICIPANTS: usize = 100;
+
+/// Why a bill's payers or split were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    /// An amount was refused.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// A bill needs at least one participant.
+    #[error("a bill needs at least one participant")]
+    NoParticipants,
+    /// More participants than a bill may have.
+    #[error("{count} participants is more than the maximum of {max}")]
+    TooManyParticipants { count: usize, max: usize },
+    /// The same user was listed twice as a participant.
+    #[error("participant {0} is listed more than once")]
+    DuplicateParticipant(Uuid),
+    /// The split method gave a different number of values than there are participants.
+    #[error("the split gives {found} values for {expected} participants")]
+    LengthMismatch { expected: usize, found: usize },
+    /// Exact parts must add up to the bill total.
+    #[error("exact parts sum to {sum}, but the total is {total}")]
+    ExactSumMismatch { sum: Decimal, total: Decimal },
+    /// Percentages must add up to exactly 100.
+    #[error("percentages sum to {0}, not 100")]
+    PercentNotHundred(Decimal),
+    /// Each percentage must be positive with at most two decimal places.
+    #[error("percentage {0} must be greater than zero with at most two decimal places")]
+    InvalidPercent(Decimal),
+    /// Each participant's number of shares must be at least one.
+    #[error("participant at position {index} has zero shares")]
+    ZeroShares { index: usize },
+    /// A bill needs at least one payer.
+    #[error("a bill needs at least one payer")]
+    NoPayers,
+    /// The same user was listed twice as a payer.
+    #[error("payer {0} is listed more than once")]
+    DuplicatePayer(Uuid),
+    /// What the payers paid must add up to the bill total.
+    #[error("payers paid {paid}, but the total is {total}")]
+    PaidSumMismatch { paid: Decimal, total: Decimal },
+}
 
 /// The users a bill is split among: 1 to [`MAX_PARTICIPANTS`], no one twice, in the order
 /// given (the order decides who gets remainder minor units).
@@ -25,16 +65,16 @@ pub struct Participants(Vec<Uuid>);
 
 impl Participants {
     /// Checks count and uniqueness.
-    pub fn new(users: Vec<Uuid>) -> Result<Self, PaymentError> {
+    pub fn new(users: Vec<Uuid>) -> Result<Self, SplitError> {
         if users.is_empty() {
-            return Err(PaymentError::NoParticipants);
+            return Err(SplitError::NoParticipants);
         }
         if users.len() > MAX_PARTICIPANTS {
-            return Err(PaymentError::TooManyParticipants { count: users.len(), max: MAX_PARTICIPANTS });
+            return Err(SplitError::TooManyParticipants { count: users.len(), max: MAX_PARTICIPANTS });
         }
         let mut seen = HashSet::with_capacity(users.len());
         if let Some(dup) = users.iter().find(|u| !seen.insert(**u)) {
-            return Err(PaymentError::DuplicateParticipant(*dup));
+            return Err(SplitError::DuplicateParticipant(*dup));
         }
         Ok(Participants(users))
     }
@@ -56,7 +96,7 @@ impl Participants {
 }
 
 impl TryFrom<Vec<Uuid>> for Participants {
-    type Error = PaymentError;
+    type Error = SplitError;
     fn try_from(users: Vec<Uuid>) -> Result<Self, Self::Error> {
         Participants::new(users)
     }
@@ -102,9 +142,9 @@ pub struct Split {
 
 impl Split {
     /// Splits a positive `total` among `participants` by `method`.
-    pub fn new(total: Money, participants: &Participants, method: &SplitMethod) -> Result<Self, PaymentError> {
+    pub fn new(total: Money, participants: &Participants, method: &SplitMethod) -> Result<Self, SplitError> {
         if total.is_zero() {
-            return Err(PaymentError::Money(MoneyError::NotPositive(total.amount())));
+            return Err(SplitError::Money(MoneyError::NotPositive(total.amount())));
         }
         let n = participants.len();
         let currency = total.currency();
@@ -113,7 +153,7 @@ impl Split {
             SplitMethod::Shares(shares) => {
                 check_len(n, shares.len())?;
                 if let Some(index) = shares.iter().position(|s| *s == 0) {
-                    return Err(PaymentError::ZeroShares { index });
+                    return Err(SplitError::ZeroShares { index });
                 }
                 let weights: Vec<u64> = shares.iter().map(|s| u64::from(*s)).collect();
                 largest_remainder(total.minor_units(), &weights)
@@ -133,7 +173,7 @@ impl Split {
             .iter()
             .zip(minor)
             .map(|(user, m)| Ok(SplitPart { user: *user, amount: Money::from_minor_units(m, currency)? }))
-            .collect::<Result<_, PaymentError>>()?;
+            .collect::<Result<_, SplitError>>()?;
         Ok(Split { total, parts })
     }
 
@@ -153,22 +193,22 @@ impl Split {
     }
 }
 
-fn check_len(expected: usize, found: usize) -> Result<(), PaymentError> {
+fn check_len(expected: usize, found: usize) -> Result<(), SplitError> {
     if expected != found {
-        return Err(PaymentError::LengthMismatch { expected, found });
+        return Err(SplitError::LengthMismatch { expected, found });
     }
     Ok(())
 }
 
 /// Percentages as whole basis points (hundredths of a percent), summing to 10 000.
-fn percent_basis_points(percents: &[Decimal]) -> Result<Vec<u64>, PaymentError> {
+fn percent_basis_points(percents: &[Decimal]) -> Result<Vec<u64>, SplitError> {
     let hundred = Decimal::ONE_HUNDRED;
     let mut sum = Decimal::ZERO;
     let mut weights = Vec::with_capacity(percents.len());
     for p in percents {
         let normalized = p.normalize();
         if *p <= Decimal::ZERO || normalized.scale() > 2 || *p > hundred {
-            return Err(PaymentError::InvalidPercent(*p));
+            return Err(SplitError::InvalidPercent(*p));
         }
         sum += *p;
         // 0 < p <= 100 with at most two places, so this is an integer in 1..=10_000.
@@ -176,24 +216,24 @@ fn percent_basis_points(percents: &[Decimal]) -> Result<Vec<u64>, PaymentError> 
         weights.push(bp as u64);
     }
     if sum != hundred {
-        return Err(PaymentError::PercentNotHundred(sum));
+        return Err(SplitError::PercentNotHundred(sum));
     }
     Ok(weights)
 }
 
-fn exact_parts(total: Money, parts: &[Money]) -> Result<Vec<i64>, PaymentError> {
+fn exact_parts(total: Money, parts: &[Money]) -> Result<Vec<i64>, SplitError> {
     let mut sum: i128 = 0;
     for part in parts {
         total.same_currency(*part)?;
         // A participant who owes nothing should not be listed; zero here is a mistake.
         if part.is_zero() {
-            return Err(PaymentError::Money(MoneyError::NotPositive(part.amount())));
+            return Err(SplitError::Money(MoneyError::NotPositive(part.amount())));
         }
         sum += i128::from(part.minor_units());
     }
     if sum != i128::from(total.minor_units()) {
         let scale = total.currency().minor_unit();
-        return Err(PaymentError::ExactSumMismatch {
+        return Err(SplitError::ExactSumMismatch {
             sum: Decimal::from_i128_with_scale(sum, scale),
             total: total.amount(),
         });
@@ -253,27 +293,27 @@ impl Bill {
         payers: Vec<(Uuid, Money)>,
         participants: Vec<Uuid>,
         method: SplitMethod,
-    ) -> Result<Self, PaymentError> {
+    ) -> Result<Self, SplitError> {
         let participants = Participants::new(participants)?;
         let split = Split::new(total, &participants, &method)?;
         if payers.is_empty() {
-            return Err(PaymentError::NoPayers);
+            return Err(SplitError::NoPayers);
         }
         let mut seen = HashSet::with_capacity(payers.len());
         let mut paid: i128 = 0;
         for (payer, amount) in &payers {
             if !seen.insert(*payer) {
-                return Err(PaymentError::DuplicatePayer(*payer));
+                return Err(SplitError::DuplicatePayer(*payer));
             }
             total.same_currency(*amount)?;
             if amount.is_zero() {
-                return Err(PaymentError::Money(MoneyError::NotPositive(amount.amount())));
+                return Err(SplitError::Money(MoneyError::NotPositive(amount.amount())));
             }
             paid += i128::from(amount.minor_units());
         }
         let currency = total.currency();
         if paid != i128::from(total.minor_units()) {
-            return Err(PaymentError::PaidSumMismatch {
+            return Err(SplitError::PaidSumMismatch {
                 paid: Decimal::from_i128_with_scale(paid, currency.minor_unit()),
                 total: total.amount(),
             });
@@ -343,7 +383,7 @@ mod tests {
         split.parts().iter().map(|p| p.amount.amount().to_string()).collect()
     }
 
-    fn split(total: &str, n: u128, method: SplitMethod) -> Result<Split, PaymentError> {
+    fn split(total: &str, n: u128, method: SplitMethod) -> Result<Split, SplitError> {
         Split::new(cny(total), &Participants::new(users(n))?, &method)
     }
 
@@ -375,19 +415,19 @@ mod tests {
         assert_eq!(amounts(&s), ["33.33", "33.33", "33.33"]);
         assert!(matches!(
             split("10.00", 2, SplitMethod::Percent(vec![p("50"), p("49.99")])),
-            Err(PaymentError::PercentNotHundred(_))
+            Err(SplitError::PercentNotHundred(_))
         ));
         assert!(matches!(
             split("10.00", 2, SplitMethod::Percent(vec![p("50.001"), p("49.999")])),
-            Err(PaymentError::InvalidPercent(_))
+            Err(SplitError::InvalidPercent(_))
         ));
         assert!(matches!(
             split("10.00", 2, SplitMethod::Percent(vec![p("100"), p("0")])),
-            Err(PaymentError::InvalidPercent(_))
+            Err(SplitError::InvalidPercent(_))
         ));
         assert!(matches!(
             split("10.00", 2, SplitMethod::Percent(vec![p("150"), p("-50")])),
-            Err(PaymentError::InvalidPercent(_))
+            Err(SplitError::InvalidPercent(_))
         ));
     }
 
@@ -397,38 +437,38 @@ mod tests {
         assert_eq!(amounts(&s), ["2.50", "7.50"]);
         assert!(matches!(
             split("10.00", 2, SplitMethod::Exact(vec![cny("2.50"), cny("7.49")])),
-            Err(PaymentError::ExactSumMismatch { .. })
+            Err(SplitError::ExactSumMismatch { .. })
         ));
         let usd = Money::parse_positive("7.50", Currency::USD).unwrap();
         assert!(matches!(
             split("10.00", 2, SplitMethod::Exact(vec![cny("2.50"), usd])),
-            Err(PaymentError::Money(MoneyError::CurrencyMismatch { .. }))
+            Err(SplitError::Money(MoneyError::CurrencyMismatch { .. }))
         ));
         assert!(matches!(
             split("10.00", 2, SplitMethod::Exact(vec![cny("10.00"), Money::zero(Currency::CNY)])),
-            Err(PaymentError::Money(MoneyError::NotPositive(_)))
+            Err(SplitError::Money(MoneyError::NotPositive(_)))
         ));
     }
 
     #[test]
     fn bad_participants_and_methods_are_refused() {
-        assert!(matches!(Participants::new(vec![]), Err(PaymentError::NoParticipants)));
-        assert!(matches!(Participants::new(users(101)), Err(PaymentError::TooManyParticipants { .. })));
+        assert!(matches!(Participants::new(vec![]), Err(SplitError::NoParticipants)));
+        assert!(matches!(Participants::new(users(101)), Err(SplitError::TooManyParticipants { .. })));
         assert!(Participants::new(users(100)).is_ok());
         let dup = Uuid::from_u128(7);
-        assert_eq!(Participants::new(vec![dup, Uuid::from_u128(8), dup]), Err(PaymentError::DuplicateParticipant(dup)));
+        assert_eq!(Participants::new(vec![dup, Uuid::from_u128(8), dup]), Err(SplitError::DuplicateParticipant(dup)));
         assert!(matches!(
             split("10.00", 3, SplitMethod::Shares(vec![1, 2])),
-            Err(PaymentError::LengthMismatch { expected: 3, found: 2 })
+            Err(SplitError::LengthMismatch { expected: 3, found: 2 })
         ));
         assert_eq!(
             split("10.00", 2, SplitMethod::Shares(vec![1, 0])).unwrap_err(),
-            PaymentError::ZeroShares { index: 1 }
+            SplitError::ZeroShares { index: 1 }
         );
         let p = Participants::new(users(2)).unwrap();
         assert!(matches!(
             Split::new(Money::zero(Currency::CNY), &p, &SplitMethod::Equal),
-            Err(PaymentError::Money(MoneyError::NotPositive(_)))
+            Err(SplitError::Money(MoneyError::NotPositive(_)))
         ));
     }
 
@@ -452,12 +492,12 @@ mod tests {
     fn bill_payers_are_checked() {
         let [a, b] = [1, 2].map(Uuid::from_u128);
         let bill = |payers| Bill::new(cny("10.00"), payers, vec![a, b], SplitMethod::Equal);
-        assert!(matches!(bill(vec![]), Err(PaymentError::NoPayers)));
-        assert!(matches!(bill(vec![(a, cny("9.99"))]), Err(PaymentError::PaidSumMismatch { .. })));
-        assert!(matches!(bill(vec![(a, cny("5.00")), (a, cny("5.00"))]), Err(PaymentError::DuplicatePayer(_))));
+        assert!(matches!(bill(vec![]), Err(SplitError::NoPayers)));
+        assert!(matches!(bill(vec![(a, cny("9.99"))]), Err(SplitError::PaidSumMismatch { .. })));
+        assert!(matches!(bill(vec![(a, cny("5.00")), (a, cny("5.00"))]), Err(SplitError::DuplicatePayer(_))));
         assert!(matches!(
             bill(vec![(a, cny("10.00")), (b, Money::zero(Currency::CNY))]),
-            Err(PaymentError::Money(MoneyError::NotPositive(_)))
+            Err(SplitError::Money(MoneyError::NotPositive(_)))
         ));
     }
 }
