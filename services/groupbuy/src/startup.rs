@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use tonic::server::NamedService;
 use tuan_eventstore::ProjectionSet;
 use tuan_host::Host;
-use tuan_messaging::{ConsumerHandle, IdempotentConsumer, topics};
+use tuan_messaging::ConsumerHandle;
 use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
 use crate::{
@@ -16,7 +16,8 @@ use crate::{
     store::{GroupBuyProjection, external, queries::STUCK_SAGAS},
 };
 
-/// The consumer group of the saga (payments' answers) and the merchant projection.
+/// The consumer group of the saga (payments' answers) and the merchant projection (its id
+/// carries the environment's prefix, see `Host::consume`).
 pub const CONSUMER_GROUP: &str = "groupbuy";
 
 /// The group-buy service, built and ready to serve.
@@ -25,9 +26,6 @@ pub struct Application {
     app: GroupBuyApp,
     keys: TokenKeys,
     consumer: ConsumerHandle,
-    /// Every consumer's handle, held while the service runs: a consumer whose handle is dropped
-    /// finds its pause channel closed and polls it in a tight loop (a core's worth of CPU).
-    _consumers: Vec<ConsumerHandle>,
 }
 
 impl Application {
@@ -50,40 +48,14 @@ impl Application {
             DeadlineScanner::new(app.clone(), Duration::from_millis(config.groupbuy.deadline_scan_ms.max(50)));
         host.spawn(scanner.run(host.shutdown()));
 
-        // Subscribing to a topic that does not exist yet would stall the group, so make sure
-        // they exist (payments and users create them too; creation is idempotent).
-        let sources = vec![host.topic_of("payments"), host.topic_of("users")];
-        let kafka = &config.common.kafka;
-        if let Err(e) = topics::ensure_topics(
-            &kafka.brokers,
-            &sources,
-            kafka.partitions,
-            kafka.replication_factor,
-            Duration::from_secs(10),
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "cannot create source topics yet; the consumers will find them later");
-        }
-        let mut handles = Vec::new();
-        // Prefixed like the topics, so environments sharing a broker do not share a group.
-        let group = format!("{}{CONSUMER_GROUP}", config.common.kafka.topic_prefix);
-        for _ in 0..config.groupbuy.saga_consumers.max(1) {
-            let (consumer, handle) = IdempotentConsumer::new(
-                &group,
-                &sources,
-                host.dead_letter_topic(),
-                host.pool.clone(),
-                host.kafka.clone(),
-                SagaHandler::new(app.clone()),
-            )?;
-            host.spawn(consumer.run(host.shutdown()));
-            handles.push(handle);
-        }
-        let consumer = handles.first().cloned().expect("at least one consumer");
-        host.track_consumer(&group, &sources);
+        // Payments' answers and the users events; their topics are created if missing
+        // (subscribing to a topic that does not exist yet would stall the group).
+        let saga = SagaHandler::new(app.clone());
+        let members = config.groupbuy.saga_consumers as usize;
+        let consumers = host.consume(CONSUMER_GROUP, &["payments", "users"], members, saga);
+        let consumer = consumers.first().cloned().expect("at least one consumer");
         host.stuck_sagas(&STUCK_SAGAS);
-        Ok(Self { host, app, keys, consumer, _consumers: handles })
+        Ok(Self { host, app, keys, consumer })
     }
 
     pub fn port(&self) -> u16 {

@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Duration};
 
 use tonic::server::NamedService;
 use tuan_eventstore::ProjectionSet;
-use tuan_host::{Host, admin::StuckQuery};
-use tuan_messaging::{ConsumerHandle, IdempotentConsumer, social::SocialGraph};
+use tuan_host::Host;
+use tuan_messaging::social::SocialGraph;
 use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
 use crate::{
@@ -16,48 +16,17 @@ use crate::{
     consumers::{CirclesHandler, GroupBuyHandler},
     domain::{FeeRate, limits::DailyLimits},
     provider::{Confirmation, PaymentProvider, SimulatedProvider},
-    store::{self, PaymentsProjection},
+    store::{self, PaymentsProjection, queries::STUCK_SAGAS},
     wechat::{MerchantKey, NotificationCheck, WeChatPay, WeChatPayConfig, notify},
 };
 use secrecy::ExposeSecret;
 use tokio::sync::mpsc::UnboundedReceiver;
-
-/// Sagas the admin API reports when they have not moved for a while (see `tuan_host::admin`):
-/// holds placed and past their expiry (the expiry scan should have released them), and top-ups
-/// or withdrawals still waiting on the provider.
-const STUCK_SAGAS: [StuckQuery; 2] = [
-    StuckQuery {
-        kind: "hold",
-        sql: "SELECT h.hold_id::text AS id, h.status AS state, \
-              EXTRACT(EPOCH FROM now() - h.expires_at)::float8 AS age_seconds, \
-              (SELECT e.event_type FROM public.events e WHERE e.stream_type = 'hold' \
-               AND e.stream_id = h.hold_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
-              'payer ' || h.user_id || ', ' || h.remaining || ' ' || h.currency || ' held, campaign ' \
-              || h.campaign_id || ', expired ' || h.expires_at AS detail \
-              FROM holds h WHERE h.status = 'placed' \
-              AND h.expires_at < now() - make_interval(secs => $1) ORDER BY h.expires_at LIMIT $2",
-    },
-    StuckQuery {
-        kind: "provider_request",
-        sql: "SELECT r.request_id::text AS id, r.status AS state, \
-              EXTRACT(EPOCH FROM now() - r.requested_at)::float8 AS age_seconds, \
-              (SELECT e.event_type FROM public.events e WHERE e.stream_type = r.kind \
-               AND e.stream_id = r.request_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
-              r.kind || ' of ' || r.amount || ' ' || r.currency || ' for ' || r.user_id || ', ' || r.attempts \
-              || ' attempts' AS detail \
-              FROM provider_requests r WHERE r.status = 'pending' \
-              AND r.requested_at < now() - make_interval(secs => $1) ORDER BY r.requested_at LIMIT $2",
-    },
-];
 
 /// The payments service, built and ready to serve.
 pub struct Application {
     host: Host,
     app: PaymentsApp,
     keys: TokenKeys,
-    /// Every consumer's handle, held while the service runs: a consumer whose handle is dropped
-    /// finds its pause channel closed and polls it in a tight loop (a core's worth of CPU).
-    _consumers: Vec<ConsumerHandle>,
     /// Where WeChat Pay notifications are received, with that provider.
     notify_port: Option<u16>,
 }
@@ -137,61 +106,12 @@ impl Application {
             ProviderKind::Simulated => None,
         };
 
-        let prefix = &config.common.kafka.topic_prefix;
-        let (users, users_handle) = IdempotentConsumer::new(
-            &format!("{prefix}payments.users"),
-            &[host.topic_of("users")],
-            host.dead_letter_topic(),
-            host.pool.clone(),
-            host.kafka.clone(),
-            SocialGraph,
-        )?;
-        let (circles, circles_handle) = IdempotentConsumer::new(
-            &format!("{prefix}payments.circles"),
-            &[host.topic_of("circles")],
-            host.dead_letter_topic(),
-            host.pool.clone(),
-            host.kafka.clone(),
-            CirclesHandler,
-        )?;
-        let (hold_consumers, mut handles): (Vec<_>, Vec<_>) = (0..p.hold_consumers.max(1))
-            .map(|_| {
-                IdempotentConsumer::new(
-                    &format!("{prefix}payments.groupbuy"),
-                    &[host.topic_of("groupbuy")],
-                    host.dead_letter_topic(),
-                    host.pool.clone(),
-                    host.kafka.clone(),
-                    GroupBuyHandler { app: app.clone() },
-                )
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?
-            .into_iter()
-            .unzip();
-        handles.push(users_handle);
-        handles.push(circles_handle);
-        // Topics of services that may not run yet are created here, so subscribing works.
-        let topics = vec![host.topic_of("users"), host.topic_of("circles"), host.topic_of("groupbuy")];
-        let (brokers, partitions, replication) = (
-            config.common.kafka.brokers.clone(),
-            config.common.kafka.partitions,
-            config.common.kafka.replication_factor,
-        );
-        let shutdown = host.shutdown();
-        host.spawn(async move {
-            if tuan_messaging::topics::ensure_topics_eventually(
-                &brokers,
-                &topics,
-                partitions,
-                replication,
-                shutdown.clone(),
-            )
-            .await
-            {
-                let holds = futures::future::join_all(hold_consumers.into_iter().map(|c| c.run(shutdown.clone())));
-                tokio::join!(users.run(shutdown.clone()), circles.run(shutdown.clone()), holds);
-            }
-        });
+        // The users, circles and group-buy topics are created if missing (those services may
+        // not run yet), so subscribing works.
+        host.consume("payments.users", &["users"], 1, SocialGraph);
+        host.consume("payments.circles", &["circles"], 1, CirclesHandler);
+        let holds = GroupBuyHandler { app: app.clone() };
+        host.consume("payments.groupbuy", &["groupbuy"], p.hold_consumers as usize, holds);
         let shutdown = host.shutdown();
         host.spawn(app.clone().run_dispatcher(shutdown));
         host.sample_gauges("sagas and holds", Duration::from_secs(5), crate::app::gauges::sample);
@@ -199,11 +119,8 @@ impl Application {
         host.spawn(app.clone().run_confirmations(confirmations, shutdown));
         let shutdown = host.shutdown();
         host.spawn(app.clone().run_expiry(Duration::from_millis(p.expiry_scan_interval_ms), shutdown));
-        host.track_consumer(&format!("{prefix}payments.users"), &[host.topic_of("users")]);
-        host.track_consumer(&format!("{prefix}payments.circles"), &[host.topic_of("circles")]);
-        host.track_consumer(&format!("{prefix}payments.groupbuy"), &[host.topic_of("groupbuy")]);
         host.stuck_sagas(&STUCK_SAGAS);
-        Ok(Self { host, app, keys, _consumers: handles, notify_port })
+        Ok(Self { host, app, keys, notify_port })
     }
 
     pub fn port(&self) -> u16 {

@@ -3,8 +3,9 @@
 //! rebuilds, and sagas that stopped moving. `tuanctl` is its client.
 //!
 //! It is the same code in every service: the [`Host`](crate::Host) mounts it when it serves.
-//! A service adds what only it knows: its consumer groups ([`Host::track_consumer`](crate::Host::track_consumer))
-//! and the queries that find its stuck sagas ([`StuckQuery`]).
+//! A service adds what only it knows: its consumer groups (those it runs with
+//! [`Host::consume`](crate::Host::consume)) and the queries that find its stuck sagas
+//! ([`StuckQuery`]).
 //!
 //! Re-driving re-publishes the stored message, unchanged, to the topic it came from. The
 //! consumer that dead-lettered it applies it like any message (handler and processed-event

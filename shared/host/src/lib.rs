@@ -1,6 +1,7 @@
 //! Boots a tuan service the same way every time:
 //! database pool -> event store schema -> projection tables -> Kafka clients -> outbox relay
-//! -> listener bound (port 0 allowed) -> serve until stopped -> drain background tasks.
+//! -> consumers ([`Host::consume`]) -> listener bound (port 0 allowed) -> serve until stopped
+//! -> drain background tasks.
 
 pub mod admin;
 
@@ -10,7 +11,10 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::{net::TcpListener, task::JoinSet};
 use tuan_eventstore::ProjectionSet;
-use tuan_messaging::{KafkaClients, OutboxRelay, dead_letter_topic, service_topic, topics};
+use tuan_messaging::{
+    ConsumerHandle, EventHandler, IdempotentConsumer, KafkaClients, OutboxRelay, dead_letter_topic, service_topic,
+    topics,
+};
 use tuan_runtime::{
     auth::{AuthInterceptor, TokenKeys},
     config::CommonConfig,
@@ -155,8 +159,65 @@ impl Host {
         });
     }
 
+    /// Runs consumer group `group` of this service: `members` members in this process (at least
+    /// one), each applying the events on the topics of the services `sources` with a clone of
+    /// `handler`, exactly once in effect (see [`IdempotentConsumer`]). The group id carries this
+    /// environment's prefix, like the topics (`payments.users` is `<prefix>payments.users`), so
+    /// environments sharing a broker do not share a group; it is also the key of the members'
+    /// processed-event records. The members are made once their topics and the dead-letter
+    /// topic exist (created here if missing: a subscription to a missing topic would not see
+    /// it for a while, and the service it belongs to may not run yet), and run until
+    /// shutdown; the service serves meanwhile. The group is reported in the admin API's
+    /// backlog. Returns a handle per member, usable at once: to wait for partitions, to pause.
+    /// Dropping the handles is fine.
+    pub fn consume<H: EventHandler + Clone>(
+        &mut self,
+        group: &str,
+        sources: &[&str],
+        members: usize,
+        handler: H,
+    ) -> Vec<ConsumerHandle> {
+        let group = format!("{}{group}", self.config.kafka.topic_prefix);
+        let topics: Vec<String> = sources.iter().map(|source| self.topic_of(source)).collect();
+        self.track_consumer(&group, &topics);
+        let (handles, links): (Vec<_>, Vec<_>) = (0..members.max(1)).map(|_| ConsumerHandle::detached()).unzip();
+        let (pool, kafka, dead_letters, shutdown) =
+            (self.pool.clone(), self.kafka.clone(), self.dead_letter_topic(), self.shutdown());
+        let (partitions, replication) = (self.config.kafka.partitions, self.config.kafka.replication_factor);
+        self.spawn(async move {
+            let mut needed = topics.clone();
+            needed.push(dead_letters.clone());
+            if !topics::ensure_topics_eventually(&kafka.brokers, &needed, partitions, replication, shutdown.clone())
+                .await
+            {
+                return;
+            }
+            // Each member a task of its own (they apply side by side), all ended with this one.
+            let mut running = JoinSet::new();
+            for link in links {
+                let made = IdempotentConsumer::linked(
+                    &group,
+                    &topics,
+                    dead_letters.clone(),
+                    pool.clone(),
+                    kafka.clone(),
+                    handler.clone(),
+                    link,
+                );
+                match made {
+                    Ok(consumer) => {
+                        running.spawn(consumer.run(shutdown.clone()));
+                    }
+                    Err(e) => tracing::error!(consumer = %group, error = %e, "cannot create consumer"),
+                }
+            }
+            while running.join_next().await.is_some() {}
+        });
+        handles
+    }
+
     /// Reports consumer group `group` (reading `topics`) in the admin API's backlog.
-    pub fn track_consumer(&mut self, group: &str, topics: &[String]) {
+    fn track_consumer(&mut self, group: &str, topics: &[String]) {
         if !self.consumers.iter().any(|c| c.group == group) {
             self.consumers.push(TrackedConsumer { group: group.to_string(), topics: topics.to_vec() });
         }

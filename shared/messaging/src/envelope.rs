@@ -22,7 +22,13 @@ pub fn accept(payload: &[u8]) -> Result<EventEnvelope, String> {
 /// Whether the envelope carries an `M` (event types are full protobuf names,
 /// e.g. `tuan.users.v1.UserBlocked`).
 pub fn is<M: prost::Name>(envelope: &EventEnvelope) -> bool {
-    envelope.event_type == M::full_name()
+    is_type::<M>(&envelope.event_type)
+}
+
+/// Whether `event_type` is `M`'s full protobuf name (`<package>.<name>`), without building it:
+/// a consumer asks this of every message on its topics.
+pub fn is_type<M: prost::Name>(event_type: &str) -> bool {
+    event_type.strip_prefix(M::PACKAGE).and_then(|rest| rest.strip_prefix('.')) == Some(M::NAME)
 }
 
 /// The payload as an `M`; a payload that does not decode can never be applied.
@@ -54,7 +60,27 @@ pub fn caused_by(envelope: &EventEnvelope) -> EventMeta {
 
 /// Which of a handler's kinds of event `event_type` is, from its table of (full protobuf name,
 /// kind): one table serves both `EventHandler::wants` and `handle`, so no event can be wanted
-/// and then fall through, or handled and never let in.
+/// and then fall through, or handled and never let in. New handlers declare their list with
+/// [`events!`](crate::events) instead, which decodes the payload too.
 pub fn kind_of<K: Copy>(event_type: &str, table: impl IntoIterator<Item = (String, K)>) -> Option<K> {
     table.into_iter().find_map(|(name, kind)| (name == event_type).then_some(kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Name as _;
+    use tuan_proto::{groupbuy::v1 as groupbuy, users::v1 as users};
+
+    use super::is_type;
+
+    #[test]
+    fn an_event_type_is_the_full_name_of_its_message() {
+        assert!(is_type::<users::UserBlocked>(&users::UserBlocked::full_name()));
+        assert!(is_type::<users::UserBlocked>("tuan.users.v1.UserBlocked"));
+        assert!(!is_type::<users::UserBlocked>("tuan.users.v1.UserUnblocked"));
+        assert!(!is_type::<users::UserBlocked>("tuan.users.v1UserBlocked"));
+        assert!(!is_type::<users::UserBlocked>("tuan.users.v1.UserBlocked.x"));
+        assert!(!is_type::<users::UserBlocked>("UserBlocked"));
+        assert!(!is_type::<groupbuy::HoldRequested>(&users::UserBlocked::full_name()));
+    }
 }

@@ -5,12 +5,15 @@
 //! - [`IdempotentConsumer`] applies events from other services exactly once in effect: the
 //!   effect and the processed-event record commit together, and only then is the offset
 //!   committed. Messages that cannot be applied go to the dead-letter topic with the reason.
+//! - [`events!`] declares a handler's one list of the events it acts on: what it wants and
+//!   what it dispatches on (see [`Events`]).
 //! - [`social`]: friendships, blocks and verified merchants from the users service, one
 //!   handler and schema for every service that needs them.
 //! - [`topics`] creates topics through the admin API, so the same code works on tansu and Kafka.
 
 mod client;
 mod consumer;
+mod dispatch;
 pub mod envelope;
 mod headers;
 pub mod lag;
@@ -21,8 +24,17 @@ pub mod topics;
 mod watchdog;
 
 pub use client::{KafkaClients, consumer_config, producer_config, reader_config, use_identity};
-pub use consumer::{ConsumerHandle, ConsumerStats, EventHandler, HandlerError, IdempotentConsumer, is_deterministic};
+pub use consumer::{
+    ConsumerHandle, ConsumerLink, ConsumerStats, EventHandler, HandlerError, IdempotentConsumer, is_deterministic,
+};
+pub use dispatch::Events;
 pub use relay::OutboxRelay;
+
+/// What [`events!`] expands to refers to.
+#[doc(hidden)]
+pub mod __private {
+    pub use tuan_proto::events::v1::EventEnvelope;
+}
 
 /// The topic a service publishes its events on, e.g. `tuan.users.v1`.
 pub fn service_topic(prefix: &str, service: &str) -> String {

@@ -13,14 +13,13 @@
 //! A service's own queries may join these tables; the common questions are here.
 
 use futures::{FutureExt, future::BoxFuture};
-use prost::Name as _;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use tuan_proto::{events::v1::EventEnvelope, users::v1 as users};
 use uuid::Uuid;
 
 use crate::{
-    EventHandler, HandlerError,
-    envelope::{decode, kind_of, occurred_at, uuid_field},
+    EventHandler, Events, HandlerError,
+    envelope::{occurred_at, uuid_field},
 };
 
 const SCHEMA: &str = r#"
@@ -50,45 +49,43 @@ pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SocialGraph;
 
-/// The users events [`SocialGraph`] applies; one table for `wants` and `handle`.
-#[derive(Clone, Copy)]
-enum Fact {
-    Befriended,
-    Unfriended,
-    Blocked,
-    Unblocked,
-    MerchantVerified,
-    MerchantRejected,
-}
-
-impl Fact {
-    fn of(event_type: &str) -> Option<Self> {
-        kind_of(
-            event_type,
-            [
-                (users::FriendRequestAccepted::full_name(), Self::Befriended),
-                (users::FriendRemoved::full_name(), Self::Unfriended),
-                (users::UserBlocked::full_name(), Self::Blocked),
-                (users::UserUnblocked::full_name(), Self::Unblocked),
-                (users::MerchantVerified::full_name(), Self::MerchantVerified),
-                (users::MerchantRejected::full_name(), Self::MerchantRejected),
-            ],
-        )
+crate::events! {
+    /// The users events [`SocialGraph`] applies: one list for `wants` and `handle`. A handler
+    /// that keeps the social graph besides its own events takes this list into its own
+    /// (`..Social(SocialEvent),`).
+    #[derive(Clone, Debug)]
+    pub enum SocialEvent {
+        Befriended(users::FriendRequestAccepted),
+        Unfriended(users::FriendRemoved),
+        Blocked(users::UserBlocked),
+        Unblocked(users::UserUnblocked),
+        MerchantVerified(users::MerchantVerified),
+        MerchantRejected(users::MerchantRejected),
     }
 }
 
 impl SocialGraph {
     /// Whether `event_type` is one of the events this handler applies.
     pub fn applies(event_type: &str) -> bool {
-        Fact::of(event_type).is_some()
+        SocialEvent::wants(event_type)
     }
 
     /// Applies `envelope` in the consumer's transaction; other events change nothing.
     pub async fn apply(conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
-        let Some(fact) = Fact::of(&envelope.event_type) else { return Ok(()) };
-        match fact {
-            Fact::Befriended => {
-                let e: users::FriendRequestAccepted = decode(envelope)?;
+        match SocialEvent::decode(envelope)? {
+            Some(event) => Self::apply_event(conn, envelope, &event).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Applies `event`, decoded from `envelope`, in the consumer's transaction.
+    pub async fn apply_event(
+        conn: &mut PgConnection,
+        envelope: &EventEnvelope,
+        event: &SocialEvent,
+    ) -> Result<(), HandlerError> {
+        match event {
+            SocialEvent::Befriended(e) => {
                 let (a, b) = (uuid_field("from_user_id", &e.from_user_id)?, uuid_field("to_user_id", &e.to_user_id)?);
                 sqlx::query(
                     "INSERT INTO public.friends (user_id, friend_id) VALUES ($1, $2), ($2, $1) ON CONFLICT DO NOTHING",
@@ -98,8 +95,7 @@ impl SocialGraph {
                 .execute(conn)
                 .await?;
             }
-            Fact::Unfriended => {
-                let e: users::FriendRemoved = decode(envelope)?;
+            SocialEvent::Unfriended(e) => {
                 unfriend(
                     conn,
                     uuid_field("by_user_id", &e.by_user_id)?,
@@ -107,8 +103,7 @@ impl SocialGraph {
                 )
                 .await?;
             }
-            Fact::Blocked => {
-                let e: users::UserBlocked = decode(envelope)?;
+            SocialEvent::Blocked(e) => {
                 let (blocker, blocked) =
                     (uuid_field("blocker_id", &e.blocker_id)?, uuid_field("blocked_id", &e.blocked_id)?);
                 unfriend(conn, blocker, blocked).await?;
@@ -120,16 +115,14 @@ impl SocialGraph {
                 .execute(conn)
                 .await?;
             }
-            Fact::Unblocked => {
-                let e: users::UserUnblocked = decode(envelope)?;
+            SocialEvent::Unblocked(e) => {
                 sqlx::query("DELETE FROM public.blocks WHERE blocker_id = $1 AND blocked_id = $2")
                     .bind(uuid_field("blocker_id", &e.blocker_id)?)
                     .bind(uuid_field("blocked_id", &e.blocked_id)?)
                     .execute(conn)
                     .await?;
             }
-            Fact::MerchantVerified => {
-                let e: users::MerchantVerified = decode(envelope)?;
+            SocialEvent::MerchantVerified(e) => {
                 sqlx::query(
                     "INSERT INTO public.merchants (user_id, verified_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 )
@@ -138,8 +131,7 @@ impl SocialGraph {
                 .execute(conn)
                 .await?;
             }
-            Fact::MerchantRejected => {
-                let e: users::MerchantRejected = decode(envelope)?;
+            SocialEvent::MerchantRejected(e) => {
                 sqlx::query("DELETE FROM public.merchants WHERE user_id = $1")
                     .bind(uuid_field("user_id", &e.user_id)?)
                     .execute(conn)
@@ -160,7 +152,7 @@ impl EventHandler for SocialGraph {
     }
 
     fn wants(&self, event_type: &str) -> bool {
-        Self::applies(event_type)
+        SocialEvent::wants(event_type)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Live deal cards: what a shared campaign, team, bill or collection looks like now, kept from
 //! the group-buy (`tuan.groupbuy.v1`) and payments (`tuan.payments.v1`) events by
-//! [`CardsFeed`], in `public` tables (a projection rebuild must not drop them):
+//! `crate::consumers::CardsFeed` with the statements here, in `public` tables (a projection
+//! rebuild must not drop them):
 //!
 //! - `card_campaigns`: title, prices, stock and status. Stock taken is counted from the
 //!   `join` streams (`JoinRequested` takes a unit, `JoinStockReturned` gives it back), which
@@ -20,13 +21,9 @@
 //! id) matches no row, and the API shows no live view for it.
 
 use chrono::{DateTime, Utc};
-use futures::{FutureExt, future::BoxFuture};
 use sqlx::{PgConnection, PgPool};
-use tuan_messaging::{
-    EventHandler, HandlerError,
-    envelope::{decode, is, occurred_at, uuid_field},
-};
-use tuan_proto::{events::v1::EventEnvelope, groupbuy::v1 as gb, payments::v1 as pay};
+use tuan_messaging::{HandlerError, envelope::uuid_field};
+use tuan_proto::{groupbuy::v1 as gb, payments::v1 as pay};
 use uuid::Uuid;
 
 use crate::domain::card::{CampaignStatus, CollectionStatus, TeamStatus};
@@ -87,210 +84,215 @@ pub async fn install(pool: &PgPool) -> Result<(), sqlx::Error> {
     tuan_eventstore::install_tables(pool, CARD_SCHEMA).await
 }
 
-/// Campaigns, teams and joins from group-buy; bills and collections from payments.
-pub struct CardsFeed;
-
-impl EventHandler for CardsFeed {
-    fn handle<'a>(
-        &'a self,
-        conn: &'a mut PgConnection,
-        envelope: &'a EventEnvelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        async move {
-            let at = occurred_at(envelope)?;
-            let step = Step { version: i64::try_from(envelope.version).unwrap_or(i64::MAX), at };
-            if envelope.event_type.starts_with("tuan.groupbuy.v1.") {
-                groupbuy(conn, envelope, step).await
-            } else if envelope.event_type.starts_with("tuan.payments.v1.") {
-                payments(conn, envelope, step).await
-            } else {
-                Ok(())
-            }
-        }
-        .boxed()
-    }
-}
-
 /// Where an event stands in its stream, and when it happened.
-#[derive(Clone, Copy)]
-struct Step {
-    version: i64,
-    at: DateTime<Utc>,
+#[derive(Clone, Copy, Debug)]
+pub struct Step {
+    pub version: i64,
+    pub at: DateTime<Utc>,
 }
 
-async fn groupbuy(conn: &mut PgConnection, env: &EventEnvelope, step: Step) -> Result<(), HandlerError> {
-    let campaign = |status: CampaignStatus| format!("status = '{}'", status.as_str());
-    let team = |status: TeamStatus| format!("status = '{}'", status.as_str());
-    if is::<gb::CampaignLaunched>(env) {
-        let e: gb::CampaignLaunched = decode(env)?;
-        sqlx::query(
-            "INSERT INTO public.card_campaigns \
-               (campaign_id, title, list_price, group_price, currency, stock, status, version, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (campaign_id) DO UPDATE SET title = EXCLUDED.title, list_price = EXCLUDED.list_price, \
-               group_price = EXCLUDED.group_price, currency = EXCLUDED.currency, stock = EXCLUDED.stock, \
-               status = EXCLUDED.status, version = EXCLUDED.version, \
-               updated_at = GREATEST(card_campaigns.updated_at, EXCLUDED.updated_at) \
-             WHERE card_campaigns.version < EXCLUDED.version",
-        )
-        .bind(uuid_field("campaign_id", &e.campaign_id)?)
-        .bind(&e.title)
-        .bind(&e.list_price)
-        .bind(&e.group_price)
-        .bind(&e.currency)
-        .bind(i64::from(e.stock))
-        .bind(CampaignStatus::Active.as_str())
-        .bind(step.version)
-        .bind(step.at)
-        .execute(conn)
-        .await?;
-    } else if is::<gb::CampaignPaused>(env) {
-        let e: gb::CampaignPaused = decode(env)?;
-        advance(conn, Card::Campaign, &e.campaign_id, &campaign(CampaignStatus::Paused), None, step).await?;
-    } else if is::<gb::CampaignResumed>(env) {
-        let e: gb::CampaignResumed = decode(env)?;
-        advance(conn, Card::Campaign, &e.campaign_id, &campaign(CampaignStatus::Active), None, step).await?;
-    } else if is::<gb::CampaignEnded>(env) {
-        let e: gb::CampaignEnded = decode(env)?;
-        advance(conn, Card::Campaign, &e.campaign_id, &campaign(CampaignStatus::Ended), None, step).await?;
-    } else if is::<gb::CampaignTipped>(env) {
-        let e: gb::CampaignTipped = decode(env)?;
-        advance(conn, Card::Campaign, &e.campaign_id, &campaign(CampaignStatus::Tipped), None, step).await?;
-    } else if is::<gb::CampaignTippingFailed>(env) {
-        let e: gb::CampaignTippingFailed = decode(env)?;
-        advance(conn, Card::Campaign, &e.campaign_id, &campaign(CampaignStatus::TippingFailed), None, step).await?;
-    } else if is::<gb::JoinRequested>(env) {
-        let e: gb::JoinRequested = decode(env)?;
-        // The unit counts once per join; the campaign row may not exist yet (other stream).
-        sqlx::query(
-            "WITH taken AS ( \
-               INSERT INTO public.card_joins (join_id, campaign_id) VALUES ($1, $2) \
-               ON CONFLICT DO NOTHING RETURNING campaign_id) \
-             INSERT INTO public.card_campaigns (campaign_id, units_taken, updated_at) \
-             SELECT campaign_id, 1, $3 FROM taken \
-             ON CONFLICT (campaign_id) DO UPDATE SET units_taken = card_campaigns.units_taken + 1, \
-               updated_at = GREATEST(card_campaigns.updated_at, EXCLUDED.updated_at)",
-        )
-        .bind(uuid_field("join_id", &e.join_id)?)
-        .bind(uuid_field("campaign_id", &e.campaign_id)?)
-        .bind(step.at)
-        .execute(conn)
-        .await?;
-    } else if is::<gb::JoinStockReturned>(env) {
-        let e: gb::JoinStockReturned = decode(env)?;
-        sqlx::query(
-            "WITH back AS ( \
-               UPDATE public.card_joins SET returned = true WHERE join_id = $1 AND NOT returned \
-               RETURNING campaign_id) \
-             UPDATE public.card_campaigns c SET units_taken = GREATEST(c.units_taken - 1, 0), \
-               updated_at = GREATEST(c.updated_at, $2) \
-             FROM back WHERE c.campaign_id = back.campaign_id",
-        )
-        .bind(uuid_field("join_id", &e.join_id)?)
-        .bind(step.at)
-        .execute(conn)
-        .await?;
-    } else if is::<gb::TeamOpened>(env) {
-        let e: gb::TeamOpened = decode(env)?;
-        let expires_at = DateTime::from_timestamp_micros(e.expires_at_micros)
-            .ok_or_else(|| HandlerError::Permanent(format!("bad expires_at_micros {}", e.expires_at_micros)))?;
-        sqlx::query(
-            "INSERT INTO public.card_teams \
-               (team_id, campaign_id, leader_id, team_size, members, status, expires_at, version, updated_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(uuid_field("team_id", &e.team_id)?)
-        .bind(uuid_field("campaign_id", &e.campaign_id)?)
-        .bind(uuid_field("leader_id", &e.leader_id)?)
-        .bind(i64::from(e.team_size))
-        .bind(TeamStatus::Pending.as_str())
-        .bind(expires_at)
-        .bind(step.version)
-        .bind(step.at)
-        .execute(conn)
-        .await?;
-    } else if is::<gb::TeamMemberJoined>(env) {
-        let e: gb::TeamMemberJoined = decode(env)?;
-        advance(conn, Card::Team, &e.team_id, "members = members + 1", None, step).await?;
-    } else if is::<gb::TeamMemberConfirmed>(env) {
-        let e: gb::TeamMemberConfirmed = decode(env)?;
-        // The leader's hold makes the team joinable.
-        let set = format!(
-            "status = CASE WHEN status = '{}' AND leader_id = $4 THEN '{}' ELSE status END",
-            TeamStatus::Pending.as_str(),
-            TeamStatus::Open.as_str()
-        );
-        advance(conn, Card::Team, &e.team_id, &set, Some(uuid_field("user_id", &e.user_id)?), step).await?;
-    } else if is::<gb::TeamMemberLeft>(env) {
-        let e: gb::TeamMemberLeft = decode(env)?;
-        advance(conn, Card::Team, &e.team_id, "members = GREATEST(members - 1, 0)", None, step).await?;
-    } else if is::<gb::TeamMemberDropped>(env) {
-        let e: gb::TeamMemberDropped = decode(env)?;
-        advance(conn, Card::Team, &e.team_id, "members = GREATEST(members - 1, 0)", None, step).await?;
-    } else if is::<gb::TeamLeaderChanged>(env) {
-        let e: gb::TeamLeaderChanged = decode(env)?;
-        advance(conn, Card::Team, &e.team_id, "leader_id = $4", Some(uuid_field("leader_id", &e.leader_id)?), step)
-            .await?;
-    } else if is::<gb::TeamCompleted>(env) {
-        let e: gb::TeamCompleted = decode(env)?;
-        advance(conn, Card::Team, &e.team_id, &team(TeamStatus::Completed), None, step).await?;
-    } else if is::<gb::TeamExpired>(env) {
-        let e: gb::TeamExpired = decode(env)?;
-        advance(conn, Card::Team, &e.team_id, &team(TeamStatus::Expired), None, step).await?;
-    } else if is::<gb::TeamFailed>(env) {
-        let e: gb::TeamFailed = decode(env)?;
-        advance(conn, Card::Team, &e.team_id, &team(TeamStatus::Failed), None, step).await?;
-    }
-    // Holds, captures and releases change nothing a card shows.
+/// A launched campaign's card (the row may exist already, from its joins).
+pub async fn launch_campaign(
+    conn: &mut PgConnection,
+    e: &gb::CampaignLaunched,
+    step: Step,
+) -> Result<(), HandlerError> {
+    sqlx::query(
+        "INSERT INTO public.card_campaigns \
+           (campaign_id, title, list_price, group_price, currency, stock, status, version, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (campaign_id) DO UPDATE SET title = EXCLUDED.title, list_price = EXCLUDED.list_price, \
+           group_price = EXCLUDED.group_price, currency = EXCLUDED.currency, stock = EXCLUDED.stock, \
+           status = EXCLUDED.status, version = EXCLUDED.version, \
+           updated_at = GREATEST(card_campaigns.updated_at, EXCLUDED.updated_at) \
+         WHERE card_campaigns.version < EXCLUDED.version",
+    )
+    .bind(uuid_field("campaign_id", &e.campaign_id)?)
+    .bind(&e.title)
+    .bind(&e.list_price)
+    .bind(&e.group_price)
+    .bind(&e.currency)
+    .bind(i64::from(e.stock))
+    .bind(CampaignStatus::Active.as_str())
+    .bind(step.version)
+    .bind(step.at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-async fn payments(conn: &mut PgConnection, env: &EventEnvelope, step: Step) -> Result<(), HandlerError> {
-    if is::<pay::BillRecorded>(env) {
-        let e: pay::BillRecorded = decode(env)?;
-        let mut people: Vec<&str> = e.parts.iter().map(|p| p.user_id.as_str()).collect();
-        people.sort_unstable();
-        people.dedup();
-        sqlx::query(
-            "INSERT INTO public.card_bills (bill_id, title, total, currency, participants, version, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(uuid_field("bill_id", &e.bill_id)?)
-        .bind(&e.title)
-        .bind(&e.total)
-        .bind(&e.currency)
-        .bind(people.len() as i64)
-        .bind(step.version)
-        .bind(step.at)
-        .execute(conn)
-        .await?;
-    } else if is::<pay::CollectionOpened>(env) {
-        let e: pay::CollectionOpened = decode(env)?;
-        sqlx::query(
-            "INSERT INTO public.card_collections \
-               (collection_id, bill_id, currency, participant_count, status, version, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(uuid_field("collection_id", &e.collection_id)?)
-        .bind(uuid_field("bill_id", &e.bill_id)?)
-        .bind(&e.currency)
-        .bind(e.requested.len() as i64)
-        .bind(CollectionStatus::Open.as_str())
-        .bind(step.version)
-        .bind(step.at)
-        .execute(conn)
-        .await?;
-    } else if is::<pay::CollectionPaid>(env) {
-        // Payments accepts one payment per participant.
-        let e: pay::CollectionPaid = decode(env)?;
-        advance(conn, Card::Collection, &e.collection_id, "paid_count = paid_count + 1", None, step).await?;
-    } else if is::<pay::CollectionClosed>(env) {
-        let e: pay::CollectionClosed = decode(env)?;
-        let set = format!("status = '{}'", CollectionStatus::Closed.as_str());
-        advance(conn, Card::Collection, &e.collection_id, &set, None, step).await?;
-    }
-    // Ledger, holds, top-ups, withdrawals and reminders change nothing a card shows.
+/// A campaign paused, resumed, ended, tipped or failed to tip.
+pub async fn set_campaign_status(
+    conn: &mut PgConnection,
+    campaign_id: &str,
+    status: CampaignStatus,
+    step: Step,
+) -> Result<(), HandlerError> {
+    advance(conn, Card::Campaign, campaign_id, &format!("status = '{}'", status.as_str()), None, step).await
+}
+
+/// A unit taken by a join.
+pub async fn take_unit(conn: &mut PgConnection, e: &gb::JoinRequested, step: Step) -> Result<(), HandlerError> {
+    // The unit counts once per join; the campaign row may not exist yet (other stream).
+    sqlx::query(
+        "WITH taken AS ( \
+           INSERT INTO public.card_joins (join_id, campaign_id) VALUES ($1, $2) \
+           ON CONFLICT DO NOTHING RETURNING campaign_id) \
+         INSERT INTO public.card_campaigns (campaign_id, units_taken, updated_at) \
+         SELECT campaign_id, 1, $3 FROM taken \
+         ON CONFLICT (campaign_id) DO UPDATE SET units_taken = card_campaigns.units_taken + 1, \
+           updated_at = GREATEST(card_campaigns.updated_at, EXCLUDED.updated_at)",
+    )
+    .bind(uuid_field("join_id", &e.join_id)?)
+    .bind(uuid_field("campaign_id", &e.campaign_id)?)
+    .bind(step.at)
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// A join's unit given back.
+pub async fn return_unit(conn: &mut PgConnection, e: &gb::JoinStockReturned, step: Step) -> Result<(), HandlerError> {
+    sqlx::query(
+        "WITH back AS ( \
+           UPDATE public.card_joins SET returned = true WHERE join_id = $1 AND NOT returned \
+           RETURNING campaign_id) \
+         UPDATE public.card_campaigns c SET units_taken = GREATEST(c.units_taken - 1, 0), \
+           updated_at = GREATEST(c.updated_at, $2) \
+         FROM back WHERE c.campaign_id = back.campaign_id",
+    )
+    .bind(uuid_field("join_id", &e.join_id)?)
+    .bind(step.at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A team opened by its leader.
+pub async fn open_team(conn: &mut PgConnection, e: &gb::TeamOpened, step: Step) -> Result<(), HandlerError> {
+    let expires_at = DateTime::from_timestamp_micros(e.expires_at_micros)
+        .ok_or_else(|| HandlerError::Permanent(format!("bad expires_at_micros {}", e.expires_at_micros)))?;
+    sqlx::query(
+        "INSERT INTO public.card_teams \
+           (team_id, campaign_id, leader_id, team_size, members, status, expires_at, version, updated_at) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+    )
+    .bind(uuid_field("team_id", &e.team_id)?)
+    .bind(uuid_field("campaign_id", &e.campaign_id)?)
+    .bind(uuid_field("leader_id", &e.leader_id)?)
+    .bind(i64::from(e.team_size))
+    .bind(TeamStatus::Pending.as_str())
+    .bind(expires_at)
+    .bind(step.version)
+    .bind(step.at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A member joined the team.
+pub async fn add_team_member(conn: &mut PgConnection, team_id: &str, step: Step) -> Result<(), HandlerError> {
+    advance(conn, Card::Team, team_id, "members = members + 1", None, step).await
+}
+
+/// A member left the team or was dropped from it.
+pub async fn remove_team_member(conn: &mut PgConnection, team_id: &str, step: Step) -> Result<(), HandlerError> {
+    advance(conn, Card::Team, team_id, "members = GREATEST(members - 1, 0)", None, step).await
+}
+
+/// A member's hold was placed.
+pub async fn confirm_team_member(
+    conn: &mut PgConnection,
+    e: &gb::TeamMemberConfirmed,
+    step: Step,
+) -> Result<(), HandlerError> {
+    // The leader's hold makes the team joinable.
+    let set = format!(
+        "status = CASE WHEN status = '{}' AND leader_id = $4 THEN '{}' ELSE status END",
+        TeamStatus::Pending.as_str(),
+        TeamStatus::Open.as_str()
+    );
+    advance(conn, Card::Team, &e.team_id, &set, Some(uuid_field("user_id", &e.user_id)?), step).await?;
+    Ok(())
+}
+
+/// The team has a new leader.
+pub async fn change_team_leader(
+    conn: &mut PgConnection,
+    e: &gb::TeamLeaderChanged,
+    step: Step,
+) -> Result<(), HandlerError> {
+    advance(conn, Card::Team, &e.team_id, "leader_id = $4", Some(uuid_field("leader_id", &e.leader_id)?), step).await?;
+    Ok(())
+}
+
+/// A team completed, expired or failed.
+pub async fn set_team_status(
+    conn: &mut PgConnection,
+    team_id: &str,
+    status: TeamStatus,
+    step: Step,
+) -> Result<(), HandlerError> {
+    advance(conn, Card::Team, team_id, &format!("status = '{}'", status.as_str()), None, step).await
+}
+
+/// A recorded AA bill.
+pub async fn record_bill(conn: &mut PgConnection, e: &pay::BillRecorded, step: Step) -> Result<(), HandlerError> {
+    let mut people: Vec<&str> = e.parts.iter().map(|p| p.user_id.as_str()).collect();
+    people.sort_unstable();
+    people.dedup();
+    sqlx::query(
+        "INSERT INTO public.card_bills (bill_id, title, total, currency, participants, version, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(uuid_field("bill_id", &e.bill_id)?)
+    .bind(&e.title)
+    .bind(&e.total)
+    .bind(&e.currency)
+    .bind(people.len() as i64)
+    .bind(step.version)
+    .bind(step.at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A bill's collection opened.
+pub async fn open_collection(
+    conn: &mut PgConnection,
+    e: &pay::CollectionOpened,
+    step: Step,
+) -> Result<(), HandlerError> {
+    sqlx::query(
+        "INSERT INTO public.card_collections \
+           (collection_id, bill_id, currency, participant_count, status, version, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(uuid_field("collection_id", &e.collection_id)?)
+    .bind(uuid_field("bill_id", &e.bill_id)?)
+    .bind(&e.currency)
+    .bind(e.requested.len() as i64)
+    .bind(CollectionStatus::Open.as_str())
+    .bind(step.version)
+    .bind(step.at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A participant paid their part (payments accepts one payment per participant).
+pub async fn count_collection_payment(
+    conn: &mut PgConnection,
+    collection_id: &str,
+    step: Step,
+) -> Result<(), HandlerError> {
+    advance(conn, Card::Collection, collection_id, "paid_count = paid_count + 1", None, step).await
+}
+
+/// A collection closed.
+pub async fn close_collection(conn: &mut PgConnection, collection_id: &str, step: Step) -> Result<(), HandlerError> {
+    let set = format!("status = '{}'", CollectionStatus::Closed.as_str());
+    advance(conn, Card::Collection, collection_id, &set, None, step).await
 }
 
 /// The card tables whose rows follow one stream each.

@@ -1,7 +1,8 @@
 //! Persistence of the circles service: read models of its own events (inline, in `proj`),
-//! tables fed by consumers (friendships, blocks and merchants from the users service;
-//! timelines and inboxes from its own fan-out events; live deal cards from the group-buy and
-//! payments events, in `public`), and queries over both.
+//! tables fed by the consumers (`crate::consumers`) and the statements that feed them
+//! (friendships, blocks and merchants from the users service; timelines and inboxes from its
+//! own fan-out events; live deal cards from the group-buy and payments events, in `public`),
+//! and queries over both.
 //! Writes of facts go through the event store only.
 
 pub mod cards;
@@ -9,6 +10,4 @@ pub mod feeds;
 pub mod projection;
 pub mod queries;
 
-pub use cards::CardsFeed;
-pub use feeds::{FanoutFeed, UsersFeed};
 pub use projection::CirclesProjection;

@@ -4,9 +4,38 @@ use chrono::{DateTime, Utc};
 use prost::Message as _;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection, PgPool};
+use tuan_host::admin::StuckQuery;
 use uuid::Uuid;
 
 use crate::domain::events as pb;
+
+/// Sagas the admin API reports when they have not moved for a while (see `tuan_host::admin`):
+/// holds placed and past their expiry (the expiry scan should have released them), and top-ups
+/// or withdrawals still waiting on the provider.
+pub const STUCK_SAGAS: [StuckQuery; 2] = [
+    StuckQuery {
+        kind: "hold",
+        sql: "SELECT h.hold_id::text AS id, h.status AS state, \
+              EXTRACT(EPOCH FROM now() - h.expires_at)::float8 AS age_seconds, \
+              (SELECT e.event_type FROM public.events e WHERE e.stream_type = 'hold' \
+               AND e.stream_id = h.hold_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
+              'payer ' || h.user_id || ', ' || h.remaining || ' ' || h.currency || ' held, campaign ' \
+              || h.campaign_id || ', expired ' || h.expires_at AS detail \
+              FROM holds h WHERE h.status = 'placed' \
+              AND h.expires_at < now() - make_interval(secs => $1) ORDER BY h.expires_at LIMIT $2",
+    },
+    StuckQuery {
+        kind: "provider_request",
+        sql: "SELECT r.request_id::text AS id, r.status AS state, \
+              EXTRACT(EPOCH FROM now() - r.requested_at)::float8 AS age_seconds, \
+              (SELECT e.event_type FROM public.events e WHERE e.stream_type = r.kind \
+               AND e.stream_id = r.request_id::text ORDER BY e.version DESC LIMIT 1) AS last_step, \
+              r.kind || ' of ' || r.amount || ' ' || r.currency || ' for ' || r.user_id || ', ' || r.attempts \
+              || ' attempts' AS detail \
+              FROM provider_requests r WHERE r.status = 'pending' \
+              AND r.requested_at < now() - make_interval(secs => $1) ORDER BY r.requested_at LIMIT $2",
+    },
+];
 
 #[derive(Clone, Debug, FromRow)]
 pub struct HoldRow {

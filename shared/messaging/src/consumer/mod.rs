@@ -136,6 +136,8 @@ pub struct ConsumerStats {
 }
 
 /// A running consumer: its counters, whether it has partitions assigned, and a pause switch.
+/// Dropping every handle changes nothing for the consumer: it runs on, unpaused (or paused,
+/// if it was, until shutdown).
 #[derive(Clone)]
 pub struct ConsumerHandle {
     pub stats: Arc<ConsumerStats>,
@@ -143,7 +145,26 @@ pub struct ConsumerHandle {
     paused: Arc<watch::Sender<bool>>,
 }
 
+/// The consumer's side of a [`ConsumerHandle`] made before its consumer
+/// ([`ConsumerHandle::detached`]); [`IdempotentConsumer::linked`] takes it.
+pub struct ConsumerLink {
+    stats: Arc<ConsumerStats>,
+    assigned: watch::Sender<usize>,
+    paused: Arc<watch::Sender<bool>>,
+}
+
 impl ConsumerHandle {
+    /// A handle for a consumer made later (once its topics exist, say) from the link with
+    /// [`IdempotentConsumer::linked`]. It can be waited on meanwhile
+    /// ([`wait_assigned`](Self::wait_assigned)); its counters are the consumer's.
+    pub fn detached() -> (Self, ConsumerLink) {
+        let stats = Arc::new(ConsumerStats::default());
+        let (assigned_tx, assigned) = watch::channel(0);
+        let paused = Arc::new(watch::channel(false).0);
+        let handle = Self { stats: stats.clone(), assigned, paused: paused.clone() };
+        (handle, ConsumerLink { stats, assigned: assigned_tx, paused })
+    }
+
     /// Stops taking new messages (the one in hand finishes); lag builds up until [`resume`](Self::resume).
     pub fn pause(&self) {
         self.paused.send_replace(true);
@@ -185,6 +206,10 @@ pub struct IdempotentConsumer<H: EventHandler> {
     name: String,
     topics: Vec<String>,
     paused: watch::Receiver<bool>,
+    /// The sender of `paused`, held so the channel stays open as long as the consumer runs: a
+    /// closed channel answers `changed` at once, every time, and the loop in `run` would spin
+    /// on it (a core's worth of CPU) once the handles were dropped.
+    _pause_switch: Arc<watch::Sender<bool>>,
     dead_letter_topic: String,
     pool: PgPool,
     kafka: KafkaClients,
@@ -236,19 +261,32 @@ impl<H: EventHandler> IdempotentConsumer<H> {
         kafka: KafkaClients,
         handler: H,
     ) -> anyhow::Result<(Self, ConsumerHandle)> {
-        let (tx, rx) = watch::channel(0);
+        let (handle, link) = ConsumerHandle::detached();
+        let consumer = Self::linked(name, topics, dead_letter_topic, pool, kafka, handler, link)?;
+        Ok((consumer, handle))
+    }
+
+    /// [`IdempotentConsumer::new`] for a handle made before ([`ConsumerHandle::detached`]).
+    pub fn linked(
+        name: &str,
+        topics: &[String],
+        dead_letter_topic: String,
+        pool: PgPool,
+        kafka: KafkaClients,
+        handler: H,
+        link: ConsumerLink,
+    ) -> anyhow::Result<Self> {
+        let ConsumerLink { stats, assigned: tx, paused: pause_switch } = link;
         let formed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let consumer: StreamConsumer<GroupContext> = consumer_config(&kafka.brokers, name)
             .create_with_context(GroupContext { assigned: tx.clone(), formed: formed.clone() })?;
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topic_refs)?;
-        let stats = Arc::new(ConsumerStats::default());
-        let (pause_tx, paused) = watch::channel(false);
-        let handle = ConsumerHandle { stats: stats.clone(), assigned: rx, paused: Arc::new(pause_tx) };
-        let consumer = Self {
+        Ok(Self {
             name: name.to_string(),
             topics: topics.to_vec(),
-            paused,
+            paused: pause_switch.subscribe(),
+            _pause_switch: pause_switch,
             dead_letter_topic,
             pool,
             kafka,
@@ -257,8 +295,7 @@ impl<H: EventHandler> IdempotentConsumer<H> {
             formed,
             handler,
             stats,
-        };
-        Ok((consumer, handle))
+        })
     }
 
     /// Leaves the group and joins it again as a new member (see `crate::watchdog`).
@@ -343,6 +380,8 @@ impl<H: EventHandler> IdempotentConsumer<H> {
                 let _ = self.consumer.resume(&self.consumer.assignment().unwrap_or_default());
             }
             let message = tokio::select! {
+                // Paused (or resumed): the top of the loop acts on it. The consumer holds a
+                // sender of this channel, so it never closes and this never answers at once.
                 _ = self.paused.changed() => continue,
                 m = self.consumer.recv() => m,
                 _ = tokio::time::sleep(RECV_TICK) => {

@@ -1,25 +1,22 @@
-//! Kafka consumers: circle membership from the circles service, and the hold protocol from the
-//! group-buy service. Friendships, blocks and merchant verification from the users service are
-//! kept by `tuan_messaging::social`.
+//! The group-buy service's hold requests (`tuan.groupbuy.v1`): holds placed, captured and
+//! released as the join saga asks.
 
 use std::time::Duration;
 
 use futures::{FutureExt, future::BoxFuture};
-use prost::Name as _;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tuan_messaging::{
-    EventHandler, HandlerError,
-    envelope::{caused_by, decode, kind_of, occurred_at, uuid_field},
+    EventHandler, Events, HandlerError,
+    envelope::{caused_by, occurred_at, uuid_field},
     social,
 };
-use tuan_proto::{circles::v1 as circles, events::v1::EventEnvelope, groupbuy::v1 as groupbuy};
+use tuan_proto::{events::v1::EventEnvelope, groupbuy::v1 as groupbuy};
 use tuan_runtime::{ApiError, ErrorKind};
 
 use crate::{
     app::{PaymentsApp, holds::WhenShort},
     domain::{Currency, Money, hold::HoldRequest},
-    store::membership,
 };
 
 /// How long a hold request for a merchant payments does not know as verified waits for the
@@ -30,8 +27,19 @@ const UNKNOWN_MERCHANT_GRACE: Duration = Duration::from_secs(10);
 
 /// Places, captures and releases holds as the group-buy service asks; the answers
 /// (`HoldPlaced`, `HoldRejected`, `HoldCaptured`, `HoldReleased`) go out through the outbox.
+#[derive(Clone)]
 pub struct GroupBuyHandler {
     pub app: PaymentsApp,
+}
+
+tuan_messaging::events! {
+    /// The group-buy events payments acts on (the hold requests of the join saga); one list for
+    /// both `wants` and `handle`.
+    enum SagaStep {
+        Place(groupbuy::HoldRequested),
+        Capture(groupbuy::HoldCaptureRequested),
+        Release(groupbuy::HoldReleaseRequested),
+    }
 }
 
 /// Database trouble is retried; a request that can never succeed is dead-lettered; a request
@@ -54,8 +62,12 @@ fn outcome<T>(envelope: &EventEnvelope, result: Result<T, ApiError>) -> Result<(
 }
 
 impl GroupBuyHandler {
-    async fn hold_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
-        let e: groupbuy::HoldRequested = decode(envelope)?;
+    async fn hold_requested(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &EventEnvelope,
+        e: groupbuy::HoldRequested,
+    ) -> Result<(), HandlerError> {
         let hold_id = uuid_field("hold_id", &e.hold_id)?;
         let user = uuid_field("user_id", &e.user_id)?;
         let merchant = uuid_field("merchant_id", &e.merchant_id)?;
@@ -95,8 +107,12 @@ impl GroupBuyHandler {
         outcome(envelope, result)
     }
 
-    async fn capture_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
-        let e: groupbuy::HoldCaptureRequested = decode(envelope)?;
+    async fn capture_requested(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &EventEnvelope,
+        e: groupbuy::HoldCaptureRequested,
+    ) -> Result<(), HandlerError> {
         let hold_id = uuid_field("hold_id", &e.hold_id)?;
         let merchant = (!e.merchant_id.is_empty()).then(|| uuid_field("merchant_id", &e.merchant_id)).transpose()?;
         let amount = if e.amount.is_empty() {
@@ -123,8 +139,12 @@ impl GroupBuyHandler {
         outcome(envelope, result)
     }
 
-    async fn release_requested(&self, conn: &mut PgConnection, envelope: &EventEnvelope) -> Result<(), HandlerError> {
-        let e: groupbuy::HoldReleaseRequested = decode(envelope)?;
+    async fn release_requested(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &EventEnvelope,
+        e: groupbuy::HoldReleaseRequested,
+    ) -> Result<(), HandlerError> {
         let hold_id = uuid_field("hold_id", &e.hold_id)?;
         let reason = if e.reason.trim().is_empty() { "released by group buying".to_string() } else { e.reason.clone() };
         outcome(envelope, self.app.release_hold_in(conn, &caused_by(envelope), hold_id, reason).await)
@@ -138,10 +158,10 @@ impl EventHandler for GroupBuyHandler {
         envelope: &'a EventEnvelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         async move {
-            match SagaStep::of(&envelope.event_type) {
-                Some(SagaStep::Place) => self.hold_requested(conn, envelope).await,
-                Some(SagaStep::Capture) => self.capture_requested(conn, envelope).await,
-                Some(SagaStep::Release) => self.release_requested(conn, envelope).await,
+            match SagaStep::decode(envelope)? {
+                Some(SagaStep::Place(e)) => self.hold_requested(conn, envelope, e).await,
+                Some(SagaStep::Capture(e)) => self.capture_requested(conn, envelope, e).await,
+                Some(SagaStep::Release(e)) => self.release_requested(conn, envelope, e).await,
                 None => Ok(()),
             }
         }
@@ -149,104 +169,6 @@ impl EventHandler for GroupBuyHandler {
     }
 
     fn wants(&self, event_type: &str) -> bool {
-        SagaStep::of(event_type).is_some()
-    }
-}
-
-/// The group-buy events payments acts on (the hold requests of the join saga); one list for
-/// both `wants` and `handle`.
-#[derive(Clone, Copy)]
-enum SagaStep {
-    Place,
-    Capture,
-    Release,
-}
-
-impl SagaStep {
-    fn of(event_type: &str) -> Option<Self> {
-        kind_of(
-            event_type,
-            [
-                (groupbuy::HoldRequested::full_name(), Self::Place),
-                (groupbuy::HoldCaptureRequested::full_name(), Self::Capture),
-                (groupbuy::HoldReleaseRequested::full_name(), Self::Release),
-            ],
-        )
-    }
-}
-
-/// Keeps circle membership (`store::membership`) in step with the circles service: who joined,
-/// left or was kicked, and which circles were dissolved. AA bills in a circle follow it.
-pub struct CirclesHandler;
-
-#[derive(Clone, Copy)]
-enum CircleFact {
-    Joined,
-    Left,
-    Kicked,
-    Dissolved,
-}
-
-impl CircleFact {
-    fn of(event_type: &str) -> Option<Self> {
-        kind_of(
-            event_type,
-            [
-                (circles::MemberJoined::full_name(), Self::Joined),
-                (circles::MemberLeft::full_name(), Self::Left),
-                (circles::MemberKicked::full_name(), Self::Kicked),
-                (circles::CircleDissolved::full_name(), Self::Dissolved),
-            ],
-        )
-    }
-}
-
-impl CirclesHandler {
-    async fn apply(conn: &mut PgConnection, envelope: &EventEnvelope, fact: CircleFact) -> Result<(), HandlerError> {
-        // Membership events come one stream per (circle, user), in order per key; the stream's
-        // version orders them should an old one be delivered again after a newer one.
-        let version = i64::try_from(envelope.version)
-            .map_err(|_| HandlerError::Permanent(format!("version {} is out of range", envelope.version)))?;
-        let (circle, user, member) = match fact {
-            CircleFact::Joined => {
-                let e: circles::MemberJoined = decode(envelope)?;
-                (e.circle_id, e.user_id, true)
-            }
-            CircleFact::Left => {
-                let e: circles::MemberLeft = decode(envelope)?;
-                (e.circle_id, e.user_id, false)
-            }
-            CircleFact::Kicked => {
-                let e: circles::MemberKicked = decode(envelope)?;
-                (e.circle_id, e.user_id, false)
-            }
-            CircleFact::Dissolved => {
-                let e: circles::CircleDissolved = decode(envelope)?;
-                return Ok(membership::dissolve(conn, uuid_field("circle_id", &e.circle_id)?).await?);
-            }
-        };
-        let (circle, user) = (uuid_field("circle_id", &circle)?, uuid_field("user_id", &user)?);
-        membership::set_member(conn, circle, user, member, version).await?;
-        Ok(())
-    }
-}
-
-impl EventHandler for CirclesHandler {
-    fn handle<'a>(
-        &'a self,
-        conn: &'a mut PgConnection,
-        envelope: &'a EventEnvelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        async move {
-            match CircleFact::of(&envelope.event_type) {
-                Some(fact) => Self::apply(conn, envelope, fact).await,
-                None => Ok(()),
-            }
-        }
-        .boxed()
-    }
-
-    fn wants(&self, event_type: &str) -> bool {
-        CircleFact::of(event_type).is_some()
+        SagaStep::wants(event_type)
     }
 }
