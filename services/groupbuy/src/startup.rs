@@ -11,8 +11,9 @@ use tuan_runtime::auth::{AuthInterceptor, TokenKeys};
 
 use crate::{
     api::{GroupBuyApi, GroupBuyServiceServer},
-    app::{DeadlineScanner, GroupBuyApp, ProgressHub, SagaHandler, Settings},
+    app::{DeadlineScanner, GroupBuyApp, ProgressHub, Settings},
     config::{GroupBuyConfig, SERVICE},
+    consumers::SagaHandler,
     store::{GroupBuyProjection, external, queries::STUCK_SAGAS},
 };
 

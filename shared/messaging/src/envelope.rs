@@ -58,14 +58,6 @@ pub fn caused_by(envelope: &EventEnvelope) -> EventMeta {
     }
 }
 
-/// Which of a handler's kinds of event `event_type` is, from its table of (full protobuf name,
-/// kind): one table serves both `EventHandler::wants` and `handle`, so no event can be wanted
-/// and then fall through, or handled and never let in. New handlers declare their list with
-/// [`events!`](crate::events) instead, which decodes the payload too.
-pub fn kind_of<K: Copy>(event_type: &str, table: impl IntoIterator<Item = (String, K)>) -> Option<K> {
-    table.into_iter().find_map(|(name, kind)| (name == event_type).then_some(kind))
-}
-
 #[cfg(test)]
 mod tests {
     use prost::Name as _;

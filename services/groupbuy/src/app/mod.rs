@@ -4,7 +4,7 @@
 //!
 //! - `campaigns`: launching, pausing, resuming and ending campaigns; listings and figures
 //! - `joins`: opening, joining and leaving teams, tipping joins, and the buyer's views of them
-//! - `saga`: the join saga's reactions to payments' events, and the social graph from users'
+//! - `saga`: the join saga's steps on payments' answers (run by `consumers::SagaHandler`)
 //! - `deadlines`: teams and campaigns whose time ran out
 //! - `progress`: the live streams of a team's or campaign's progress
 //! - `gauges`: the saga gauges sampled for metrics
@@ -31,7 +31,6 @@ pub use campaigns::JoinHistory;
 pub use deadlines::DeadlineScanner;
 pub use joins::{JoinView, OpenTeams, TeamView};
 pub use progress::ProgressHub;
-pub use saga::SagaHandler;
 
 /// Settings the use cases need.
 #[derive(Clone, Debug)]

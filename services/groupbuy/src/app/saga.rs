@@ -1,20 +1,11 @@
-//! The join saga's reactions to payments, and the social graph (verified merchants, blocks)
-//! from users' events.
-//!
-//! Each handler runs inside the consumer's transaction (with the processed-event record), and
-//! appends through `Repository::execute_in`, so every step happens exactly once in effect and
-//! goes out through the outbox. Lock order everywhere: campaign row, join stream, stock bucket,
-//! team stream, which keeps the saga, the scanner and the API from deadlocking each other.
+//! The join saga's steps on payments' answers, run by `consumers::SagaHandler` inside the
+//! consumer's transaction (with the processed-event record), appending through
+//! `Repository::run_in`, so every step happens exactly once in effect and goes out through the
+//! outbox. Lock order everywhere: campaign row, join stream, stock bucket, team stream, which
+//! keeps the saga, the scanner and the API from deadlocking each other.
 
-use futures::{FutureExt, future::BoxFuture};
 use sqlx::PgConnection;
 use tuan_eventstore::{Aggregate as _, CommandError, EventMeta, StoreError};
-use tuan_messaging::{
-    EventHandler, HandlerError,
-    envelope::{caused_by, decode, kind_of},
-    social::SocialGraph,
-};
-use tuan_proto::{events::v1::EventEnvelope, payments::v1 as payments};
 use uuid::Uuid;
 
 use super::GroupBuyApp;
@@ -31,100 +22,11 @@ use crate::{
     },
 };
 
-type Saga<T = ()> = Result<T, CommandError<GroupBuyError>>;
-
-/// Consumes `tuan.payments.v1` (hold outcomes) and `tuan.users.v1` (the social graph).
-#[derive(Clone)]
-pub struct SagaHandler {
-    app: GroupBuyApp,
-}
-
-impl SagaHandler {
-    pub fn new(app: GroupBuyApp) -> Self {
-        Self { app }
-    }
-}
-
-fn handler_error(err: CommandError<GroupBuyError>) -> HandlerError {
-    match err {
-        CommandError::Store(e) => e.into(),
-        CommandError::Domain(e) => HandlerError::Permanent(e.to_string()),
-    }
-}
-
-impl EventHandler for SagaHandler {
-    fn handle<'a>(
-        &'a self,
-        conn: &'a mut PgConnection,
-        env: &'a EventEnvelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        async move {
-            let meta = caused_by(env);
-            let app = &self.app;
-            // `wants` let only these through.
-            let Some(kind) = SagaEvent::of(&env.event_type) else { return Ok(()) };
-            let result = match kind {
-                SagaEvent::HoldPlaced => {
-                    app.on_hold_placed(conn, &meta, &decode::<payments::HoldPlaced>(env)?.hold_id).await
-                }
-                SagaEvent::HoldRejected => {
-                    let e = decode::<payments::HoldRejected>(env)?;
-                    app.on_hold_rejected(conn, &meta, &e.hold_id, e.reason).await
-                }
-                SagaEvent::HoldCaptured => {
-                    let e = decode::<payments::HoldCaptured>(env)?;
-                    app.on_join(conn, &meta, &e.hold_id, JoinCommand::HoldCaptured).await.map(|_| ())
-                }
-                SagaEvent::HoldReleased => {
-                    let e = decode::<payments::HoldReleased>(env)?;
-                    app.on_hold_released(conn, &meta, &e.hold_id, e.reason).await
-                }
-                SagaEvent::SocialGraph => return SocialGraph::apply(conn, env).await,
-            };
-            result.map_err(handler_error)
-        }
-        .boxed()
-    }
-
-    fn wants(&self, event_type: &str) -> bool {
-        SagaEvent::of(event_type).is_some()
-    }
-}
-
-/// The events [`SagaHandler`] acts on; the rest of the payments and users topics passes by.
-/// One list for both `wants` and `handle` (its `match` is exhaustive), so an event cannot be
-/// handled yet filtered out.
-#[derive(Clone, Copy)]
-enum SagaEvent {
-    HoldPlaced,
-    HoldRejected,
-    HoldCaptured,
-    HoldReleased,
-    /// Verified merchants and blocks, from the users service.
-    SocialGraph,
-}
-
-impl SagaEvent {
-    fn of(event_type: &str) -> Option<Self> {
-        use prost::Name as _;
-        if SocialGraph::applies(event_type) {
-            return Some(Self::SocialGraph);
-        }
-        kind_of(
-            event_type,
-            [
-                (payments::HoldPlaced::full_name(), Self::HoldPlaced),
-                (payments::HoldRejected::full_name(), Self::HoldRejected),
-                (payments::HoldCaptured::full_name(), Self::HoldCaptured),
-                (payments::HoldReleased::full_name(), Self::HoldReleased),
-            ],
-        )
-    }
-}
+pub(crate) type Saga<T = ()> = Result<T, CommandError<GroupBuyError>>;
 
 impl GroupBuyApp {
     /// Runs `command` on join `hold_id`. None when the hold is not one of ours.
-    async fn on_join(
+    pub(crate) async fn on_join(
         &self,
         conn: &mut PgConnection,
         meta: &EventMeta,
@@ -150,7 +52,7 @@ impl GroupBuyApp {
     }
 
     /// payments placed the hold: confirm the member; a full team or a tipped campaign captures.
-    async fn on_hold_placed(&self, conn: &mut PgConnection, meta: &EventMeta, hold_id: &str) -> Saga {
+    pub(crate) async fn on_hold_placed(&self, conn: &mut PgConnection, meta: &EventMeta, hold_id: &str) -> Saga {
         let Some((campaign_id, status)) = self.lock_campaign_of(conn, hold_id).await? else { return Ok(()) };
         let Some((join, events)) = self.on_join(conn, meta, hold_id, JoinCommand::HoldPlaced).await? else {
             return Ok(());
@@ -234,7 +136,13 @@ impl GroupBuyApp {
     }
 
     /// payments refused the hold: the join fails, the unit returns, the member is dropped.
-    async fn on_hold_rejected(&self, conn: &mut PgConnection, meta: &EventMeta, hold_id: &str, reason: String) -> Saga {
+    pub(crate) async fn on_hold_rejected(
+        &self,
+        conn: &mut PgConnection,
+        meta: &EventMeta,
+        hold_id: &str,
+        reason: String,
+    ) -> Saga {
         let reason = if reason.is_empty() { "payment refused".to_string() } else { reason };
         self.lock_campaign_of(conn, hold_id).await?;
         let Some((join, events)) =
@@ -249,7 +157,13 @@ impl GroupBuyApp {
     }
 
     /// payments released the hold (as asked, or by itself when it lapsed).
-    async fn on_hold_released(&self, conn: &mut PgConnection, meta: &EventMeta, hold_id: &str, reason: String) -> Saga {
+    pub(crate) async fn on_hold_released(
+        &self,
+        conn: &mut PgConnection,
+        meta: &EventMeta,
+        hold_id: &str,
+        reason: String,
+    ) -> Saga {
         self.lock_campaign_of(conn, hold_id).await?;
         let Some((join, events)) =
             self.on_join(conn, meta, hold_id, JoinCommand::HoldReleased { reason: reason.clone() }).await?
