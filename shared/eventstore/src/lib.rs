@@ -31,7 +31,7 @@ pub use repository::{CommandError, Repository};
 pub use schema::{install_schema, install_tables};
 pub use store::{
     EventMeta, EventStore, NewEvent, RecordedEvent, ReplayCursor, Snapshot, StreamRef, Version, decode_event,
-    parse_uuid,
+    stored_uuid,
 };
 
 #[doc(hidden)]

@@ -78,7 +78,7 @@ pub fn decode_event<E: crate::EventPayload>(event: &RecordedEvent) -> Result<E, 
 
 /// Parses a UUID carried in a stored event; a bad one means the event cannot be applied.
 /// `tuan_runtime::fields::parse_uuid` builds on it for request fields (naming the field).
-pub fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+pub fn stored_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|e| StoreError::Decode(format!("bad uuid {s}: {e}")))
 }
 

@@ -8,9 +8,9 @@ use uuid::Uuid;
 use crate::ApiError;
 
 /// Parses a UUID request field (surrounding blanks allowed), naming the field in the error.
-/// The UUID itself is parsed as in stored events ([`tuan_eventstore::parse_uuid`]).
+/// The UUID itself is parsed as in stored events ([`tuan_eventstore::stored_uuid`]).
 pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, ApiError> {
-    tuan_eventstore::parse_uuid(value.trim())
+    tuan_eventstore::stored_uuid(value.trim())
         .map_err(|_| ApiError::invalid(format!("{field} must be a UUID, got {value:?}")))
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, future::BoxFuture};
 use sqlx::PgConnection;
-use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
+use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, stored_uuid};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -161,8 +161,8 @@ async fn apply_circle(conn: &mut PgConnection, event: CircleEvent, at: DateTime<
             "INSERT INTO circles (circle_id, owner_id, name, kind, topic, approval_required, member_cap, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(parse_uuid(&e.circle_id)?)
-        .bind(parse_uuid(&e.owner_id)?)
+        .bind(stored_uuid(&e.circle_id)?)
+        .bind(stored_uuid(&e.owner_id)?)
         .bind(&e.name)
         .bind(&e.kind)
         .bind(&e.topic)
@@ -170,22 +170,22 @@ async fn apply_circle(conn: &mut PgConnection, event: CircleEvent, at: DateTime<
         .bind(e.member_cap as i32)
         .bind(at),
         CircleEvent::Renamed(e) => sqlx::query("UPDATE circles SET name = $2 WHERE circle_id = $1")
-            .bind(parse_uuid(&e.circle_id)?)
+            .bind(stored_uuid(&e.circle_id)?)
             .bind(&e.name),
         CircleEvent::TopicSet(e) => sqlx::query("UPDATE circles SET topic = $2 WHERE circle_id = $1")
-            .bind(parse_uuid(&e.circle_id)?)
+            .bind(stored_uuid(&e.circle_id)?)
             .bind(&e.topic),
         CircleEvent::ApprovalSet(e) => sqlx::query("UPDATE circles SET approval_required = $2 WHERE circle_id = $1")
-            .bind(parse_uuid(&e.circle_id)?)
+            .bind(stored_uuid(&e.circle_id)?)
             .bind(e.approval_required),
         CircleEvent::MemberCapSet(e) => sqlx::query("UPDATE circles SET member_cap = $2 WHERE circle_id = $1")
-            .bind(parse_uuid(&e.circle_id)?)
+            .bind(stored_uuid(&e.circle_id)?)
             .bind(e.member_cap as i32),
         CircleEvent::OwnershipTransferred(e) => sqlx::query("UPDATE circles SET owner_id = $2 WHERE circle_id = $1")
-            .bind(parse_uuid(&e.circle_id)?)
-            .bind(parse_uuid(&e.to_user_id)?),
+            .bind(stored_uuid(&e.circle_id)?)
+            .bind(stored_uuid(&e.to_user_id)?),
         CircleEvent::Dissolved(e) => {
-            sqlx::query("UPDATE circles SET dissolved = true WHERE circle_id = $1").bind(parse_uuid(&e.circle_id)?)
+            sqlx::query("UPDATE circles SET dissolved = true WHERE circle_id = $1").bind(stored_uuid(&e.circle_id)?)
         }
     };
     exec(conn, q).await
@@ -208,28 +208,28 @@ async fn apply_membership(
                 "INSERT INTO memberships (circle_id, user_id, status, invited_by, since) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (circle_id, user_id) DO UPDATE SET status = $3, invited_by = $4, since = $5",
             )
-            .bind(parse_uuid(&e.circle_id)?)
-            .bind(parse_uuid(&e.user_id)?)
+            .bind(stored_uuid(&e.circle_id)?)
+            .bind(stored_uuid(&e.user_id)?)
             .bind(status)
-            .bind(parse_uuid(&e.invited_by)?)
+            .bind(stored_uuid(&e.invited_by)?)
             .bind(at);
             exec(conn, q).await
         }
         MembershipEvent::Approved(e) => {
             let q = sqlx::query("UPDATE memberships SET status = 'invited' WHERE circle_id = $1 AND user_id = $2")
-                .bind(parse_uuid(&e.circle_id)?)
-                .bind(parse_uuid(&e.user_id)?);
+                .bind(stored_uuid(&e.circle_id)?)
+                .bind(stored_uuid(&e.user_id)?);
             exec(conn, q).await
         }
         MembershipEvent::Declined(e) => {
             let q = sqlx::query("DELETE FROM memberships WHERE circle_id = $1 AND user_id = $2")
-                .bind(parse_uuid(&e.circle_id)?)
-                .bind(parse_uuid(&e.user_id)?);
+                .bind(stored_uuid(&e.circle_id)?)
+                .bind(stored_uuid(&e.user_id)?);
             exec(conn, q).await
         }
         MembershipEvent::Joined(e) => {
-            let circle = parse_uuid(&e.circle_id)?;
-            let added_by = if e.added_by.is_empty() { None } else { Some(parse_uuid(&e.added_by)?) };
+            let circle = stored_uuid(&e.circle_id)?;
+            let added_by = if e.added_by.is_empty() { None } else { Some(stored_uuid(&e.added_by)?) };
             let q = sqlx::query(
                 "INSERT INTO memberships (circle_id, user_id, status, role, invited_by, since) \
                  VALUES ($1, $2, 'member', $3, $4, $5) \
@@ -237,7 +237,7 @@ async fn apply_membership(
                    invited_by = $4, since = $5",
             )
             .bind(circle)
-            .bind(parse_uuid(&e.user_id)?)
+            .bind(stored_uuid(&e.user_id)?)
             .bind(&e.role)
             .bind(added_by)
             .bind(at);
@@ -246,24 +246,24 @@ async fn apply_membership(
         }
         MembershipEvent::Left(pb::MemberLeft { circle_id, user_id })
         | MembershipEvent::Kicked(pb::MemberKicked { circle_id, user_id, .. }) => {
-            let circle = parse_uuid(circle_id)?;
+            let circle = stored_uuid(circle_id)?;
             let q = sqlx::query("DELETE FROM memberships WHERE circle_id = $1 AND user_id = $2")
                 .bind(circle)
-                .bind(parse_uuid(user_id)?);
+                .bind(stored_uuid(user_id)?);
             exec(conn, q).await?;
             member_count(conn, circle, -1).await
         }
         MembershipEvent::RoleChanged(e) => {
             let q = sqlx::query("UPDATE memberships SET role = $3 WHERE circle_id = $1 AND user_id = $2")
-                .bind(parse_uuid(&e.circle_id)?)
-                .bind(parse_uuid(&e.user_id)?)
+                .bind(stored_uuid(&e.circle_id)?)
+                .bind(stored_uuid(&e.user_id)?)
                 .bind(&e.role);
             exec(conn, q).await
         }
         MembershipEvent::Muted(e) => {
             let q = sqlx::query("UPDATE memberships SET muted = $3 WHERE circle_id = $1 AND user_id = $2")
-                .bind(parse_uuid(&e.circle_id)?)
-                .bind(parse_uuid(&e.user_id)?)
+                .bind(stored_uuid(&e.circle_id)?)
+                .bind(stored_uuid(&e.user_id)?)
                 .bind(e.muted);
             exec(conn, q).await
         }
@@ -276,9 +276,9 @@ async fn apply_post(conn: &mut PgConnection, event: PostEvent, at: DateTime<Utc>
     let q = sqlx::query(
         "INSERT INTO posts (post_id, circle_id, author_id, text, card_kind, card_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(parse_uuid(&e.post_id)?)
-    .bind(parse_uuid(&e.circle_id)?)
-    .bind(parse_uuid(&e.author_id)?)
+    .bind(stored_uuid(&e.post_id)?)
+    .bind(stored_uuid(&e.circle_id)?)
+    .bind(stored_uuid(&e.author_id)?)
     .bind(&e.text)
     .bind(kind)
     .bind(id)
@@ -292,8 +292,8 @@ async fn apply_moment(conn: &mut PgConnection, event: MomentEvent, at: DateTime<
     let q = sqlx::query(
         "INSERT INTO moments (moment_id, author_id, text, card_kind, card_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(parse_uuid(&e.moment_id)?)
-    .bind(parse_uuid(&e.author_id)?)
+    .bind(stored_uuid(&e.moment_id)?)
+    .bind(stored_uuid(&e.author_id)?)
     .bind(&e.text)
     .bind(kind)
     .bind(id)
@@ -305,11 +305,11 @@ async fn apply_plan(conn: &mut PgConnection, event: PlanEvent, at: DateTime<Utc>
     let q = match &event {
         PlanEvent::Granted(e) => {
             sqlx::query("INSERT INTO premium_users (user_id, since) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(parse_uuid(&e.user_id)?)
+                .bind(stored_uuid(&e.user_id)?)
                 .bind(at)
         }
         PlanEvent::Revoked(e) => {
-            sqlx::query("DELETE FROM premium_users WHERE user_id = $1").bind(parse_uuid(&e.user_id)?)
+            sqlx::query("DELETE FROM premium_users WHERE user_id = $1").bind(stored_uuid(&e.user_id)?)
         }
     };
     exec(conn, q).await
@@ -320,8 +320,8 @@ async fn apply_account(conn: &mut PgConnection, event: AccountEvent, at: DateTim
         AccountEvent::Opened(e) => sqlx::query(
             "INSERT INTO public_accounts (account_id, owner_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(parse_uuid(&e.account_id)?)
-        .bind(parse_uuid(&e.owner_id)?)
+        .bind(stored_uuid(&e.account_id)?)
+        .bind(stored_uuid(&e.owner_id)?)
         .bind(&e.name)
         .bind(&e.description)
         .bind(at),
@@ -331,8 +331,8 @@ async fn apply_account(conn: &mut PgConnection, event: AccountEvent, at: DateTim
                 "INSERT INTO broadcasts (broadcast_id, account_id, text, card_kind, card_id, month, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(parse_uuid(&e.broadcast_id)?)
-            .bind(parse_uuid(&e.account_id)?)
+            .bind(stored_uuid(&e.broadcast_id)?)
+            .bind(stored_uuid(&e.account_id)?)
             .bind(&e.text)
             .bind(kind)
             .bind(id)
@@ -346,10 +346,10 @@ async fn apply_account(conn: &mut PgConnection, event: AccountEvent, at: DateTim
 async fn apply_follow(conn: &mut PgConnection, event: FollowEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
     match &event {
         FollowEvent::Followed(e) => {
-            let account = parse_uuid(&e.account_id)?;
+            let account = stored_uuid(&e.account_id)?;
             let q = sqlx::query("INSERT INTO follows (account_id, user_id, since) VALUES ($1, $2, $3)")
                 .bind(account)
-                .bind(parse_uuid(&e.user_id)?)
+                .bind(stored_uuid(&e.user_id)?)
                 .bind(at);
             exec(conn, q).await?;
             exec(
@@ -359,10 +359,10 @@ async fn apply_follow(conn: &mut PgConnection, event: FollowEvent, at: DateTime<
             .await
         }
         FollowEvent::Unfollowed(e) => {
-            let account = parse_uuid(&e.account_id)?;
+            let account = stored_uuid(&e.account_id)?;
             let q = sqlx::query("DELETE FROM follows WHERE account_id = $1 AND user_id = $2")
                 .bind(account)
-                .bind(parse_uuid(&e.user_id)?);
+                .bind(stored_uuid(&e.user_id)?);
             exec(conn, q).await?;
             exec(
                 conn,
@@ -372,8 +372,8 @@ async fn apply_follow(conn: &mut PgConnection, event: FollowEvent, at: DateTime<
         }
         FollowEvent::Muted(e) => {
             let q = sqlx::query("UPDATE follows SET muted = $3 WHERE account_id = $1 AND user_id = $2")
-                .bind(parse_uuid(&e.account_id)?)
-                .bind(parse_uuid(&e.user_id)?)
+                .bind(stored_uuid(&e.account_id)?)
+                .bind(stored_uuid(&e.user_id)?)
                 .bind(e.muted);
             exec(conn, q).await
         }

@@ -11,7 +11,7 @@
 use futures::{FutureExt, future::BoxFuture};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
-use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
+use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, stored_uuid};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -167,7 +167,7 @@ fn micros(m: i64) -> chrono::DateTime<chrono::Utc> {
 }
 
 async fn apply_campaign(conn: &mut PgConnection, event: CampaignEvent, rec: &RecordedEvent) -> Result<(), StoreError> {
-    let id = parse_uuid(&rec.stream_id)?;
+    let id = stored_uuid(&rec.stream_id)?;
     let version = rec.version as i64;
     let set = |column: &'static str| {
         move |value: &'static str| {
@@ -188,7 +188,7 @@ async fn apply_campaign(conn: &mut PgConnection, event: CampaignEvent, rec: &Rec
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'active', $17, $18, $19)",
             )
             .bind(id)
-            .bind(parse_uuid(&e.merchant_id)?)
+            .bind(stored_uuid(&e.merchant_id)?)
             .bind(&e.title)
             .bind(&e.description)
             .bind(decimal(&e.list_price)?)
@@ -239,7 +239,7 @@ async fn apply_campaign(conn: &mut PgConnection, event: CampaignEvent, rec: &Rec
 }
 
 async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEvent) -> Result<(), StoreError> {
-    let id = parse_uuid(&rec.stream_id)?;
+    let id = stored_uuid(&rec.stream_id)?;
     let version = rec.version as i64;
     let at = rec.occurred_at;
     let status = |value: &'static str, reason: String| {
@@ -256,8 +256,8 @@ async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEve
                  VALUES ($1, $2, $3, 'pending', $4, 1, 0, $5, $6, $7)",
             )
             .bind(id)
-            .bind(parse_uuid(&e.campaign_id)?)
-            .bind(parse_uuid(&e.leader_id)?)
+            .bind(stored_uuid(&e.campaign_id)?)
+            .bind(stored_uuid(&e.leader_id)?)
             .bind(e.team_size as i32)
             .bind(micros(e.expires_at_micros))
             .bind(at)
@@ -277,7 +277,7 @@ async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEve
         TeamEvent::MemberConfirmed(e) => {
             sqlx::query("UPDATE team_members SET status = 'confirmed' WHERE team_id = $1 AND join_id = $2")
                 .bind(id)
-                .bind(parse_uuid(&e.join_id)?)
+                .bind(stored_uuid(&e.join_id)?)
                 .execute(&mut *conn)
                 .await?;
             sqlx::query(
@@ -286,7 +286,7 @@ async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEve
                  WHERE team_id = $1",
             )
             .bind(id)
-            .bind(parse_uuid(&e.user_id)?)
+            .bind(stored_uuid(&e.user_id)?)
             .bind(version)
             .execute(&mut *conn)
             .await?;
@@ -296,7 +296,7 @@ async fn apply_team(conn: &mut PgConnection, event: TeamEvent, rec: &RecordedEve
         TeamEvent::LeaderChanged(e) => {
             sqlx::query("UPDATE teams SET leader_id = $2, version = $3 WHERE team_id = $1")
                 .bind(id)
-                .bind(parse_uuid(&e.leader_id)?)
+                .bind(stored_uuid(&e.leader_id)?)
                 .bind(version)
                 .execute(&mut *conn)
                 .await?;
@@ -326,8 +326,8 @@ async fn insert_member(
         "INSERT INTO team_members (team_id, join_id, user_id, status, position, joined_at) VALUES ($1, $2, $3, 'pending', $4, $5)",
     )
     .bind(team)
-    .bind(parse_uuid(join_id)?)
-    .bind(parse_uuid(user_id)?)
+    .bind(stored_uuid(join_id)?)
+    .bind(stored_uuid(user_id)?)
     .bind(position)
     .bind(at)
     .execute(&mut *conn)
@@ -350,7 +350,7 @@ async fn remove_member(
          WHERE team_id = $1",
     )
     .bind(team)
-    .bind(parse_uuid(join_id)?)
+    .bind(stored_uuid(join_id)?)
     .bind(status)
     .bind(version)
     .execute(&mut *conn)
@@ -359,15 +359,15 @@ async fn remove_member(
 }
 
 async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEvent) -> Result<(), StoreError> {
-    let id = parse_uuid(&rec.stream_id)?;
+    let id = stored_uuid(&rec.stream_id)?;
     let at = rec.occurred_at;
     let status = |value: &'static str| {
         sqlx::query("UPDATE joins SET status = $2, updated_at = $3 WHERE join_id = $1").bind(id).bind(value).bind(at)
     };
     match event {
         JoinEvent::Requested(e) => {
-            let campaign = parse_uuid(&e.campaign_id)?;
-            let team = if e.team_id.is_empty() { None } else { Some(parse_uuid(&e.team_id)?) };
+            let campaign = stored_uuid(&e.campaign_id)?;
+            let team = if e.team_id.is_empty() { None } else { Some(stored_uuid(&e.team_id)?) };
             // One round trip: take the unit from its bucket, count it against the buyer's
             // limit, record the join.
             sqlx::query(
@@ -383,7 +383,7 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
             .bind(id)
             .bind(campaign)
             .bind(team)
-            .bind(parse_uuid(&e.user_id)?)
+            .bind(stored_uuid(&e.user_id)?)
             .bind(decimal(&e.amount)?)
             .bind(&e.currency)
             .bind(e.bucket as i32)
@@ -399,7 +399,7 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
                  WHERE j.join_id = $1 AND s.campaign_id = $2 AND s.bucket = j.bucket",
             )
             .bind(id)
-            .bind(parse_uuid(&e.campaign_id)?)
+            .bind(stored_uuid(&e.campaign_id)?)
             .execute(&mut *conn)
             .await?;
         }
@@ -416,13 +416,13 @@ async fn apply_join(conn: &mut PgConnection, event: JoinEvent, rec: &RecordedEve
                 .await?;
         }
         JoinEvent::StockReturned(e) => {
-            let campaign = parse_uuid(&e.campaign_id)?;
+            let campaign = stored_uuid(&e.campaign_id)?;
             sqlx::query(
                 "WITH unit AS (UPDATE campaign_stock SET remaining = remaining + 1 WHERE campaign_id = $1 AND bucket = $3) \
                  UPDATE campaign_buyers SET units = units - 1 WHERE campaign_id = $1 AND user_id = $2",
             )
             .bind(campaign)
-            .bind(parse_uuid(&e.user_id)?)
+            .bind(stored_uuid(&e.user_id)?)
             .bind(e.bucket as i32)
             .execute(&mut *conn)
             .await?;

@@ -15,7 +15,9 @@ use super::{PaymentsApp, command_error, wallet::require_friend};
 use crate::{
     domain::{
         Bill, Currency, JournalEntry, Money, NetBalances, NetEffect, PaymentError, SettlementMethod, SplitMethod,
-        bill::{AaBill, Collection, CollectionCommand, RecordBill, Requested, Title, group_key, method_name},
+        bill::{
+            AaBill, BillError, Collection, CollectionCommand, RecordBill, Requested, Title, group_key, method_name,
+        },
         events as ev,
         journal::{EntryKind, PostEntry},
         simplify,
@@ -225,11 +227,12 @@ impl PaymentsApp {
 
     /// A bill the caller takes part in.
     pub async fn bill(&self, caller: &Caller, bill_id: Uuid) -> Result<pb::Bill, ApiError> {
-        let (bill, at) = queries::bill(&self.pool, bill_id).await?.ok_or(PaymentError::NotFound("bill"))?;
+        let (bill, at) =
+            queries::bill(&self.pool, bill_id).await?.ok_or(PaymentError::Bill(BillError::BillNotFound))?;
         let me = caller.user_id.to_string();
         let member = bill.creator_id == me || bill.payers.iter().chain(&bill.parts).any(|s| s.user_id == me);
         if !member {
-            return Err(PaymentError::Forbidden("this is not your bill".into()).into());
+            return Err(PaymentError::Bill(BillError::NotYourBill).into());
         }
         Ok(bill_view(&bill, at))
     }
@@ -257,7 +260,7 @@ impl PaymentsApp {
         let mut conn = self.pool.acquire().await.map_err(ApiError::from)?;
         let (bill, _) = self.bills.load(&mut conn, &id).await.map_err(ApiError::from)?;
         if !bill.recorded {
-            return Err(PaymentError::NotFound("bill").into());
+            return Err(PaymentError::Bill(BillError::BillNotFound).into());
         }
         if let Some(circle) = bill.circle {
             require_circle_access(&mut conn, circle, caller.user_id).await?;
@@ -353,7 +356,7 @@ impl PaymentsApp {
         let mut conn = self.pool.acquire().await.map_err(ApiError::from)?;
         let (state, _) = self.collections.load(&mut conn, &collection_id.to_string()).await.map_err(ApiError::from)?;
         if !state.opened {
-            return Err(PaymentError::NotFound("collection").into());
+            return Err(PaymentError::Bill(BillError::CollectionNotFound).into());
         }
         if state.organiser != caller.user_id && !state.requested.contains_key(&caller.user_id) {
             return Err(PaymentError::Forbidden("this is not your collection".into()).into());

@@ -14,7 +14,7 @@ use super::{PaymentsApp, command_error, is_insufficient};
 use crate::{
     domain::{
         Money, PaymentError,
-        hold::{self, Hold, HoldCommand, HoldEvent, HoldRequest, HoldStatus},
+        hold::{self, Hold, HoldCommand, HoldError, HoldEvent, HoldRequest, HoldStatus},
         journal::PostEntry,
     },
     store::{
@@ -255,7 +255,7 @@ impl PaymentsApp {
 
     /// The hold's owner or an operator.
     pub async fn hold(&self, caller: &Caller, hold_id: Uuid) -> Result<HoldRow, ApiError> {
-        let row = queries::hold(&self.pool, hold_id).await?.ok_or(PaymentError::NotFound("hold"))?;
+        let row = queries::hold(&self.pool, hold_id).await?.ok_or(PaymentError::Hold(HoldError::NotFound))?;
         if row.user_id != caller.user_id && !caller.has_role(tuan_runtime::auth::ROLE_OPERATOR) {
             return Err(PaymentError::Forbidden("this is another user's hold".into()).into());
         }

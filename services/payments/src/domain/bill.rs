@@ -59,6 +59,37 @@ pub struct RecordBill {
     pub bill: Bill,
 }
 
+/// Why a command on a bill or its collection was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BillError {
+    #[error("bill exists already")]
+    BillExists,
+    #[error("bill not found")]
+    BillNotFound,
+    #[error("this is not your bill")]
+    NotYourBill,
+    #[error("this bill already has a collection")]
+    AlreadyCollected,
+    #[error("only a bill with a single payer can be collected; settle it with SettleUp")]
+    SeveralPayers,
+    #[error("only the bill's payer may collect it")]
+    PayerOnly,
+    #[error("nobody owes the organiser anything on this bill")]
+    NothingOwed,
+    #[error("collection not found")]
+    CollectionNotFound,
+    #[error("collection is closed")]
+    CollectionClosed,
+    #[error("you are not asked to pay in this collection")]
+    NotAsked,
+    #[error("you have already paid your part")]
+    AlreadyPaid,
+    #[error("only the organiser may do this")]
+    OrganiserOnly,
+    #[error("everyone has paid; nobody to remind")]
+    NobodyToRemind,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AaBill {
     pub recorded: bool,
@@ -98,7 +129,7 @@ impl Aggregate for AaBill {
 
     fn handle(&self, c: RecordBill) -> Result<Vec<BillEvent>, PaymentError> {
         if self.recorded {
-            return Err(PaymentError::AlreadyExists("bill exists already".into()));
+            return Err(BillError::BillExists.into());
         }
         let total = c.bill.total();
         Ok(vec![BillEvent::Recorded(pb::BillRecorded {
@@ -177,30 +208,27 @@ impl Collection {
     /// What `participant` owes, if they are asked and have not paid.
     pub fn due(&self, participant: Uuid) -> Result<Money, PaymentError> {
         if !self.opened {
-            return Err(PaymentError::NotFound("collection"));
+            return Err(BillError::CollectionNotFound.into());
         }
         if self.closed {
-            return Err(PaymentError::StateConflict("collection is closed".into()));
+            return Err(BillError::CollectionClosed.into());
         }
-        let line = self
-            .requested
-            .get(&participant)
-            .ok_or_else(|| PaymentError::Forbidden("you are not asked to pay in this collection".into()))?;
+        let line = self.requested.get(&participant).ok_or(BillError::NotAsked)?;
         if line.paid {
-            return Err(PaymentError::StateConflict("you have already paid your part".into()));
+            return Err(BillError::AlreadyPaid.into());
         }
         Ok(Money::from_minor_units(line.amount, self.currency())?)
     }
 
     fn organiser_only(&self, by: Uuid) -> Result<(), PaymentError> {
         if !self.opened {
-            return Err(PaymentError::NotFound("collection"));
+            return Err(BillError::CollectionNotFound.into());
         }
         if by != self.organiser {
-            return Err(PaymentError::Forbidden("only the organiser may do this".into()));
+            return Err(BillError::OrganiserOnly.into());
         }
         if self.closed {
-            return Err(PaymentError::StateConflict("collection is closed".into()));
+            return Err(BillError::CollectionClosed.into());
         }
         Ok(())
     }
@@ -216,24 +244,22 @@ impl Aggregate for Collection {
         match command {
             CollectionCommand::Open { bill, organiser } => {
                 if !bill.recorded {
-                    return Err(PaymentError::NotFound("bill"));
+                    return Err(BillError::BillNotFound.into());
                 }
                 if !bill.is_member(organiser) {
-                    return Err(PaymentError::Forbidden("this is not your bill".into()));
+                    return Err(BillError::NotYourBill.into());
                 }
                 if self.opened {
-                    return Err(PaymentError::AlreadyExists("this bill already has a collection".into()));
+                    return Err(BillError::AlreadyCollected.into());
                 }
                 let payer = match bill.payers.as_slice() {
                     [(payer, _)] => *payer,
                     _ => {
-                        return Err(PaymentError::StateConflict(
-                            "only a bill with a single payer can be collected; settle it with SettleUp".into(),
-                        ));
+                        return Err(BillError::SeveralPayers.into());
                     }
                 };
                 if payer != organiser {
-                    return Err(PaymentError::Forbidden("only the bill's payer may collect it".into()));
+                    return Err(BillError::PayerOnly.into());
                 }
                 let currency = bill.currency();
                 let requested: Vec<pb::BillShare> = bill
@@ -243,7 +269,7 @@ impl Aggregate for Collection {
                     .map(|(u, m)| Ok(share(*u, Money::from_minor_units(*m, currency)?)))
                     .collect::<Result<_, PaymentError>>()?;
                 if requested.is_empty() {
-                    return Err(PaymentError::StateConflict("nobody owes the organiser anything on this bill".into()));
+                    return Err(BillError::NothingOwed.into());
                 }
                 Ok(vec![CollectionEvent::Opened(pb::CollectionOpened {
                     collection_id: bill.bill_id.to_string(),
@@ -268,7 +294,7 @@ impl Aggregate for Collection {
                 self.organiser_only(by)?;
                 let unpaid = self.unpaid();
                 if unpaid.is_empty() {
-                    return Err(PaymentError::StateConflict("everyone has paid; nobody to remind".into()));
+                    return Err(BillError::NobodyToRemind.into());
                 }
                 Ok(vec![CollectionEvent::Reminded(pb::CollectionReminded {
                     collection_id: self.collection_id.to_string(),
@@ -356,7 +382,7 @@ mod tests {
         let b = bill();
         assert!(matches!(
             Collection::default().handle(CollectionCommand::Open { bill: b.clone(), organiser: B }),
-            Err(PaymentError::Forbidden(_))
+            Err(PaymentError::Bill(BillError::PayerOnly))
         ));
         let mut c = Collection::from_history(
             &Collection::default().handle(CollectionCommand::Open { bill: b.clone(), organiser: A }).unwrap(),
@@ -364,15 +390,18 @@ mod tests {
         assert_eq!(c.unpaid(), vec![B, C]);
         assert!(matches!(
             c.handle(CollectionCommand::Pay { participant: A, entry_id: Uuid::nil() }),
-            Err(PaymentError::Forbidden(_))
+            Err(PaymentError::Bill(BillError::NotAsked))
         ));
         let paid = c.handle(CollectionCommand::Pay { participant: B, entry_id: Uuid::nil() }).unwrap();
         c.apply(&paid[0]);
         assert!(matches!(
             c.handle(CollectionCommand::Pay { participant: B, entry_id: Uuid::nil() }),
-            Err(PaymentError::StateConflict(_))
+            Err(PaymentError::Bill(BillError::AlreadyPaid))
         ));
-        assert!(matches!(c.handle(CollectionCommand::Remind { by: B }), Err(PaymentError::Forbidden(_))));
+        assert!(matches!(
+            c.handle(CollectionCommand::Remind { by: B }),
+            Err(PaymentError::Bill(BillError::OrganiserOnly))
+        ));
         let reminded = c.handle(CollectionCommand::Remind { by: A }).unwrap();
         c.apply(&reminded[0]);
         assert_eq!(c.requested[&C].reminders, 1);
@@ -380,11 +409,11 @@ mod tests {
         c.apply(&closed[0]);
         assert!(matches!(
             c.handle(CollectionCommand::Pay { participant: C, entry_id: Uuid::nil() }),
-            Err(PaymentError::StateConflict(_))
+            Err(PaymentError::Bill(BillError::CollectionClosed))
         ));
         assert!(matches!(
             c.handle(CollectionCommand::Open { bill: b, organiser: A }),
-            Err(PaymentError::AlreadyExists(_))
+            Err(PaymentError::Bill(BillError::AlreadyCollected))
         ));
     }
 }

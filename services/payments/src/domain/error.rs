@@ -8,7 +8,10 @@
 
 use tuan_runtime::error::{Classify, ErrorKind};
 
-use super::{ledger::LedgerError, simplify::BalanceError, split::SplitError};
+use super::{
+    bill::BillError, hold::HoldError, ledger::LedgerError, provider::ProviderError, simplify::BalanceError,
+    split::SplitError,
+};
 use tuan_kernel::{MoneyError, TextError};
 
 /// Why a payments rule refused a value or a movement.
@@ -27,6 +30,15 @@ pub enum PaymentError {
     /// A journal entry was refused (see [`LedgerError`]).
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A command on a hold was refused (see [`HoldError`]).
+    #[error(transparent)]
+    Hold(#[from] HoldError),
+    /// A command on a bill or its collection was refused (see [`BillError`]).
+    #[error(transparent)]
+    Bill(#[from] BillError),
+    /// A command on a top-up or withdrawal request was refused (see [`ProviderError`]).
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
     /// A group's balances were refused (see [`BalanceError`]).
     #[error(transparent)]
     Balance(#[from] BalanceError),
@@ -57,6 +69,9 @@ impl Classify for PaymentError {
         use PaymentError::*;
         match self {
             Ledger(e) => e.kind(),
+            Hold(e) => e.kind(),
+            Bill(e) => e.kind(),
+            Provider(e) => e.kind(),
             // A command that does not fit the current state (closed, already paid), and a
             // wallet short of money: the same request may succeed later.
             WalletInsufficient | StateConflict(_) => ErrorKind::FailedPrecondition,
@@ -64,6 +79,41 @@ impl Classify for PaymentError {
             AlreadyExists(_) => ErrorKind::AlreadyExists,
             Forbidden(_) => ErrorKind::PermissionDenied,
             Money(_) | Text(_) | Split(_) | Balance(_) | InvalidInput(_) => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+impl Classify for HoldError {
+    fn kind(&self) -> ErrorKind {
+        use HoldError::*;
+        match self {
+            NotFound => ErrorKind::NotFound,
+            IdTaken => ErrorKind::AlreadyExists,
+            OtherMerchant => ErrorKind::InvalidArgument,
+            AlreadyCaptured | WasRejected | Closed(_) | CapturedCannotRelease => ErrorKind::FailedPrecondition,
+        }
+    }
+}
+
+impl Classify for BillError {
+    fn kind(&self) -> ErrorKind {
+        use BillError::*;
+        match self {
+            BillNotFound | CollectionNotFound => ErrorKind::NotFound,
+            BillExists | AlreadyCollected => ErrorKind::AlreadyExists,
+            NotYourBill | PayerOnly | NotAsked | OrganiserOnly => ErrorKind::PermissionDenied,
+            SeveralPayers | NothingOwed | CollectionClosed | AlreadyPaid | NobodyToRemind => {
+                ErrorKind::FailedPrecondition
+            }
+        }
+    }
+}
+
+impl Classify for ProviderError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ProviderError::Exists => ErrorKind::AlreadyExists,
+            ProviderError::NotFound => ErrorKind::NotFound,
         }
     }
 }
@@ -91,6 +141,7 @@ impl Classify for LedgerError {
             // Journal entries are built by our own code from already-parsed values; an
             // unbalanced or empty one is a bug on our side, so it must not leak as a 400.
             EmptyEntry | ZeroPosting(_) | DuplicatePosting(_) | UnbalancedEntry { .. } => ErrorKind::Internal,
+            AlreadyPosted(_) => ErrorKind::AlreadyExists,
             Money(_) | SelfTransfer | FeeRateOutOfRange(_) => ErrorKind::InvalidArgument,
         }
     }

@@ -49,6 +49,26 @@ impl HoldStatus {
     }
 }
 
+/// Why a command on a hold was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HoldError {
+    #[error("hold not found")]
+    NotFound,
+    #[error("hold is already captured")]
+    AlreadyCaptured,
+    #[error("hold was rejected")]
+    WasRejected,
+    /// Released or expired: nothing left to capture.
+    #[error("hold is {0}")]
+    Closed(&'static str),
+    #[error("merchant_id does not match the hold's merchant")]
+    OtherMerchant,
+    #[error("hold is already captured; it cannot be released")]
+    CapturedCannotRelease,
+    #[error("hold id is already used by another request")]
+    IdTaken,
+}
+
 /// What a hold request asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HoldRequest {
@@ -127,7 +147,7 @@ impl Hold {
 
     fn exists(&self) -> Result<(), PaymentError> {
         match self.status {
-            HoldStatus::New => Err(PaymentError::NotFound("hold")),
+            HoldStatus::New => Err(HoldError::NotFound.into()),
             _ => Ok(()),
         }
     }
@@ -143,17 +163,17 @@ impl Hold {
         match self.status {
             HoldStatus::Placed => {}
             HoldStatus::Captured => {
-                return Err(PaymentError::StateConflict("hold is already captured".into()));
+                return Err(HoldError::AlreadyCaptured.into());
             }
             HoldStatus::Rejected => {
-                return Err(PaymentError::StateConflict("hold was rejected".into()));
+                return Err(HoldError::WasRejected.into());
             }
             _ => {
-                return Err(PaymentError::StateConflict(format!("hold is {}", self.status.as_str())));
+                return Err(HoldError::Closed(self.status.as_str()).into());
             }
         }
         if merchant.is_some_and(|m| m != self.merchant) {
-            return Err(PaymentError::InvalidInput("merchant_id does not match the hold's merchant".into()));
+            return Err(HoldError::OtherMerchant.into());
         }
         let remaining = self.remaining_money();
         let amount = amount.unwrap_or(remaining);
@@ -185,7 +205,7 @@ impl Hold {
 
     fn release(&self, reason: String) -> Result<Vec<HoldEvent>, PaymentError> {
         match self.status {
-            HoldStatus::New => Err(PaymentError::NotFound("hold")),
+            HoldStatus::New => Err(HoldError::NotFound.into()),
             // Nothing was reserved, so there is nothing to give back.
             HoldStatus::Rejected => Ok(vec![]),
             HoldStatus::Placed => Ok(vec![HoldEvent::Released(pb::HoldReleased {
@@ -199,7 +219,7 @@ impl Hold {
             })]),
             // Released already: releasing again changes nothing.
             HoldStatus::Released | HoldStatus::Expired => Ok(vec![]),
-            _ => Err(PaymentError::StateConflict("hold is already captured; it cannot be released".into())),
+            _ => Err(HoldError::CapturedCannotRelease.into()),
         }
     }
 }
@@ -215,11 +235,7 @@ impl Aggregate for Hold {
             HoldCommand::Place(r) => {
                 if self.status != HoldStatus::New {
                     let same = self.user == r.user && self.amount == r.amount.minor_units();
-                    return if same {
-                        Ok(vec![])
-                    } else {
-                        Err(PaymentError::AlreadyExists("hold id is already used by another request".into()))
-                    };
+                    return if same { Ok(vec![]) } else { Err(HoldError::IdTaken.into()) };
                 }
                 Ok(vec![HoldEvent::Placed(pb::HoldPlaced {
                     hold_id: r.hold_id.to_string(),
@@ -399,7 +415,7 @@ mod tests {
         assert_eq!(hold.status, HoldStatus::Placed);
         assert!(hold.handle(HoldCommand::Place(request())).unwrap().is_empty());
         let other = HoldRequest { amount: cny("1.00"), ..request() };
-        assert!(matches!(hold.handle(HoldCommand::Place(other)), Err(PaymentError::AlreadyExists(_))));
+        assert!(matches!(hold.handle(HoldCommand::Place(other)), Err(PaymentError::Hold(HoldError::IdTaken))));
         let reject = HoldCommand::Reject { request: request(), reason: "x".into() };
         assert!(hold.handle(reject).unwrap().is_empty());
     }
@@ -452,9 +468,9 @@ mod tests {
         assert_eq!(h.status, HoldStatus::Released);
         assert!(h.handle(HoldCommand::Release { reason: "again".into() }).unwrap().is_empty());
         let capture = HoldCommand::Capture { amount: None, final_capture: true, merchant: None, fee_rate: fee() };
-        assert!(matches!(h.handle(capture), Err(PaymentError::StateConflict(_))));
+        assert!(matches!(h.handle(capture), Err(PaymentError::Hold(_))));
         let unknown = HoldCommand::Release { reason: "x".into() };
-        assert!(matches!(Hold::default().handle(unknown), Err(PaymentError::NotFound(_))));
+        assert!(matches!(Hold::default().handle(unknown), Err(PaymentError::Hold(HoldError::NotFound))));
     }
 
     #[test]

@@ -5,7 +5,10 @@
 use tuan_eventstore::{Aggregate, event_enum};
 use uuid::Uuid;
 
-use super::{PaymentError, events as pb, ledger::JournalEntry};
+use super::{
+    PaymentError, events as pb,
+    ledger::{JournalEntry, LedgerError},
+};
 
 event_enum! {
     pub enum JournalEvent {
@@ -149,7 +152,7 @@ impl Aggregate for Journal {
 
     fn handle(&self, command: PostEntry) -> Result<Vec<JournalEvent>, PaymentError> {
         if self.posted {
-            return Err(PaymentError::AlreadyExists(format!("journal entry {} is already posted", command.entry_id)));
+            return Err(LedgerError::AlreadyPosted(command.entry_id).into());
         }
         Ok(vec![JournalEvent::Posted(command.to_event())])
     }
@@ -179,7 +182,7 @@ mod tests {
         assert_eq!(e.postings.len(), 2);
         assert_eq!(e.postings[0].amount, "-12.50");
         let journal = Journal::from_history(&events);
-        assert!(matches!(journal.handle(post), Err(PaymentError::AlreadyExists(_))));
+        assert!(matches!(journal.handle(post), Err(PaymentError::Ledger(LedgerError::AlreadyPosted(_)))));
     }
 
     #[test]

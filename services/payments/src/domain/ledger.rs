@@ -35,6 +35,9 @@ pub enum LedgerError {
     /// The postings of an entry do not sum to zero in this currency.
     #[error("postings in {currency} sum to {sum}, not zero")]
     UnbalancedEntry { currency: Currency, sum: Decimal },
+    /// The journal entry was posted before (entry ids are idempotency: one posting each).
+    #[error("journal entry {0} is already posted")]
+    AlreadyPosted(Uuid),
     /// A transfer from a wallet to itself moves nothing.
     #[error("cannot transfer from a wallet to itself")]
     SelfTransfer,

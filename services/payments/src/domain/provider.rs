@@ -44,6 +44,15 @@ impl RequestStatus {
     }
 }
 
+/// Why a command on a top-up or withdrawal request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("request exists already")]
+    Exists,
+    #[error("provider request not found")]
+    NotFound,
+}
+
 /// What the provider said about a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -79,8 +88,8 @@ impl ProviderRequest {
             (ProviderCommand::Request { id, user, amount }, RequestStatus::New) => {
                 Ok(vec![requested(id, user, amount)])
             }
-            (ProviderCommand::Request { .. }, _) => Err(PaymentError::AlreadyExists("request exists already".into())),
-            (ProviderCommand::Confirm(_), RequestStatus::New) => Err(PaymentError::NotFound("provider request")),
+            (ProviderCommand::Request { .. }, _) => Err(ProviderError::Exists.into()),
+            (ProviderCommand::Confirm(_), RequestStatus::New) => Err(ProviderError::NotFound.into()),
             (ProviderCommand::Confirm(Outcome::Succeeded { provider_reference }), RequestStatus::Pending) => {
                 Ok(vec![completed(provider_reference)])
             }

@@ -11,7 +11,7 @@ use futures::{FutureExt, future::BoxFuture};
 use prost::Message as _;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
-use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
+use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, stored_uuid};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -214,8 +214,8 @@ impl Projection for PaymentsProjection {
                         "INSERT INTO charity_campaigns (campaign_id, organiser_id, title, description, currency, goal, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
-                    .bind(parse_uuid(&e.campaign_id)?)
-                    .bind(parse_uuid(&e.organiser_id)?)
+                    .bind(stored_uuid(&e.campaign_id)?)
+                    .bind(stored_uuid(&e.organiser_id)?)
                     .bind(&e.title)
                     .bind(&e.description)
                     .bind(&e.currency)
@@ -234,7 +234,7 @@ impl Projection for PaymentsProjection {
 }
 
 fn opt_uuid(s: &str) -> Result<Option<Uuid>, StoreError> {
-    if s.is_empty() { Ok(None) } else { parse_uuid(s).map(Some) }
+    if s.is_empty() { Ok(None) } else { stored_uuid(s).map(Some) }
 }
 
 fn dec(s: &str) -> Result<Decimal, StoreError> {
@@ -246,7 +246,7 @@ async fn apply_journal(
     e: &pb::JournalEntryPosted,
     event: &RecordedEvent,
 ) -> Result<(), StoreError> {
-    let entry_id = parse_uuid(&e.entry_id)?;
+    let entry_id = stored_uuid(&e.entry_id)?;
     let from = opt_uuid(&e.from_user_id)?;
     let to = opt_uuid(&e.to_user_id)?;
     let mut order: Vec<usize> = (0..e.postings.len()).collect();
@@ -310,7 +310,7 @@ async fn apply_journal(
         let payer = from.ok_or_else(|| StoreError::Decode("group payment without a payer".into()))?;
         for p in &e.postings {
             let amount = dec(&p.amount)?;
-            if let Some(payee) = p.account.strip_prefix("wallet:").map(parse_uuid).transpose()?
+            if let Some(payee) = p.account.strip_prefix("wallet:").map(stored_uuid).transpose()?
                 && amount > Decimal::ZERO
             {
                 group_payment(conn, &e.group_key, &p.currency, payer, payee, amount).await?;
@@ -321,8 +321,8 @@ async fn apply_journal(
 }
 
 async fn apply_donation(conn: &mut PgConnection, e: &pb::JournalEntryPosted) -> Result<(), StoreError> {
-    let campaign = parse_uuid(&e.reference_id)?;
-    let donor = parse_uuid(&e.initiator_id)?;
+    let campaign = stored_uuid(&e.reference_id)?;
+    let donor = stored_uuid(&e.initiator_id)?;
     let amount = e
         .postings
         .iter()
@@ -437,24 +437,24 @@ async fn apply_collection(conn: &mut PgConnection, e: CollectionEvent, at: DateT
         }
         CollectionEvent::Paid(e) => {
             sqlx::query("UPDATE collection_entries SET paid = true WHERE collection_id = $1 AND user_id = $2")
-                .bind(parse_uuid(&e.collection_id)?)
-                .bind(parse_uuid(&e.participant_id)?)
+                .bind(stored_uuid(&e.collection_id)?)
+                .bind(stored_uuid(&e.participant_id)?)
                 .execute(&mut *conn)
                 .await?;
         }
         CollectionEvent::Reminded(e) => {
-            let reminded = e.reminded_user_ids.iter().map(|u| parse_uuid(u)).collect::<Result<Vec<_>, _>>()?;
+            let reminded = e.reminded_user_ids.iter().map(|u| stored_uuid(u)).collect::<Result<Vec<_>, _>>()?;
             sqlx::query(
                 "UPDATE collection_entries SET reminders = reminders + 1 WHERE collection_id = $1 AND user_id = ANY($2)",
             )
-            .bind(parse_uuid(&e.collection_id)?)
+            .bind(stored_uuid(&e.collection_id)?)
             .bind(&reminded)
             .execute(&mut *conn)
             .await?;
         }
         CollectionEvent::Closed(e) => {
             sqlx::query("UPDATE collections SET closed = true WHERE collection_id = $1")
-                .bind(parse_uuid(&e.collection_id)?)
+                .bind(stored_uuid(&e.collection_id)?)
                 .execute(&mut *conn)
                 .await?;
         }
@@ -520,10 +520,10 @@ async fn apply_bill(conn: &mut PgConnection, e: pb::BillRecorded, at: DateTime<U
 async fn apply_hold(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), StoreError> {
     let hold_event: HoldEvent = decode_event(event)?;
     let hold_id = match &hold_event {
-        HoldEvent::Placed(e) => parse_uuid(&e.hold_id)?,
-        HoldEvent::Rejected(e) => parse_uuid(&e.hold_id)?,
-        HoldEvent::Captured(e) => parse_uuid(&e.hold_id)?,
-        HoldEvent::Released(e) => parse_uuid(&e.hold_id)?,
+        HoldEvent::Placed(e) => stored_uuid(&e.hold_id)?,
+        HoldEvent::Rejected(e) => stored_uuid(&e.hold_id)?,
+        HoldEvent::Captured(e) => stored_uuid(&e.hold_id)?,
+        HoldEvent::Released(e) => stored_uuid(&e.hold_id)?,
     };
     // The hold's state is folded from its stream, then written whole.
     let mut hold = load_hold_row(conn, hold_id).await?;
@@ -622,9 +622,9 @@ async fn insert_request(
         "INSERT INTO provider_requests (request_id, kind, user_id, amount, currency, status, requested_at, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
     )
-    .bind(parse_uuid(id)?)
+    .bind(stored_uuid(id)?)
     .bind(kind)
-    .bind(parse_uuid(user)?)
+    .bind(stored_uuid(user)?)
     .bind(dec(amount)?)
     .bind(currency)
     .bind(at)
@@ -635,7 +635,7 @@ async fn insert_request(
 
 async fn settle_request(conn: &mut PgConnection, id: &str, status: &str, reason: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE provider_requests SET status = $2, failure_reason = $3 WHERE request_id = $1")
-        .bind(parse_uuid(id)?)
+        .bind(stored_uuid(id)?)
         .bind(status)
         .bind(reason)
         .execute(conn)

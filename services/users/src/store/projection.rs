@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, future::BoxFuture};
 use sqlx::PgConnection;
-use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, parse_uuid};
+use tuan_eventstore::{Aggregate, Projection, RecordedEvent, StoreError, decode_event, stored_uuid};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -132,8 +132,8 @@ async fn apply_session(conn: &mut PgConnection, event: SessionEvent, at: DateTim
     match event {
         SessionEvent::Started(e) => {
             sqlx::query("INSERT INTO sessions (session_id, user_id, started_at) VALUES ($1, $2, $3)")
-                .bind(parse_uuid(&e.session_id)?)
-                .bind(parse_uuid(&e.user_id)?)
+                .bind(stored_uuid(&e.session_id)?)
+                .bind(stored_uuid(&e.user_id)?)
                 .bind(at)
                 .execute(conn)
                 .await?;
@@ -141,7 +141,7 @@ async fn apply_session(conn: &mut PgConnection, event: SessionEvent, at: DateTim
         SessionEvent::Refreshed(_) => {}
         SessionEvent::Ended(e) => {
             sqlx::query("UPDATE sessions SET ended = TRUE WHERE session_id = $1")
-                .bind(parse_uuid(&e.session_id)?)
+                .bind(stored_uuid(&e.session_id)?)
                 .execute(conn)
                 .await?;
         }
@@ -163,7 +163,7 @@ async fn role_change(
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(position)
-    .bind(parse_uuid(user_id)?)
+    .bind(stored_uuid(user_id)?)
     .bind(role)
     .bind(change)
     .bind(by)
@@ -185,7 +185,7 @@ async fn apply_user(
                 "INSERT INTO users (user_id, phone_e164, password_hash, display_name, region, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(parse_uuid(&e.user_id)?)
+            .bind(stored_uuid(&e.user_id)?)
             .bind(&e.phone_e164)
             .bind(&e.password_hash)
             .bind(&e.display_name)
@@ -199,7 +199,7 @@ async fn apply_user(
                 "UPDATE users SET display_name = $2, avatar_url = $3, region = $4, marketplace_account_id = $5 \
                  WHERE user_id = $1",
             )
-            .bind(parse_uuid(&e.user_id)?)
+            .bind(stored_uuid(&e.user_id)?)
             .bind(&e.display_name)
             .bind(&e.avatar_url)
             .bind(&e.region)
@@ -211,7 +211,7 @@ async fn apply_user(
             sqlx::query(
                 "UPDATE users SET roles = array_append(roles, $2) WHERE user_id = $1 AND NOT ($2 = ANY(roles))",
             )
-            .bind(parse_uuid(&e.user_id)?)
+            .bind(stored_uuid(&e.user_id)?)
             .bind(&e.role)
             .execute(&mut *conn)
             .await?;
@@ -219,7 +219,7 @@ async fn apply_user(
         }
         UserEvent::RoleRevoked(e) => {
             sqlx::query("UPDATE users SET roles = array_remove(roles, $2) WHERE user_id = $1")
-                .bind(parse_uuid(&e.user_id)?)
+                .bind(stored_uuid(&e.user_id)?)
                 .bind(&e.role)
                 .execute(&mut *conn)
                 .await?;
@@ -227,7 +227,7 @@ async fn apply_user(
         }
         UserEvent::PasswordChanged(e) => {
             sqlx::query("UPDATE users SET password_hash = $2 WHERE user_id = $1")
-                .bind(parse_uuid(&e.user_id)?)
+                .bind(stored_uuid(&e.user_id)?)
                 .bind(&e.password_hash)
                 .execute(conn)
                 .await?;
@@ -244,15 +244,15 @@ async fn apply_friendship(
     match event {
         FriendshipEvent::Requested(e) => {
             sqlx::query("INSERT INTO friend_requests (from_id, to_id, message, requested_at) VALUES ($1, $2, $3, $4)")
-                .bind(parse_uuid(&e.from_user_id)?)
-                .bind(parse_uuid(&e.to_user_id)?)
+                .bind(stored_uuid(&e.from_user_id)?)
+                .bind(stored_uuid(&e.to_user_id)?)
                 .bind(&e.message)
                 .bind(at)
                 .execute(conn)
                 .await?;
         }
         FriendshipEvent::Accepted(e) => {
-            let (a, b) = (parse_uuid(&e.from_user_id)?, parse_uuid(&e.to_user_id)?);
+            let (a, b) = (stored_uuid(&e.from_user_id)?, stored_uuid(&e.to_user_id)?);
             delete_requests(conn, a, b).await?;
             sqlx::query("INSERT INTO friends (user_id, friend_id, since) VALUES ($1, $2, $3), ($2, $1, $3)")
                 .bind(a)
@@ -262,16 +262,16 @@ async fn apply_friendship(
                 .await?;
         }
         FriendshipEvent::Declined(e) => {
-            delete_requests(conn, parse_uuid(&e.from_user_id)?, parse_uuid(&e.to_user_id)?).await?
+            delete_requests(conn, stored_uuid(&e.from_user_id)?, stored_uuid(&e.to_user_id)?).await?
         }
         FriendshipEvent::Cancelled(e) => {
-            delete_requests(conn, parse_uuid(&e.from_user_id)?, parse_uuid(&e.to_user_id)?).await?
+            delete_requests(conn, stored_uuid(&e.from_user_id)?, stored_uuid(&e.to_user_id)?).await?
         }
         FriendshipEvent::Removed(e) => {
-            delete_friends(conn, parse_uuid(&e.by_user_id)?, parse_uuid(&e.other_user_id)?).await?
+            delete_friends(conn, stored_uuid(&e.by_user_id)?, stored_uuid(&e.other_user_id)?).await?
         }
         FriendshipEvent::Blocked(e) => {
-            let (blocker, blocked) = (parse_uuid(&e.blocker_id)?, parse_uuid(&e.blocked_id)?);
+            let (blocker, blocked) = (stored_uuid(&e.blocker_id)?, stored_uuid(&e.blocked_id)?);
             delete_requests(conn, blocker, blocked).await?;
             delete_friends(conn, blocker, blocked).await?;
             sqlx::query("INSERT INTO blocks (blocker_id, blocked_id, since) VALUES ($1, $2, $3)")
@@ -283,8 +283,8 @@ async fn apply_friendship(
         }
         FriendshipEvent::Unblocked(e) => {
             sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
-                .bind(parse_uuid(&e.blocker_id)?)
-                .bind(parse_uuid(&e.blocked_id)?)
+                .bind(stored_uuid(&e.blocker_id)?)
+                .bind(stored_uuid(&e.blocked_id)?)
                 .execute(conn)
                 .await?;
         }
@@ -313,7 +313,7 @@ async fn delete_friends(conn: &mut PgConnection, a: Uuid, b: Uuid) -> Result<(),
 async fn apply_merchant(conn: &mut PgConnection, event: MerchantEvent, at: DateTime<Utc>) -> Result<(), StoreError> {
     let (user_id, status) = match &event {
         MerchantEvent::Applied(e) => {
-            let user_id = parse_uuid(&e.user_id)?;
+            let user_id = stored_uuid(&e.user_id)?;
             sqlx::query(
                 "INSERT INTO merchant_applications \
                    (user_id, business_name, license_number, contact_phone_e164, category, status, applied_at) \
@@ -333,12 +333,12 @@ async fn apply_merchant(conn: &mut PgConnection, event: MerchantEvent, at: DateT
             (user_id, "pending")
         }
         MerchantEvent::Verified(e) => {
-            let user_id = parse_uuid(&e.user_id)?;
+            let user_id = stored_uuid(&e.user_id)?;
             decide(conn, user_id, "verified", "", &e.operator_id, at).await?;
             (user_id, "verified")
         }
         MerchantEvent::Rejected(e) => {
-            let user_id = parse_uuid(&e.user_id)?;
+            let user_id = stored_uuid(&e.user_id)?;
             decide(conn, user_id, "rejected", &e.reason, &e.operator_id, at).await?;
             (user_id, "rejected")
         }
