@@ -71,26 +71,44 @@ where
     }
 }
 
+/// What a command answers, as an idempotency key keeps it for replays: protobuf responses as
+/// they are encoded; a command may keep less (group buying keeps the join's id and reads the
+/// join again) with a type of its own.
+pub trait Answer: Sized {
+    fn to_bytes(&self) -> Vec<u8>;
+    fn from_bytes(bytes: &[u8]) -> Result<Self, String>;
+}
+
+impl<M: prost::Message + Default> Answer for M {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.encode_to_vec()
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        M::decode(bytes).map_err(|e| e.to_string())
+    }
+}
+
 /// The stored answer of a key used before, or None for a first use (see [`once!`]).
-pub async fn replay<T: prost::Message + Default>(
+pub async fn replay<T: Answer>(
     conn: &mut PgConnection,
     caller: Uuid,
     key: &IdempotencyKey,
 ) -> Result<Option<T>, StoreError> {
     match idempotency::claim(conn, caller, key).await? {
         Claim::Fresh => Ok(None),
-        Claim::Replay(bytes) => T::decode(bytes.as_slice()).map(Some).map_err(|e| StoreError::Decode(e.to_string())),
+        Claim::Replay(bytes) => T::from_bytes(&bytes).map(Some).map_err(StoreError::Decode),
     }
 }
 
 /// Stores the answer of a first use (see [`once!`]).
-pub async fn remember<T: prost::Message>(
+pub async fn remember<T: Answer>(
     conn: &mut PgConnection,
     caller: Uuid,
     key: &IdempotencyKey,
     answer: &T,
 ) -> Result<(), IdempotencyError> {
-    idempotency::store(conn, caller, key, &answer.encode_to_vec()).await
+    idempotency::store(conn, caller, key, &answer.to_bytes()).await
 }
 
 /// Runs `$body` (a future using `$conn`, the transaction) and commits what it did; runs it
@@ -123,7 +141,7 @@ macro_rules! retrying {
 }
 
 /// [`retrying!`], once per idempotency key: claims `$key` for `$caller` first and answers a
-/// replay with the stored response (a protobuf message); a first use runs `$body` and stores
+/// replay with the stored response (an [`Answer`]); a first use runs `$body` and stores
 /// its response before the commit (see [`idempotency`]). A refused command stores nothing, so
 /// the key may be used again. The error type is `$body`'s.
 #[macro_export]

@@ -9,18 +9,16 @@
 //! transaction again from the start (`retrying!`). The wait for an unlocked bucket is bounded
 //! per join, not per run ([`STOCK_WAIT`]).
 //!
-//! Every join takes an idempotency key: the transaction first claims it (an advisory lock and
-//! a read, neither of which gives the transaction its id, so the bucket lock stays its first
-//! write), and a key used before answers the join it made. The key is stored with the join id
-//! just before the commit, so a refused join leaves no key and may be retried with it.
+//! Every join takes an idempotency key (`once!`): the transaction first claims it (an advisory
+//! lock and a read, neither of which gives the transaction its id, so the bucket lock stays its
+//! first write), and a key used before answers the join it made. The key is stored with the
+//! join id ([`JoinId`]) just before the commit, so a refused join leaves no key and may be
+//! retried with it.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use tokio::time::Instant;
-use tuan_eventstore::{
-    Aggregate as _, EventMeta,
-    idempotency::{self, Claim, IdempotencyKey},
-};
+use tuan_eventstore::{Aggregate as _, EventMeta, idempotency::IdempotencyKey, transaction::Answer};
 use tuan_kernel::recorded;
 use tuan_messaging::social;
 use tuan_runtime::{ApiError, ErrorKind, auth::Caller};
@@ -98,11 +96,17 @@ async fn take_unit(conn: &mut PgConnection, campaign: Uuid, until: Instant) -> R
     }
 }
 
-/// The join `key` made before, if it did (see the module's documentation).
-async fn earlier_join(conn: &mut PgConnection, user: Uuid, key: &IdempotencyKey) -> Result<Option<Uuid>, ApiError> {
-    match idempotency::claim(conn, user, key).await? {
-        Claim::Fresh => Ok(None),
-        Claim::Replay(join_id) => Uuid::from_slice(&join_id).map(Some).map_err(ApiError::internal),
+/// What a join's idempotency key keeps: the join's id (its 16 bytes), not the reply, which is
+/// read again so a retry sees the join as it is now.
+struct JoinId(Uuid);
+
+impl Answer for JoinId {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.0.as_bytes().to_vec()
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        Uuid::from_slice(bytes).map(JoinId).map_err(|e| e.to_string())
     }
 }
 
@@ -117,11 +121,8 @@ impl GroupBuyApp {
     ) -> Result<JoinView, ApiError> {
         let user = caller.user_id;
         let stock_wait = Instant::now() + STOCK_WAIT;
-        let join_id = tuan_eventstore::retrying!(&self.pool, |conn| async {
+        let JoinId(join_id) = tuan_eventstore::once!(&self.pool, user, key, |conn| async {
             let now = Utc::now();
-            if let Some(join_id) = earlier_join(conn, user, key).await? {
-                return Ok(join_id);
-            }
             let target = join_target(conn, campaign_id, user, Entry::OpenTeam, now).await?;
             let bucket = take_unit(conn, campaign_id, stock_wait).await?;
             let (team_id, join_id) = (Uuid::now_v7(), Uuid::now_v7());
@@ -145,8 +146,7 @@ impl GroupBuyApp {
             };
             self.teams.run_in(conn, team_id, meta, open).await.map_err(|e| command_error(e, limit))?;
             external::set_deadline(conn, DeadlineKind::Team, team_id, expires_at).await?;
-            idempotency::store(conn, user, key, join_id.as_bytes()).await?;
-            Ok::<_, ApiError>(join_id)
+            Ok::<_, ApiError>(JoinId(join_id))
         })?;
         self.join_view(join_id).await
     }
@@ -161,12 +161,9 @@ impl GroupBuyApp {
     ) -> Result<JoinView, ApiError> {
         let user = caller.user_id;
         let stock_wait = Instant::now() + STOCK_WAIT;
-        let join_id = tuan_eventstore::retrying!(&self.pool, |conn| async {
+        let JoinId(join_id) = tuan_eventstore::once!(&self.pool, user, key, |conn| async {
             let now = Utc::now();
             let join_id = Uuid::now_v7();
-            if let Some(join_id) = earlier_join(conn, user, key).await? {
-                return Ok(join_id);
-            }
             let (team, _) = self.teams.load(conn, &team_id.to_string()).await?;
             if team.status == TeamStatus::None {
                 return Err(GroupBuyError::TeamNotFound.into());
@@ -200,8 +197,7 @@ impl GroupBuyApp {
                 .map_err(|e| command_error(e, limit))?;
             // Another join of this team committed first: a conflict, so this runs again.
             self.teams.run_in(conn, team_id, meta, command).await.map_err(|e| command_error(e, limit))?;
-            idempotency::store(conn, user, key, join_id.as_bytes()).await?;
-            Ok::<_, ApiError>(join_id)
+            Ok::<_, ApiError>(JoinId(join_id))
         })?;
         self.join_view(join_id).await
     }
@@ -216,11 +212,8 @@ impl GroupBuyApp {
     ) -> Result<JoinView, ApiError> {
         let user = caller.user_id;
         let stock_wait = Instant::now() + STOCK_WAIT;
-        let join_id = tuan_eventstore::retrying!(&self.pool, |conn| async {
+        let JoinId(join_id) = tuan_eventstore::once!(&self.pool, user, key, |conn| async {
             let now = Utc::now();
-            if let Some(join_id) = earlier_join(conn, user, key).await? {
-                return Ok(join_id);
-            }
             let target = join_target(conn, campaign_id, user, Entry::Tipping, now).await?;
             let bucket = take_unit(conn, campaign_id, stock_wait).await?;
             let join_id = Uuid::now_v7();
@@ -239,8 +232,7 @@ impl GroupBuyApp {
                 .run_in(conn, join_id, meta, JoinCommand::Request(request))
                 .await
                 .map_err(|e| command_error(e, limit))?;
-            idempotency::store(conn, user, key, join_id.as_bytes()).await?;
-            Ok::<_, ApiError>(join_id)
+            Ok::<_, ApiError>(JoinId(join_id))
         })?;
         self.join_view(join_id).await
     }
